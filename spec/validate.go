@@ -1,0 +1,564 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Validate checks a config for everything kan needs before it creates a
+// container. It returns the first problem found, checking the fields in a
+// fixed order so the same config always gives the same error. Each error
+// names its field, JSON-path style, and says what is wrong with it.
+//
+// Once Validate has passed, s.Process, s.Root and s.Linux are non-nil.
+func Validate(s *specs.Spec) error {
+	if s == nil {
+		return errors.New("config: missing")
+	}
+	for _, check := range []func(*specs.Spec) error{
+		checkVersion,
+		checkRoot,
+		checkProcess,
+		checkHostname,
+		// From here on the checks may assume s.Linux != nil.
+		checkLinux,
+		checkNamespaces,
+		checkIDMappings,
+		checkSeccomp,
+		checkMounts,
+		checkDevices,
+		checkMaskedReadonly,
+		checkSysctl,
+		checkRootfsPropagation,
+		checkCgroupsPath,
+		checkHooks,
+	} {
+		if err := check(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// versionRE matches MAJOR.MINOR.PATCH with an optional pre-release and
+// build suffix. It is looser than SemVer (leading zeros pass) on purpose:
+// only the major version decides whether kan understands the config.
+var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+
+func checkVersion(s *specs.Spec) error {
+	if s.Version == "" {
+		return errors.New("ociVersion: missing; kan needs to know which version of the runtime spec the config follows")
+	}
+	m := versionRE.FindStringSubmatch(s.Version)
+	if m == nil {
+		return fmt.Errorf("ociVersion: %q is not a version of the form MAJOR.MINOR.PATCH", s.Version)
+	}
+	if m[1] != "1" {
+		return fmt.Errorf("ociVersion: unsupported major version %s in %q (kan supports 1.x)", m[1], s.Version)
+	}
+	return nil
+}
+
+func checkRoot(s *specs.Spec) error {
+	if s.Root == nil {
+		return errors.New("root: missing; kan needs a root filesystem")
+	}
+	if s.Root.Path == "" {
+		return errors.New("root.path: empty; kan needs a root filesystem")
+	}
+	return nil
+}
+
+// rlimits are the resource limits setrlimit(2) knows on Linux.
+var rlimits = map[string]bool{
+	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
+	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
+	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
+	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
+}
+
+// knownCapabilities holds the names ("CAP_CHOWN", ...) of the capabilities
+// the capability library can set; a name it does not know could not be
+// applied later, so it is rejected up front.
+var knownCapabilities = sync.OnceValue(func() map[string]bool {
+	known := map[string]bool{}
+	for _, c := range capability.ListKnown() {
+		known["CAP_"+strings.ToUpper(c.String())] = true
+	}
+	return known
+})
+
+func checkProcess(s *specs.Spec) error {
+	p := s.Process
+	if p == nil {
+		return errors.New("process: missing; kan creates containers to run a process")
+	}
+	if len(p.Args) == 0 {
+		return errors.New("process.args: empty; kan needs a program to run")
+	}
+	if p.Args[0] == "" {
+		return errors.New("process.args[0]: empty program name")
+	}
+	for i, a := range p.Args {
+		// execve(2) takes C strings: a NUL would silently cut the argument.
+		if strings.ContainsRune(a, 0) {
+			return fmt.Errorf("process.args[%d]: %q contains a NUL byte", i, a)
+		}
+	}
+	if !filepath.IsAbs(p.Cwd) {
+		return fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+	}
+	for i, kv := range p.Env {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("process.env[%d]: %q is not of the form NAME=value", i, kv)
+		}
+		if strings.ContainsRune(kv, 0) {
+			return fmt.Errorf("process.env[%d]: %q contains a NUL byte", i, kv)
+		}
+	}
+	if p.User.Username != "" {
+		return fmt.Errorf("process.user.username: %q: user names are not supported on Linux; use uid and gid", p.User.Username)
+	}
+	if p.ConsoleSize != nil && !p.Terminal {
+		return errors.New("process.consoleSize: set, but there is no terminal to size (process.terminal is false)")
+	}
+	if err := checkRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if err := checkCapabilities(p.Capabilities); err != nil {
+		return err
+	}
+	if io := p.IOPriority; io != nil {
+		switch io.Class {
+		case specs.IOPRIO_CLASS_RT, specs.IOPRIO_CLASS_BE, specs.IOPRIO_CLASS_IDLE:
+		default:
+			return fmt.Errorf("process.ioPriority.class: unknown class %q (valid: %s, %s, %s)",
+				io.Class, specs.IOPRIO_CLASS_RT, specs.IOPRIO_CLASS_BE, specs.IOPRIO_CLASS_IDLE)
+		}
+		// ioprio_set(2) has eight levels per class.
+		if io.Priority < 0 || io.Priority > 7 {
+			return fmt.Errorf("process.ioPriority.priority: %d is not between 0 and 7", io.Priority)
+		}
+	}
+	if sc := p.Scheduler; sc != nil {
+		switch sc.Policy {
+		case specs.SchedOther, specs.SchedFIFO, specs.SchedRR, specs.SchedBatch,
+			specs.SchedISO, specs.SchedIdle, specs.SchedDeadline:
+		default:
+			return fmt.Errorf("process.scheduler.policy: unknown policy %q", sc.Policy)
+		}
+	}
+	return nil
+}
+
+func checkRlimits(list []specs.POSIXRlimit) error {
+	seen := map[string]bool{}
+	for i, rl := range list {
+		switch {
+		case !rlimits[rl.Type]:
+			return fmt.Errorf("process.rlimits[%d].type: unknown resource limit %q", i, rl.Type)
+		case rl.Soft > rl.Hard:
+			return fmt.Errorf("process.rlimits[%d]: %s soft limit %d is above the hard limit %d", i, rl.Type, rl.Soft, rl.Hard)
+		case seen[rl.Type]:
+			// Which of the two should win is not defined; make the
+			// author pick one.
+			return fmt.Errorf("process.rlimits[%d].type: duplicate limit %s", i, rl.Type)
+		}
+		seen[rl.Type] = true
+	}
+	return nil
+}
+
+func checkCapabilities(c *specs.LinuxCapabilities) error {
+	if c == nil {
+		return nil
+	}
+	known := knownCapabilities()
+	for _, set := range []struct {
+		name string
+		caps []string
+	}{
+		{"bounding", c.Bounding},
+		{"effective", c.Effective},
+		{"inheritable", c.Inheritable},
+		{"permitted", c.Permitted},
+		{"ambient", c.Ambient},
+	} {
+		for i, name := range set.caps {
+			if !known[name] {
+				return fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", set.name, i, name)
+			}
+		}
+	}
+	return nil
+}
+
+func checkHostname(s *specs.Spec) error {
+	// Without a UTS namespace of its own, setting the name would rename
+	// the host, or a namespace the container merely joined.
+	newUTS := hasNewNamespace(s, specs.UTSNamespace)
+	if s.Hostname != "" && !newUTS {
+		return errors.New("hostname: requires a new uts namespace")
+	}
+	if s.Domainname != "" && !newUTS {
+		return errors.New("domainname: requires a new uts namespace")
+	}
+	return nil
+}
+
+func checkLinux(s *specs.Spec) error {
+	if s.Linux == nil {
+		return errors.New("linux: missing; kan runs Linux containers and needs at least the namespaces to create")
+	}
+	return nil
+}
+
+// namespaceTypes lists the namespaces kan can create or join.
+var namespaceTypes = []specs.LinuxNamespaceType{
+	specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace,
+	specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace, specs.TimeNamespace,
+}
+
+func checkNamespaces(s *specs.Spec) error {
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for i, ns := range s.Linux.Namespaces {
+		if !slices.Contains(namespaceTypes, ns.Type) {
+			valid := make([]string, len(namespaceTypes))
+			for j, t := range namespaceTypes {
+				valid[j] = string(t)
+			}
+			return fmt.Errorf("linux.namespaces[%d].type: unknown namespace type %q (valid: %s)", i, ns.Type, strings.Join(valid, ", "))
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("linux.namespaces: duplicate namespace %q", ns.Type)
+		}
+		seen[ns.Type] = true
+		// A relative path would depend on kan's working directory.
+		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
+			return fmt.Errorf("linux.namespaces[%d].path: %q is not an absolute path", i, ns.Path)
+		}
+	}
+	if len(s.Linux.TimeOffsets) > 0 && !hasNewNamespace(s, specs.TimeNamespace) {
+		return errors.New("linux.timeOffsets: requires a new time namespace")
+	}
+	for _, clock := range sortedKeys(s.Linux.TimeOffsets) {
+		// These are the only clocks a time namespace can shift.
+		if clock != "monotonic" && clock != "boottime" {
+			return fmt.Errorf("linux.timeOffsets: unknown clock %q (valid: monotonic, boottime)", clock)
+		}
+		if ns := s.Linux.TimeOffsets[clock].Nanosecs; ns >= 1e9 {
+			return fmt.Errorf("linux.timeOffsets.%s.nanosecs: %d is not below one second", clock, ns)
+		}
+	}
+	return nil
+}
+
+// findNamespace returns the config's namespace of type t, if any.
+func findNamespace(s *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	if s.Linux == nil {
+		return specs.LinuxNamespace{}, false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns, true
+		}
+	}
+	return specs.LinuxNamespace{}, false
+}
+
+// hasNewNamespace tells whether the config creates (rather than joins) a
+// namespace of type t.
+func hasNewNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	ns, ok := findNamespace(s, t)
+	return ok && ns.Path == ""
+}
+
+func checkIDMappings(s *specs.Spec) error {
+	l := s.Linux
+	userNS, hasUser := findNamespace(s, specs.UserNamespace)
+	for _, set := range []struct {
+		name string
+		m    []specs.LinuxIDMapping
+	}{{"linux.uidMappings", l.UIDMappings}, {"linux.gidMappings", l.GIDMappings}} {
+		switch {
+		case len(set.m) > 0 && !hasUser:
+			return fmt.Errorf("%s: requires a user namespace", set.name)
+		case len(set.m) > 0 && userNS.Path != "":
+			// The kernel allows writing the maps only once, and the
+			// namespace being joined already has them.
+			return fmt.Errorf("%s: the joined user namespace %s already has its mappings", set.name, userNS.Path)
+		case len(set.m) == 0 && hasUser && userNS.Path == "":
+			// Without mappings every id in the container is the
+			// overflow id and the process can do next to nothing.
+			return fmt.Errorf("%s: a new user namespace needs uid and gid mappings", set.name)
+		}
+		if err := checkIDRanges(set.name, set.m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkIDRanges rejects empty ranges, ranges that run past the largest id,
+// and ranges that overlap on either side: the kernel refuses such maps, and
+// an error here says which entry is wrong.
+func checkIDRanges(name string, m []specs.LinuxIDMapping) error {
+	const maxID = 1<<32 - 1
+	for i, a := range m {
+		if a.Size == 0 {
+			return fmt.Errorf("%s[%d].size: 0; a mapping must map at least one id", name, i)
+		}
+		if uint64(a.ContainerID)+uint64(a.Size)-1 > maxID || uint64(a.HostID)+uint64(a.Size)-1 > maxID {
+			return fmt.Errorf("%s[%d]: %d ids from container id %d, host id %d run past the largest id %d",
+				name, i, a.Size, a.ContainerID, a.HostID, uint64(maxID))
+		}
+		for j, b := range m[:i] {
+			if overlap(a.ContainerID, a.Size, b.ContainerID, b.Size) {
+				return fmt.Errorf("%s[%d]: container ids %s overlap those of %s[%d] (%s)",
+					name, i, idRange(a.ContainerID, a.Size), name, j, idRange(b.ContainerID, b.Size))
+			}
+			if overlap(a.HostID, a.Size, b.HostID, b.Size) {
+				return fmt.Errorf("%s[%d]: host ids %s overlap those of %s[%d] (%s)",
+					name, i, idRange(a.HostID, a.Size), name, j, idRange(b.HostID, b.Size))
+			}
+		}
+	}
+	return nil
+}
+
+func overlap(a, alen, b, blen uint32) bool {
+	return uint64(a) < uint64(b)+uint64(blen) && uint64(b) < uint64(a)+uint64(alen)
+}
+
+func idRange(start, size uint32) string {
+	return fmt.Sprintf("%d-%d", start, uint64(start)+uint64(size)-1)
+}
+
+func checkSeccomp(s *specs.Spec) error {
+	// kan does not implement seccomp. Running the container without the
+	// filter the config asks for would weaken it behind the user's back,
+	// so the config is refused instead.
+	if s.Linux.Seccomp != nil {
+		return errors.New("linux.seccomp: seccomp is not supported by kan; remove linux.seccomp to run without a filter")
+	}
+	return nil
+}
+
+func checkMounts(s *specs.Spec) error {
+	for i, m := range s.Mounts {
+		if m.Destination == "" {
+			return fmt.Errorf("mounts[%d].destination: empty", i)
+		}
+		if escapesRoot(m.Destination) {
+			return fmt.Errorf("mounts[%d].destination: %q climbs out of the container root with ..", i, m.Destination)
+		}
+		bind := m.Type == "bind"
+		for j, o := range m.Options {
+			// Unknown words are not rejected: they may be options of the
+			// filesystem, which only the kernel can judge. An empty one
+			// or a NUL, though, is never meaningful.
+			if o == "" {
+				return fmt.Errorf("mounts[%d].options[%d]: empty option", i, j)
+			}
+			if strings.ContainsRune(o, 0) {
+				return fmt.Errorf("mounts[%d].options[%d]: %q contains a NUL byte", i, j, o)
+			}
+			bind = bind || o == "bind" || o == "rbind"
+		}
+		if bind && m.Source == "" {
+			return fmt.Errorf("mounts[%d].source: a bind mount of %s needs a source", i, m.Destination)
+		}
+		if !bind && m.Type == "" {
+			return fmt.Errorf("mounts[%d].type: empty; only bind mounts may leave out the filesystem type", i)
+		}
+	}
+	return nil
+}
+
+// escapesRoot tells whether a ".." in path climbs above the directory the
+// path starts from. Relative destinations (allowed since spec 1.2) are taken
+// from the container's "/", so the same rule applies to both kinds; a ".."
+// that only undoes an earlier component is harmless.
+func escapesRoot(path string) bool {
+	depth := 0
+	for _, part := range strings.Split(path, "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			depth--
+			if depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
+}
+
+func checkDevices(s *specs.Spec) error {
+	seen := map[string]int{}
+	for i, d := range s.Linux.Devices {
+		if !filepath.IsAbs(d.Path) {
+			return fmt.Errorf("linux.devices[%d].path: %q is not an absolute path", i, d.Path)
+		}
+		clean := filepath.Clean(d.Path)
+		// Device nodes are created inside the container's /dev only; any
+		// other place could shadow a file of the image.
+		if !strings.HasPrefix(clean, "/dev/") {
+			return fmt.Errorf("linux.devices[%d].path: %q is not under /dev", i, d.Path)
+		}
+		if j, dup := seen[clean]; dup {
+			return fmt.Errorf("linux.devices[%d].path: %q is already linux.devices[%d]", i, d.Path, j)
+		}
+		seen[clean] = i
+		var ifmt uint32
+		switch d.Type {
+		case "c", "u":
+			ifmt = unix.S_IFCHR
+		case "b":
+			ifmt = unix.S_IFBLK
+		case "p":
+			ifmt = unix.S_IFIFO
+		default:
+			return fmt.Errorf("linux.devices[%d].type: %q is not one of c, b, u, p", i, d.Type)
+		}
+		if d.Type != "p" {
+			// Major and minor are plain numbers in the spec types, so a
+			// missing one decodes as 0. Device 0:0 does not exist, so
+			// it can only mean the numbers were left out.
+			if d.Major == 0 && d.Minor == 0 {
+				return fmt.Errorf("linux.devices[%d]: %s needs major and minor numbers", i, d.Path)
+			}
+			// The kernel's dev_t has 12 bits of major and 20 of minor.
+			if d.Major < 0 || d.Major > 0xfff {
+				return fmt.Errorf("linux.devices[%d].major: %d is not between 0 and 4095", i, d.Major)
+			}
+			if d.Minor < 0 || d.Minor > 0xfffff {
+				return fmt.Errorf("linux.devices[%d].minor: %d is not between 0 and 1048575", i, d.Minor)
+			}
+		}
+		if d.FileMode != nil {
+			// Accept permission bits (with setuid, setgid and sticky) and,
+			// as some tools write them, the S_IFMT bits of the node type.
+			mode := uint32(*d.FileMode)
+			if mode&^(0o7777|unix.S_IFMT) != 0 {
+				return fmt.Errorf("linux.devices[%d].fileMode: %#o has bits other than permission and file type bits", i, mode)
+			}
+			if t := mode & unix.S_IFMT; t != 0 && t != ifmt {
+				return fmt.Errorf("linux.devices[%d].fileMode: file type bits %#o do not match type %q", i, t, d.Type)
+			}
+		}
+	}
+	return nil
+}
+
+func checkMaskedReadonly(s *specs.Spec) error {
+	// These paths are resolved inside the container's root; a relative one
+	// has no defined meaning.
+	for i, p := range s.Linux.MaskedPaths {
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("linux.maskedPaths[%d]: %q is not an absolute path", i, p)
+		}
+	}
+	for i, p := range s.Linux.ReadonlyPaths {
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("linux.readonlyPaths[%d]: %q is not an absolute path", i, p)
+		}
+	}
+	return nil
+}
+
+func checkSysctl(s *specs.Spec) error {
+	for _, key := range sortedKeys(s.Linux.Sysctl) {
+		switch {
+		case key == "":
+			return errors.New("linux.sysctl: empty key")
+		// A key names a file under /proc/sys; ".." or a leading "/"
+		// would point somewhere else.
+		case strings.Contains(key, "..") || strings.HasPrefix(key, "/"):
+			return fmt.Errorf("linux.sysctl: key %q does not name a file under /proc/sys", key)
+		}
+	}
+	return nil
+}
+
+func checkRootfsPropagation(s *specs.Spec) error {
+	switch p := s.Linux.RootfsPropagation; p {
+	case "", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable":
+		return nil
+	default:
+		return fmt.Errorf("linux.rootfsPropagation: unknown propagation %q (valid: private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable)", p)
+	}
+}
+
+func checkCgroupsPath(s *specs.Spec) error {
+	p := s.Linux.CgroupsPath
+	// systemd's "slice:prefix:name" form has exactly two colons and no
+	// leading slash; a cgroupfs path may contain colons in its names.
+	if strings.Count(p, ":") == 2 && !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("linux.cgroupsPath: systemd cgroup paths are not supported (%q); give a cgroupfs path", p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			// The path must stay inside the cgroup hierarchy it names.
+			return fmt.Errorf("linux.cgroupsPath: %q must not contain ..", p)
+		}
+	}
+	return nil
+}
+
+func checkHooks(s *specs.Spec) error {
+	if s.Hooks == nil {
+		return nil
+	}
+	for _, set := range []struct {
+		name  string
+		hooks []specs.Hook
+	}{
+		{"prestart", s.Hooks.Prestart},
+		{"createRuntime", s.Hooks.CreateRuntime},
+		{"createContainer", s.Hooks.CreateContainer},
+		{"startContainer", s.Hooks.StartContainer},
+		{"poststart", s.Hooks.Poststart},
+		{"poststop", s.Hooks.Poststop},
+	} {
+		for i, h := range set.hooks {
+			// Hooks run from kan or from the container with whatever
+			// working directory that has; only an absolute path is
+			// unambiguous.
+			if !filepath.IsAbs(h.Path) {
+				return fmt.Errorf("hooks.%s[%d].path: %q is not an absolute path", set.name, i, h.Path)
+			}
+			for j, kv := range h.Env {
+				if !strings.Contains(kv, "=") {
+					return fmt.Errorf("hooks.%s[%d].env[%d]: %q is not of the form NAME=value", set.name, i, j, kv)
+				}
+			}
+			if h.Timeout != nil && *h.Timeout <= 0 {
+				return fmt.Errorf("hooks.%s[%d].timeout: %d is not a positive number of seconds", set.name, i, *h.Timeout)
+			}
+		}
+	}
+	return nil
+}
+
+// sortedKeys gives map keys in a fixed order, so that with several bad
+// keys the same one is reported every time.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
