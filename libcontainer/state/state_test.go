@@ -1,0 +1,118 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestValidateID(t *testing.T) {
+	for _, id := range []string{"a", "abc-123", "A_b.c+d", "x" + strings.Repeat("y", MaxIDLength-1)} {
+		if err := ValidateID(id); err != nil {
+			t.Errorf("ValidateID(%q): %v", id, err)
+		}
+	}
+	for _, id := range []string{"", ".", "..", "a/b", "/abs", "a..b", ".hidden", "-flag", "sp ace", "tab\t", "x" + strings.Repeat("y", MaxIDLength), "ü"} {
+		if err := ValidateID(id); err == nil {
+			t.Errorf("ValidateID(%q) accepted a bad id", id)
+		}
+	}
+}
+
+func TestCreateIsExclusiveAndAtomic(t *testing.T) {
+	root := t.TempDir()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, exists := 0, 0
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := Create(root, "c1")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+				d.Close()
+			case errors.Is(err, ErrExist):
+				exists++
+			default:
+				t.Errorf("Create: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || exists != 19 {
+		t.Fatalf("wins %d, exists %d", wins, exists)
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 1 || entries[0].Name() != "c1" {
+		t.Fatalf("root holds %v, want only c1 (no temporary directories)", entries)
+	}
+}
+
+func TestSaveReadAndLock(t *testing.T) {
+	root := t.TempDir()
+	d, err := Create(root, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := Read(root, "c2"); err != nil || st.Status != "creating" {
+		t.Fatalf("before save: %v %v", st, err)
+	}
+	if !IsLocked(root, "c2") {
+		t.Fatal("a new container dir is not locked")
+	}
+	if err := d.Save(&State{ID: "c2", Pid: 42, Status: "created"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if IsLocked(root, "c2") {
+		t.Fatal("lock held after Close")
+	}
+	st, err := Read(root, "c2")
+	if err != nil || st.Pid != 42 || st.Status != "created" {
+		t.Fatalf("Read: %+v %v", st, err)
+	}
+	ids, _ := List(root)
+	if len(ids) != 1 || ids[0] != "c2" {
+		t.Fatalf("List: %v", ids)
+	}
+	d, err = Open(root, "c2", unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(root, "c2"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Read after Remove: %v", err)
+	}
+	if _, err := Open(root, "c2", unix.LOCK_EX); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Open after Remove: %v", err)
+	}
+	if _, err := Read(root, "../etc"); err == nil {
+		t.Fatal("Read accepted a path as id")
+	}
+}
+
+func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	for _, s := range []string{"one", "two"} {
+		if err := WriteFileAtomic(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, _ := os.ReadFile(p)
+	entries, _ := os.ReadDir(dir)
+	if string(data) != "two" || len(entries) != 1 {
+		t.Fatalf("content %q, entries %v", data, entries)
+	}
+}
