@@ -1,0 +1,127 @@
+// Package namespaces turns the linux.namespaces list of a config into what
+// the nsenter stage of `kan init` needs: the clone flags of the namespaces to
+// create and open handles on the ones to join. A namespace type absent from
+// the list is shared with the host.
+package namespaces
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
+)
+
+type kind struct {
+	proc string // name under /proc/<pid>/ns
+	flag uintptr
+}
+
+var kinds = map[specs.LinuxNamespaceType]kind{
+	specs.UserNamespace:    {"user", unix.CLONE_NEWUSER},
+	specs.MountNamespace:   {"mnt", unix.CLONE_NEWNS},
+	specs.PIDNamespace:     {"pid", unix.CLONE_NEWPID},
+	specs.NetworkNamespace: {"net", unix.CLONE_NEWNET},
+	specs.IPCNamespace:     {"ipc", unix.CLONE_NEWIPC},
+	specs.UTSNamespace:     {"uts", unix.CLONE_NEWUTS},
+	specs.CgroupNamespace:  {"cgroup", unix.CLONE_NEWCGROUP},
+	specs.TimeNamespace:    {"time", unix.CLONE_NEWTIME},
+}
+
+// ProcName is the name of a namespace type under /proc/<pid>/ns.
+func ProcName(t specs.LinuxNamespaceType) string { return kinds[t].proc }
+
+// nsGetNstype is the NS_GET_NSTYPE ioctl: it tells which kind of namespace
+// an nsfs file is.
+const nsGetNstype = 0xb703
+
+// Plan is what nsenter does: create New, then join Join (user first).
+type Plan struct {
+	New  uintptr
+	Join []Handle
+}
+
+// Handle is an open namespace file to join.
+type Handle struct {
+	Type specs.LinuxNamespaceType
+	File *os.File
+}
+
+// Prepare opens every namespace to join and checks that each file really
+// is a namespace of the type the config says.
+func Prepare(list []specs.LinuxNamespace) (*Plan, error) {
+	p := &Plan{}
+	for i, ns := range list {
+		k, ok := kinds[ns.Type]
+		if !ok {
+			p.Close()
+			return nil, fmt.Errorf("linux.namespaces[%d].type: unknown namespace type %q", i, ns.Type)
+		}
+		if ns.Path == "" {
+			p.New |= k.flag
+			continue
+		}
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
+		}
+		got, err := unix.IoctlRetInt(int(f.Fd()), nsGetNstype)
+		if err != nil || uintptr(got) != k.flag {
+			f.Close()
+			p.Close()
+			return nil, fmt.Errorf("linux.namespaces[%d].path: %s is not a %s namespace", i, ns.Path, ns.Type)
+		}
+		p.Join = append(p.Join, Handle{Type: ns.Type, File: f})
+	}
+	return p, nil
+}
+
+// Env returns the environment for nsenter, given that the join handles will
+// be passed to the child as the fds firstFd, firstFd+1, ... in order.
+func (p *Plan) Env(firstFd int) []string {
+	var join []string
+	for i, h := range p.Join {
+		join = append(join, fmt.Sprintf("%d:%s", firstFd+i, kinds[h.Type].proc))
+	}
+	return []string{
+		nsenter.EnvJoin + "=" + strings.Join(join, ","),
+		fmt.Sprintf("%s=%x", nsenter.EnvNew, p.New),
+	}
+}
+
+// Files are the join handles in the order Env numbers them.
+func (p *Plan) Files() []*os.File {
+	files := make([]*os.File, len(p.Join))
+	for i, h := range p.Join {
+		files[i] = h.File
+	}
+	return files
+}
+
+// Close closes the join handles.
+func (p *Plan) Close() {
+	for _, h := range p.Join {
+		h.File.Close()
+	}
+	p.Join = nil
+}
+
+// Find returns the entry for type t, if the config lists it.
+func Find(list []specs.LinuxNamespace, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	for _, ns := range list {
+		if ns.Type == t {
+			return ns, true
+		}
+	}
+	return specs.LinuxNamespace{}, false
+}
+
+// IsNew tells whether the config creates a namespace of type t.
+func IsNew(list []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
+	ns, ok := Find(list, t)
+	return ok && ns.Path == ""
+}

@@ -1,0 +1,202 @@
+// The namespace stage of `kan init`: see nsenter.go for why it is C and what
+// the messages mean. It runs before the Go runtime, single-threaded, and
+// either returns (the process goes on into Go, in its namespaces) or exits.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+static int sync_fd = -1;
+
+static void send_line(const char *line)
+{
+	size_t len = strlen(line), off = 0;
+	while (off < len) {
+		ssize_t n = write(sync_fd, line + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(1);
+		off += n;
+	}
+}
+
+// fail reports an error to the parent and exits. Messages are plain ASCII
+// without quotes or backslashes, so they need no JSON escaping.
+static void fail(const char *fmt, ...)
+{
+	char msg[512], line[640];
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (char *c = msg; *c; c++)
+		if (*c == '"' || *c == '\\' || *c < 0x20)
+			*c = ' ';
+	snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"nsenter: %s: %s\"}\n", msg, strerror(saved));
+	if (sync_fd >= 0)
+		send_line(line);
+	_exit(1);
+}
+
+// wait_for reads one line from the parent and checks it is the expected one.
+static void wait_for(const char *want)
+{
+	char buf[128];
+	size_t len = 0;
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = read(sync_fd, buf + len, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? EPIPE : errno;
+			fail("waiting for %s", want);
+		}
+		if (buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+	if (strcmp(buf, want) != 0) {
+		errno = EPROTO;
+		fail("expected %s from parent", want);
+	}
+}
+
+static int ns_flag(const char *name)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} types[] = {
+		{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},     {"pid", CLONE_NEWPID},
+		{"net", CLONE_NEWNET},   {"ipc", CLONE_NEWIPC},    {"uts", CLONE_NEWUTS},
+		{"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(types[i].name, name) == 0)
+			return types[i].flag;
+	return 0;
+}
+
+// join enters the namespaces listed in spec ("fd:type,fd:type"). The user
+// namespace goes first, so that the others are entered with the
+// capabilities it grants; the rest follow in the order given.
+static int join(char *spec)
+{
+	int fds[16], flags[16], n = 0, joined = 0;
+	for (char *item = strtok(spec, ","); item && n < 16; item = strtok(NULL, ",")) {
+		char *colon = strchr(item, ':');
+		if (!colon) {
+			errno = EINVAL;
+			fail("bad namespace entry %s", item);
+		}
+		*colon = '\0';
+		fds[n] = atoi(item);
+		flags[n] = ns_flag(colon + 1);
+		if (!flags[n]) {
+			errno = EINVAL;
+			fail("unknown namespace type %s", colon + 1);
+		}
+		n++;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			int user = flags[i] == CLONE_NEWUSER;
+			if ((pass == 0) != user)
+				continue;
+			if (setns(fds[i], flags[i]) < 0)
+				fail("setns to %s namespace (fd %d)", user ? "user" : "a", fds[i]);
+			close(fds[i]);
+			joined |= flags[i];
+			if (user) {
+				// Become root of the joined namespace: files we create
+				// must be owned by a mapped id.
+				if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+					fail("become root in the joined user namespace");
+			}
+		}
+	}
+	return joined;
+}
+
+static void write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open %s", path);
+	if (write(fd, data, strlen(data)) != (ssize_t)strlen(data))
+		fail("write %s", path);
+	close(fd);
+}
+
+__attribute__((constructor)) static void kan_nsenter(void)
+{
+	const char *sync_env = getenv("_KAN_SYNC");
+	if (!sync_env)
+		return;
+	sync_fd = atoi(sync_env);
+
+	int joined = 0, created = 0;
+	char *join_env = getenv("_KAN_NS_JOIN");
+	if (join_env && *join_env)
+		joined = join(strdup(join_env));
+
+	const char *new_env = getenv("_KAN_NS_NEW");
+	if (new_env && *new_env)
+		created = (int)strtol(new_env, NULL, 16);
+
+	if (created & CLONE_NEWUSER) {
+		if (unshare(CLONE_NEWUSER) < 0)
+			fail("unshare user namespace");
+		// Only the parent, outside, may write our id maps.
+		send_line("{\"type\":\"userns\"}\n");
+		wait_for("{\"type\":\"userns-done\"}");
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			fail("become root in the new user namespace");
+	}
+	int rest = created & ~CLONE_NEWUSER;
+	if (rest && unshare(rest) < 0)
+		fail("unshare namespaces 0x%x", rest);
+
+	if (created & CLONE_NEWTIME) {
+		const char *offsets = getenv("_KAN_TIME_OFFSETS");
+		if (offsets && *offsets)
+			write_file("/proc/self/timens_offsets", offsets);
+	}
+
+	char line[64];
+	// A new or joined pid or time namespace applies only to children: fork
+	// once more so that the process that runs Go is inside it. CLONE_PARENT
+	// makes it a child of kan itself, which can then wait for it.
+	if ((created | joined) & (CLONE_NEWPID | CLONE_NEWTIME)) {
+		pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+		if (pid < 0)
+			fail("fork into the pid namespace");
+		if (pid > 0) {
+			snprintf(line, sizeof(line), "{\"type\":\"pid\",\"pid\":%d}\n", pid);
+			send_line(line);
+			_exit(0);
+		}
+	} else {
+		snprintf(line, sizeof(line), "{\"type\":\"pid\",\"pid\":%d}\n", getpid());
+		send_line(line);
+	}
+	// The child and the no-fork case go on into the Go runtime.
+}
