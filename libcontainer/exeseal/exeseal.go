@@ -1,0 +1,115 @@
+// Package exeseal gives kan an unwritable handle on its own executable, to
+// run `kan init` from.
+//
+// A process inside a container can make the kernel execute the binary that
+// is setting the container up (a script whose interpreter is
+// /proc/self/exe), then reopen that binary for writing once kan has exited
+// and so overwrite kan on the host (CVE-2019-5736). kan therefore never
+// runs its init stage from the host file. It executes a view of the binary
+// that cannot be written: a file of a private, detached, read-only overlayfs
+// mount whose lower layer is kan's directory (cheap: a few syscalls, no
+// copy), or, where overlayfs is not available, a sealed memfd copy.
+package exeseal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// highFd keeps the sealed handle clear of the low descriptor numbers that
+// os/exec fills with a child's stdio and ExtraFiles before it execs.
+const highFd = 100
+
+// Open returns an O_PATH (or memfd) handle of kan's executable that cannot
+// be written through, and the path to execute it by. emptyDir must be an
+// empty directory that is neither kan's directory nor an ancestor or
+// descendant of it (overlayfs needs two non-overlapping lower layers).
+func Open(emptyDir string) (*os.File, string, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, "", fmt.Errorf("find kan's executable: %w", err)
+	}
+	f, err := overlayView(exe, emptyDir)
+	if err != nil {
+		f, err = memfdCopy()
+		if err != nil {
+			return nil, "", fmt.Errorf("seal kan's executable: %w", err)
+		}
+	}
+	return f, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), nil
+}
+
+func overlayView(exe, emptyDir string) (*os.File, error) {
+	dir, name := filepath.Split(exe)
+	dir = filepath.Clean(dir)
+	if strings.ContainsAny(dir+emptyDir, ":,\\") {
+		return nil, errors.New("path needs escaping")
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigSetString(fsfd, "lowerdir", dir+":"+emptyDir); err != nil {
+		return nil, fmt.Errorf("overlay lowerdir: %w", err)
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("create overlay: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount overlay: %w", err)
+	}
+	// The mount is never attached anywhere; it lives as long as the
+	// handle we open in it (and the process executing it).
+	defer unix.Close(mfd)
+	fd, err := unix.Openat(mfd, name, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in overlay: %w", name, err)
+	}
+	return toHigh(fd, "kan-exe")
+}
+
+func memfdCopy() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("kan", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if err == unix.EINVAL { // kernels before 6.3 know no MFD_EXEC
+		fd, err = unix.MemfdCreate("kan", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	mem := os.NewFile(uintptr(fd), "kan-memfd")
+	defer mem.Close()
+	if _, err := io.Copy(mem, src); err != nil {
+		return nil, fmt.Errorf("copy executable: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		return nil, fmt.Errorf("seal memfd: %w", err)
+	}
+	nfd, err := unix.FcntlInt(mem.Fd(), unix.F_DUPFD_CLOEXEC, highFd)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), "kan-memfd"), nil
+}
+
+func toHigh(fd int, name string) (*os.File, error) {
+	defer unix.Close(fd)
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, highFd)
+	if err != nil {
+		return nil, fmt.Errorf("dup sealed handle: %w", err)
+	}
+	return os.NewFile(uintptr(nfd), name), nil
+}
