@@ -1,0 +1,153 @@
+package devices
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ProgramName is the name (bpf_prog_info.name) of the programs Apply loads.
+// Apply recognises the programs it attached earlier by it, and replaces only
+// those; programs attached by others are left alone.
+const ProgramName = "kan_devices"
+
+// Apply loads the program for rules and attaches it to the cgroup v2
+// directory open at dirFd (O_RDONLY|O_DIRECTORY), replacing any program a
+// previous Apply attached there. The replacement never leaves the cgroup
+// without a filter: with one previous program it is swapped atomically
+// (BPF_F_REPLACE); otherwise the new program is attached first and the old
+// ones are detached after it (while both are attached, an access must pass
+// both).
+//
+// The program is attached with BPF_PROG_ATTACH and BPF_F_ALLOW_MULTI, not
+// through a bpf_link, so it stays in force after the calling process exits,
+// until the cgroup is removed or Apply replaces it. Programs of other owners
+// attached with BPF_F_ALLOW_MULTI keep running alongside it (an access must
+// pass all of them). Callers must not run Apply concurrently on one cgroup.
+//
+// Apply returns an error naming the rule and field when a rule is invalid
+// (see [Program]); nothing is changed then.
+func Apply(dirFd int, rules []specs.LinuxDeviceCgroup) error {
+	insns, err := Program(rules)
+	if err != nil {
+		return err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         ProgramName,
+		Type:         ebpf.CGroupDevice,
+		License:      "Apache",
+		Instructions: insns,
+	})
+	if err != nil {
+		return fmt.Errorf("devices: load program: %w", err)
+	}
+	// The kernel holds its own reference once the program is attached.
+	defer prog.Close()
+
+	old, others, err := attached(dirFd)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, p := range old {
+			p.Close()
+		}
+	}()
+
+	const multi = unix.BPF_F_ALLOW_MULTI
+
+	if len(old) == 1 {
+		err := link.RawAttachProgram(link.RawAttachProgramOptions{
+			Target:  dirFd,
+			Program: prog,
+			Attach:  ebpf.AttachCGroupDevice,
+			Anchor:  link.ReplaceProgram(old[0]),
+			Flags:   multi,
+		})
+		if err == nil {
+			return nil
+		}
+		// E.g. a kernel without BPF_F_REPLACE (< 5.6), or the old
+		// program was not attached with BPF_F_ALLOW_MULTI: fall back to
+		// attach-then-detach below.
+	}
+
+	err = link.RawAttachProgram(link.RawAttachProgramOptions{
+		Target:  dirFd,
+		Program: prog,
+		Attach:  ebpf.AttachCGroupDevice,
+		Flags:   multi,
+	})
+	if err != nil && errors.Is(err, unix.EPERM) && len(old) == 1 && others == 0 {
+		// The only program is ours, attached without
+		// BPF_F_ALLOW_MULTI (by an older kan or someone reusing the
+		// name): in that mode a new attach replaces it atomically.
+		err = link.RawAttachProgram(link.RawAttachProgramOptions{
+			Target:  dirFd,
+			Program: prog,
+			Attach:  ebpf.AttachCGroupDevice,
+		})
+		if err == nil {
+			return nil
+		}
+	}
+	if err != nil {
+		if errors.Is(err, unix.EPERM) && others > 0 {
+			return fmt.Errorf("devices: attach program: %w (the cgroup has %d device program(s) of another owner, probably attached without BPF_F_ALLOW_MULTI)", err, others)
+		}
+		return fmt.Errorf("devices: attach program: %w", err)
+	}
+
+	var errs []error
+	for _, p := range old {
+		err := link.RawDetachProgram(link.RawDetachProgramOptions{
+			Target:  dirFd,
+			Program: p,
+			Attach:  ebpf.AttachCGroupDevice,
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		// The new program is in force; leftovers only restrict more.
+		return fmt.Errorf("devices: new program attached, but detaching the previous one failed: %w", err)
+	}
+	return nil
+}
+
+// attached returns the programs named ProgramName attached directly to the
+// cgroup at dirFd (the caller closes them) and how many others are.
+func attached(dirFd int) (ours []*ebpf.Program, others int, _ error) {
+	res, err := link.QueryPrograms(link.QueryOptions{
+		Target: dirFd,
+		Attach: ebpf.AttachCGroupDevice,
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("devices: query attached programs: %w", err)
+	}
+	for _, ap := range res.Programs {
+		p, err := ebpf.NewProgramFromID(ap.ID)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // detached and freed since the query
+			}
+			for _, q := range ours {
+				q.Close()
+			}
+			return nil, 0, fmt.Errorf("devices: open attached program %d: %w", ap.ID, err)
+		}
+		info, err := p.Info()
+		if err == nil && info.Type == ebpf.CGroupDevice && info.Name == ProgramName {
+			ours = append(ours, p)
+			continue
+		}
+		p.Close()
+		others++
+	}
+	return ours, others, nil
+}
