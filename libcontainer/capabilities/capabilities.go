@@ -1,0 +1,137 @@
+// Package capabilities sets the five capability sets of the container
+// process (bounding, effective, permitted, inheritable, ambient) from
+// process.capabilities.
+//
+// Capability sets belong to a thread: Apply must run on the locked OS
+// thread that will execve the container's program.
+package capabilities
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// byName maps "CAP_CHOWN" to its number, for every capability this library
+// knows. Capabilities the running kernel lacks are ignored on apply, as the
+// spec asks.
+func byName() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+}
+
+// Set is a parsed process.capabilities.
+type Set struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient []capability.Cap
+}
+
+// Parse resolves the names of every set; an unknown name is an error
+// naming the set.
+func Parse(c *specs.LinuxCapabilities) (*Set, error) {
+	s := &Set{}
+	if c == nil {
+		return s, nil
+	}
+	names := byName()
+	last, err := capability.LastCap()
+	if err != nil {
+		return nil, fmt.Errorf("find the kernel's last capability: %w", err)
+	}
+	conv := func(set string, in []string) ([]capability.Cap, error) {
+		var out []capability.Cap
+		for _, n := range in {
+			c, ok := names[strings.ToUpper(n)]
+			if !ok {
+				return nil, fmt.Errorf("process.capabilities.%s: unknown capability %q", set, n)
+			}
+			if c <= last {
+				out = append(out, c)
+			}
+		}
+		return out, nil
+	}
+	if s.Bounding, err = conv("bounding", c.Bounding); err != nil {
+		return nil, err
+	}
+	if s.Effective, err = conv("effective", c.Effective); err != nil {
+		return nil, err
+	}
+	if s.Permitted, err = conv("permitted", c.Permitted); err != nil {
+		return nil, err
+	}
+	if s.Inheritable, err = conv("inheritable", c.Inheritable); err != nil {
+		return nil, err
+	}
+	if s.Ambient, err = conv("ambient", c.Ambient); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ApplyBounding drops from the bounding set every capability not in it. It
+// must come before the switch to the container user, while kan still holds
+// CAP_SETPCAP.
+func (s *Set) ApplyBounding() error {
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return err
+	}
+	if err := caps.Load(); err != nil {
+		return err
+	}
+	caps.Clear(capability.BOUNDING)
+	caps.Set(capability.BOUNDING, s.Bounding...)
+	if err := caps.Apply(capability.BOUNDING); err != nil {
+		return fmt.Errorf("set bounding capabilities: %w", err)
+	}
+	return nil
+}
+
+// Apply sets the effective, permitted, inheritable and ambient sets. It
+// comes after the switch to the container user (made with keep-caps).
+func (s *Set) Apply() error {
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return err
+	}
+	if err := caps.Load(); err != nil {
+		return err
+	}
+	caps.Clear(capability.CAPS)
+	caps.Set(capability.EFFECTIVE, s.Effective...)
+	caps.Set(capability.PERMITTED, s.Permitted...)
+	caps.Set(capability.INHERITABLE, s.Inheritable...)
+	if err := caps.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("set capabilities: %w", err)
+	}
+	if err := capability.ResetAmbient(); err != nil {
+		return fmt.Errorf("reset ambient capabilities: %w", err)
+	}
+	if raise := s.RaisableAmbient(); len(raise) > 0 {
+		if err := capability.SetAmbient(true, raise...); err != nil {
+			return fmt.Errorf("set ambient capabilities %v: %w", raise, err)
+		}
+	}
+	return nil
+}
+
+// RaisableAmbient is the part of the ambient set the kernel lets a process
+// raise: capabilities that are both permitted and inheritable. Like runc,
+// kan raises those and leaves the rest out (Create logs a warning), since
+// configs such as `runc spec`'s list ambient capabilities without
+// inheritable ones.
+func (s *Set) RaisableAmbient() []capability.Cap {
+	var out []capability.Cap
+	for _, c := range s.Ambient {
+		if slices.Contains(s.Permitted, c) && slices.Contains(s.Inheritable, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

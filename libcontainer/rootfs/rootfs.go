@@ -1,0 +1,419 @@
+// Package rootfs builds the container's filesystem view inside its new
+// mount namespace: the propagation of the host's mounts, the config's
+// mounts in order, the device nodes and symlinks of /dev, the switch of
+// root with pivot_root(2) (or MS_MOVE and chroot with --no-pivot), then the
+// masked and read-only paths and a read-only root.
+//
+// Every path inside the rootfs is resolved with filepath-securejoin's
+// pathrs, as an O_PATH handle, and mounts target that handle through
+// /proc/self/fd, so that a symlink planted in the rootfs cannot send a
+// mount to the host.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Config is what the rootfs stage needs to know.
+type Config struct {
+	Spec      *specs.Spec
+	Rootfs    string // absolute host path of root.path
+	Bundle    string // relative bind sources are relative to it
+	NoPivot   bool
+	UserNS    bool   // in a user namespace: no mknod, fewer mount rights
+	CgroupDir string // host directory of the container's cgroup
+	CgroupNS  bool   // the container has a new cgroup namespace
+}
+
+// Prepare does everything that must happen before the root changes.
+func Prepare(c *Config) error {
+	if err := setRootPropagation(c.Spec.Linux.RootfsPropagation); err != nil {
+		return err
+	}
+	// pivot_root needs the new root to be a mount point; bind it onto
+	// itself. The parent mount must not be shared either.
+	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount rootfs %s: %w", c.Rootfs, err)
+	}
+	if err := makeParentPrivate(c.Rootfs); err != nil {
+		return err
+	}
+	root, err := os.OpenFile(c.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer root.Close()
+	devBound := false
+	for i, m := range c.Spec.Mounts {
+		if err := mountOne(c, root, m); err != nil {
+			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
+		}
+		if filepath.Clean("/"+m.Destination) == "/dev" && m.Type != "tmpfs" && m.Type != "devtmpfs" {
+			devBound = true
+		}
+	}
+	if !devBound {
+		if err := createDevices(c, root); err != nil {
+			return err
+		}
+	}
+	return devSymlinks(root)
+}
+
+// setRootPropagation makes the host's mounts, as seen in our new mount
+// namespace, slaves (the default) or whatever linux.rootfsPropagation says,
+// so that nothing the container mounts reaches the host.
+func setRootPropagation(prop string) error {
+	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if prop != "" {
+		p, ok := propagationOpts[prop]
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", prop)
+		}
+		// Shared root propagation is set after pivot_root; until then keep
+		// the container's setup mounts away from the host.
+		if p&(unix.MS_SHARED) == 0 {
+			flag = p | unix.MS_REC
+		}
+	}
+	if err := unix.Mount("", "/", "", flag, ""); err != nil {
+		return fmt.Errorf("set propagation of /: %w", err)
+	}
+	return nil
+}
+
+// makeParentPrivate ensures the mount holding the rootfs is not shared, a
+// condition of pivot_root(2).
+func makeParentPrivate(rootfs string) error {
+	if err := unix.Mount("", rootfs, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make rootfs mount private: %w", err)
+	}
+	return nil
+}
+
+// Pivot changes the root to rootfs and detaches the old one.
+func Pivot(rootfs string, noPivot bool) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	if noPivot {
+		// MS_MOVE the rootfs over / and chroot: for roots pivot_root
+		// cannot handle (an initramfs), at the cost of the old root
+		// staying reachable to a process that escapes the chroot.
+		if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("move rootfs to /: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+		return unix.Chdir("/")
+	}
+	// pivot_root(".", ".") stacks the old root under the new one at the
+	// same place; unmounting "." then drops the old root, without a
+	// temporary directory in the container's filesystem.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	// Make the old root a slave first, so that detaching it does not
+	// propagate unmounts to the host.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root a slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// Finish runs after the root change: masked and read-only paths, a
+// read-only root, and the root propagation the config asks for.
+func Finish(s *specs.Spec) error {
+	l := s.Linux
+	for _, p := range l.ReadonlyPaths {
+		if err := readonlyPath(p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths %s: %w", p, err)
+		}
+	}
+	for _, p := range l.MaskedPaths {
+		if err := maskPath(p); err != nil {
+			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
+		}
+	}
+	if s.Root.Readonly {
+		if err := remountReadonly("/"); err != nil {
+			return fmt.Errorf("root.readonly: %w", err)
+		}
+	}
+	if p, ok := propagationOpts[l.RootfsPropagation]; ok {
+		if err := unix.Mount("", "/", "", p, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %s: %w", l.RootfsPropagation, err)
+		}
+	}
+	return nil
+}
+
+// remountReadonly makes the mount at path read-only, keeping the flags the
+// kernel locks on it (a user namespace may not drop nosuid, nodev, ...).
+func remountReadonly(path string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY) | lockedFlags(st.Flags)
+	return unix.Mount("", path, "", flags, "")
+}
+
+// lockedFlags converts statfs flags to the mount flags a remount must keep.
+func lockedFlags(f int64) uintptr {
+	var out uintptr
+	for st, ms := range map[int64]uintptr{
+		unix.ST_NOSUID: unix.MS_NOSUID, unix.ST_NODEV: unix.MS_NODEV,
+		unix.ST_NOEXEC: unix.MS_NOEXEC, unix.ST_NOATIME: unix.MS_NOATIME,
+		unix.ST_NODIRATIME: unix.MS_NODIRATIME, unix.ST_RELATIME: unix.MS_RELATIME,
+		unix.ST_RDONLY: unix.MS_RDONLY,
+	} {
+		if f&st != 0 {
+			out |= ms
+		}
+	}
+	return out
+}
+
+func readonlyPath(p string) error {
+	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil // nothing to protect
+		}
+		return err
+	}
+	return remountReadonly(p)
+}
+
+// maskPath hides p: a directory under an empty read-only tmpfs, a file
+// under /dev/null. /dev/null is checked first to be the real null device,
+// so that a container cannot have it replaced by something it controls
+// (the CVE-2025-31133 class).
+func maskPath(p string) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if fi.IsDir() {
+		return unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0k")
+	}
+	null, err := os.OpenFile("/dev/null", unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/null: %w", err)
+	}
+	defer null.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(null.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		return errors.New("/dev/null is not the null device (1:3); refusing to mask with it")
+	}
+	return unix.Mount(fdPath(null), p, "", unix.MS_BIND, "")
+}
+
+func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
+
+// mountOne performs one entry of config mounts.
+func mountOne(c *Config, root *os.File, m specs.Mount) error {
+	opts, err := parseOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	dest := filepath.Clean("/" + m.Destination)
+	typ := m.Type
+	if typ == "bind" {
+		opts.flags |= unix.MS_BIND
+	}
+	source := m.Source
+	if opts.isBind() && source != "" && !filepath.IsAbs(source) {
+		source = filepath.Join(c.Bundle, source)
+	}
+
+	switch {
+	case opts.isBind():
+		return mountBind(root, source, dest, opts)
+	case typ == "cgroup" || typ == "cgroup2":
+		return mountCgroup(c, root, dest, opts)
+	}
+
+	target, err := mkdirInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if typ == "proc" || typ == "sysfs" {
+		if err := checkProcfsTarget(target, dest, typ); err != nil {
+			return err
+		}
+	}
+	err = unix.Mount(source, fdPath(target), typ, opts.flags, opts.dataString())
+	if err != nil && c.UserNS && (typ == "sysfs" || typ == "mqueue") && errors.Is(err, unix.EPERM) {
+		// A user namespace without its own network (sysfs) or ipc
+		// (mqueue) namespace may not mount these: show the host's
+		// instead, read-only where asked, as runc does.
+		hostPath := map[string]string{"sysfs": "/sys", "mqueue": "/dev/mqueue"}[typ]
+		bind := *opts
+		bind.flags |= unix.MS_BIND | unix.MS_REC
+		return mountBind(root, hostPath, dest, &bind)
+	}
+	if err != nil {
+		return err
+	}
+	return finishMount(fdPath(target), opts)
+}
+
+// checkProcfsTarget refuses to mount proc or sysfs on a destination that is
+// not a plain directory where the spec expects it, so that a rootfs cannot
+// make kan mount over something else through a symlink.
+func checkProcfsTarget(target *os.File, dest, typ string) error {
+	want := map[string]string{"proc": "/proc", "sysfs": "/sys"}[typ]
+	if dest != want {
+		return fmt.Errorf("%s must be mounted on %s, not %s", typ, want, dest)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(target.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%s is not a directory", dest)
+	}
+	return nil
+}
+
+func mountBind(root *os.File, source, dest string, opts *options) error {
+	fi, err := os.Stat(source)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	var target *os.File
+	if fi.IsDir() {
+		target, err = mkdirInRoot(root, dest)
+	} else {
+		target, err = fileInRoot(root, dest)
+	}
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	flags := uintptr(unix.MS_BIND) | opts.flags&unix.MS_REC
+	if err := unix.Mount(source, fdPath(target), "", flags, ""); err != nil {
+		return err
+	}
+	// Re-open the target: the handle we mounted on shows the old
+	// directory, not the new mount on top of it.
+	mounted, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	// The other flags of a bind mount (ro, nosuid, ...) only take with a
+	// remount.
+	if rest := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 || opts.cleared != 0 {
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(int(mounted.Fd()), &st); err != nil {
+			return err
+		}
+		keep := lockedFlags(st.Flags) &^ opts.cleared
+		if err := unix.Mount("", fdPath(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|rest|keep, ""); err != nil {
+			return fmt.Errorf("remount with options: %w", err)
+		}
+	}
+	return finishMount(fdPath(mounted), opts)
+}
+
+// finishMount applies propagation and recursive attributes.
+func finishMount(path string, opts *options) error {
+	for _, p := range opts.propagation {
+		if err := unix.Mount("", path, "", p, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	if opts.attrSet != 0 || opts.attrClr != 0 {
+		attr := &unix.MountAttr{Attr_set: opts.attrSet, Attr_clr: opts.attrClr}
+		if err := unix.MountSetattr(-1, path, unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	return nil
+}
+
+// mountCgroup mounts the cgroup v2 hierarchy at dest. With its own cgroup
+// namespace the container gets a fresh cgroup2 mount rooted at its cgroup;
+// without one, a bind mount of its cgroup directory, so that it never sees
+// the rest of the host's hierarchy. A v1 "cgroup" mount (as engines on
+// hybrid hosts ask for) is served the same way: kan is v2 only.
+func mountCgroup(c *Config, root *os.File, dest string, opts *options) error {
+	target, err := mkdirInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	flags := opts.flags &^ (unix.MS_BIND | unix.MS_REC)
+	if c.CgroupNS {
+		err = unix.Mount("cgroup2", fdPath(target), "cgroup2", flags, "")
+		if err == nil {
+			return finishMount(fdPath(target), opts)
+		}
+		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+	}
+	if c.CgroupDir == "" {
+		return errors.New("no cgroup to mount")
+	}
+	bind := *opts
+	bind.flags = flags | unix.MS_BIND
+	return mountBind(root, c.CgroupDir, dest, &bind)
+}
+
+// mkdirInRoot resolves dest inside root, creating missing directories,
+// and returns an O_PATH handle on it.
+func mkdirInRoot(root *os.File, dest string) (*os.File, error) {
+	f, err := pathrs.MkdirAllHandle(root, dest, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("create mount point %s in rootfs: %w", dest, err)
+	}
+	return f, nil
+}
+
+// fileInRoot resolves dest inside root, creating an empty file (and its
+// parents) if missing, and returns an O_PATH handle on it.
+func fileInRoot(root *os.File, dest string) (*os.File, error) {
+	if f, err := pathrs.OpenatInRoot(root, dest); err == nil {
+		return f, nil
+	}
+	dir, name := filepath.Split(dest)
+	parent, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("create parent of %s in rootfs: %w", dest, err)
+	}
+	defer parent.Close()
+	parentDir, err := pathrs.Reopen(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	defer parentDir.Close()
+	fd, err := unix.Openat(int(parentDir.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create mount point %s in rootfs: %w", dest, err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return pathrs.OpenatInRoot(root, dest)
+}
