@@ -1,0 +1,348 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/cgroups"
+	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/namespaces"
+	"github.com/kan-runtime/kan/libcontainer/state"
+)
+
+// CreateOptions are the inputs of Create: the bundle's config and the
+// create flags of the CLI.
+type CreateOptions struct {
+	Root         string // state root (--root)
+	ID           string
+	Bundle       string // absolute
+	Spec         *specs.Spec
+	NoPivot      bool
+	NoNewKeyring bool
+	PreserveFds  int
+}
+
+// Container is a container whose state directory is open and locked.
+type Container struct {
+	dir   *state.Dir
+	State *state.State
+	root  string
+}
+
+// Create builds a container up to "created": the init process exists in its
+// namespaces and cgroup, with its rootfs ready, blocked before executing the
+// user program. On any failure it removes everything it made (process,
+// cgroup, state directory) before returning the error.
+func Create(o CreateOptions) (c *Container, err error) {
+	if err := checkSupported(o.Spec); err != nil {
+		return nil, err
+	}
+	caps, err := capabilities.Parse(o.Spec.Process.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	if raise := caps.RaisableAmbient(); len(raise) < len(caps.Ambient) {
+		slog.Warn("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
+			"ambient", caps.Ambient, "raised", raise)
+	}
+	rootfs := o.Spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(o.Bundle, rootfs)
+	}
+	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, fmt.Errorf("root.path %s: %w", rootfs, err)
+	}
+	mnt, err := cgroups.Mountpoint()
+	if err != nil {
+		return nil, err
+	}
+	cgroupDir, err := cgroups.Path(mnt, o.Spec.Linux.CgroupsPath, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := namespaces.Prepare(o.Spec.Linux.Namespaces)
+	if err != nil {
+		return nil, err
+	}
+	defer plan.Close()
+
+	dir, err := state.Create(o.Root, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	c = &Container{dir: dir, root: o.Root, State: &state.State{
+		OCIVersion:  specs.Version,
+		ID:          o.ID,
+		Status:      Creating,
+		Bundle:      o.Bundle,
+		Rootfs:      rootfs,
+		Created:     time.Now().UTC(),
+		Owner:       ownerName(),
+		Annotations: o.Spec.Annotations,
+		CgroupPath:  cgroupDir,
+	}}
+	var init *initProcess
+	defer func() {
+		if err != nil {
+			if init != nil {
+				init.kill()
+			}
+			cgroups.Destroy(cgroupDir)
+			dir.Remove()
+			c = nil
+			err = fmt.Errorf("create %s: %w", o.ID, err)
+		}
+	}()
+	// Record the cgroup before making it, so that a kan killed from here
+	// on leaves enough behind for delete --force to clean up.
+	if err = dir.Save(c.State); err != nil {
+		return
+	}
+	if err = cgroups.Create(cgroupDir); err != nil {
+		return
+	}
+	if err = applyResources(cgroupDir, o.Spec.Linux.Resources); err != nil {
+		return
+	}
+	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return c, fmt.Errorf("open cgroup: %w", err)
+	}
+	defer cg.Close()
+	if err = devices.Apply(int(cg.Fd()), deviceRules(o.Spec.Linux)); err != nil {
+		return c, fmt.Errorf("linux.resources.devices: %w", err)
+	}
+	fifoPath := filepath.Join(dir.Path, state.FifoFile)
+	if err = unix.Mkfifo(fifoPath, 0o600); err != nil {
+		return c, fmt.Errorf("make exec fifo: %w", err)
+	}
+	// Read-write: opening does not block, and the init's reads block
+	// until start writes.
+	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
+	if err != nil {
+		return c, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), fifo, o.PreserveFds)
+	if err != nil {
+		return
+	}
+	plan.Close() // the child has its own copies now
+	pid, err := init.waitPid(o.Spec)
+	if err != nil {
+		return
+	}
+	c.State.Pid = pid
+	c.State.InitStartTime, _ = procStartTime(pid)
+	if err = dir.Save(c.State); err != nil {
+		return
+	}
+	err = init.waitReady(&initConfig{
+		ID:           o.ID,
+		Spec:         o.Spec,
+		Bundle:       o.Bundle,
+		Rootfs:       rootfs,
+		NoPivot:      o.NoPivot,
+		NoNewKeyring: o.NoNewKeyring,
+		CgroupDir:    cgroupDir,
+		PreserveFds:  o.PreserveFds,
+		FifoFd:       3 + o.PreserveFds + 1,
+	})
+	if err != nil {
+		return
+	}
+	init.conn.Close()
+	c.State.Status = Created
+	if err = dir.Save(c.State); err != nil {
+		return
+	}
+	return c, nil
+}
+
+func ownerName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return fmt.Sprint(os.Getuid())
+}
+
+// Open loads an existing container and takes its lock.
+func Open(root, id string) (*Container, error) {
+	dir, err := state.Open(root, id, unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	st, err := dir.Load()
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return &Container{dir: dir, State: st, root: root}, nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() { c.dir.Close() }
+
+// Status derives the container's status from the live process, not just
+// from the file: the init may have exited, or its pid been reused.
+func (c *Container) Status() string {
+	return deriveStatus(c.State, c.dir != nil)
+}
+
+// StatusOf derives the status of a container read without its lock.
+func StatusOf(root string, st *state.State) string {
+	s := deriveStatus(st, false)
+	if s == Creating && !state.IsLocked(root, st.ID) {
+		return Stopped // the create that owned it died
+	}
+	return s
+}
+
+func deriveStatus(st *state.State, locked bool) string {
+	if st.Status == Creating {
+		if locked {
+			return Stopped // we hold the lock, so its creator is gone
+		}
+		return Creating
+	}
+	if !alive(st.Pid, st.InitStartTime) {
+		return Stopped
+	}
+	if frozen(st.CgroupPath) {
+		return Paused
+	}
+	if !st.Started && procComm(st.Pid) == initComm {
+		return Created
+	}
+	return Running
+}
+
+// Start releases the init to execute the user program.
+func (c *Container) Start() error {
+	switch s := c.Status(); s {
+	case Created:
+	default:
+		return fmt.Errorf("cannot start a container that is %s", s)
+	}
+	fifoPath := filepath.Join(c.dir.Path, state.FifoFile)
+	f, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			return errors.New("cannot start: the container's init process has exited")
+		}
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	_, err = f.Write([]byte{0})
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("release init: %w", err)
+	}
+	c.State.Started = true
+	c.State.Status = Running
+	os.Remove(fifoPath)
+	return c.dir.Save(c.State)
+}
+
+// Signal sends sig to the init process, or with all to every process of
+// the container (through its cgroup).
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	status := c.Status()
+	if all {
+		if status == Stopped && !cgroupPopulated(c.State.CgroupPath) {
+			return errors.New("container is not running")
+		}
+		return cgroups.Signal(c.State.CgroupPath, sig)
+	}
+	if status == Stopped || status == Creating {
+		return fmt.Errorf("container is not running (status %s)", status)
+	}
+	return signalInit(c.State, sig)
+}
+
+// signalInit signals the init through a pidfd opened after checking the
+// start time, so that a reused pid is never signalled.
+func signalInit(st *state.State, sig unix.Signal) error {
+	pidfd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return errors.New("container is not running")
+		}
+		return unix.Kill(st.Pid, sig)
+	}
+	defer unix.Close(pidfd)
+	if !alive(st.Pid, st.InitStartTime) {
+		return errors.New("container is not running")
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal %d: %w", st.Pid, err)
+	}
+	return nil
+}
+
+func cgroupPopulated(dir string) bool {
+	pids, err := cgroups.Pids(dir)
+	return err == nil && len(pids) > 0
+}
+
+// Delete removes a stopped (or created) container: its processes, cgroup
+// and state. A running or paused one is removed only with force, after
+// SIGKILL.
+func (c *Container) Delete(force bool) error {
+	switch s := c.Status(); s {
+	case Running, Paused:
+		if !force {
+			return fmt.Errorf("cannot delete a container that is %s: stop it first or use --force", s)
+		}
+	}
+	if c.State.Pid > 0 && alive(c.State.Pid, c.State.InitStartTime) {
+		signalInit(c.State, unix.SIGKILL)
+	}
+	if c.State.CgroupPath != "" {
+		if err := cgroups.Destroy(c.State.CgroupPath); err != nil {
+			return err
+		}
+	}
+	// The init is in the cgroup, so it is dead now; wait until it is
+	// gone from the process table as far as we can tell.
+	for i := 0; i < 100 && alive(c.State.Pid, c.State.InitStartTime); i++ {
+		time.Sleep(time.Millisecond)
+	}
+	return c.dir.Remove()
+}
+
+// deviceRules is the device access list of the container's cgroup: the
+// config's rules, then the devices every container has, then the nodes
+// the config asks kan to create (it would be odd to make a node the
+// container may not open).
+func deviceRules(l *specs.Linux) []specs.LinuxDeviceCgroup {
+	var rules []specs.LinuxDeviceCgroup
+	if l.Resources != nil {
+		rules = l.Resources.Devices
+	}
+	rules = devices.Effective(rules)
+	for _, d := range l.Devices {
+		typ := d.Type
+		switch typ {
+		case "p":
+			continue // fifos are not device-controlled
+		case "u":
+			typ = "c" // unbuffered character device
+		}
+		major, minor := d.Major, d.Minor
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	return rules
+}

@@ -1,0 +1,332 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/namespaces"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/rootfs"
+)
+
+// initConfig is what kan sends `kan init` once it is in its namespaces.
+type initConfig struct {
+	ID           string      `json:"id"`
+	Spec         *specs.Spec `json:"spec"`
+	Bundle       string      `json:"bundle"`
+	Rootfs       string      `json:"rootfs"`
+	NoPivot      bool        `json:"noPivot,omitempty"`
+	NoNewKeyring bool        `json:"noNewKeyring,omitempty"`
+	CgroupDir    string      `json:"cgroupDir,omitempty"`
+	PreserveFds  int         `json:"preserveFds,omitempty"`
+	FifoFd       int         `json:"fifoFd"`
+}
+
+// Init is the body of `kan init`: the process that becomes the container.
+// It is already in its namespaces and cgroup (nsenter ran before the Go
+// runtime). It never returns on success: it executes the user program once
+// `kan start` writes to the exec fifo.
+func Init() {
+	// Capabilities, no_new_privs and the keep-caps flag belong to a
+	// thread: everything from here to execve runs on this one.
+	runtime.LockOSThread()
+	// The name tells `kan state` that the user program has not started.
+	// main's init locks this goroutine to the main thread, whose name is
+	// the one /proc/<pid>/comm shows.
+	name := []byte(initComm + "\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+
+	fd, err := strconv.Atoi(os.Getenv(nsenter.EnvSync))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kan init: must be started by kan create")
+		os.Exit(2)
+	}
+	unix.CloseOnExec(fd)
+	conn := newSyncConn(os.NewFile(uintptr(fd), "sync"))
+	for _, k := range []string{nsenter.EnvSync, nsenter.EnvJoin, nsenter.EnvNew, nsenter.EnvTimeOffsets} {
+		os.Unsetenv(k)
+	}
+	m, err := conn.recv()
+	if err == nil && (m.Type != msgConfig || m.Config == nil) {
+		err = fmt.Errorf("expected config, got %q", m.Type)
+	}
+	if err == nil {
+		err = initContainer(m.Config, conn)
+	}
+	// initContainer returns only on failure.
+	conn.send(message{Type: msgError, Msg: err.Error()})
+	os.Exit(1)
+}
+
+func initContainer(c *initConfig, conn *syncConn) error {
+	s := c.Spec
+	p := s.Process
+	unix.CloseOnExec(c.FifoFd)
+	fifo := os.NewFile(uintptr(c.FifoFd), "exec.fifo")
+
+	if !c.NoNewKeyring {
+		// A session keyring of its own, so that the container cannot see
+		// or use the keys of kan's session.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+
+	mountNS, hasMountNS := namespaces.Find(s.Linux.Namespaces, specs.MountNamespace)
+	if hasMountNS && mountNS.Path == "" {
+		rc := &rootfs.Config{
+			Spec:      s,
+			Rootfs:    c.Rootfs,
+			Bundle:    c.Bundle,
+			NoPivot:   c.NoPivot,
+			UserNS:    hasUserNS(s),
+			CgroupDir: c.CgroupDir,
+			CgroupNS:  namespaces.IsNew(s.Linux.Namespaces, specs.CgroupNamespace),
+		}
+		if err := rootfs.Prepare(rc); err != nil {
+			return err
+		}
+		if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
+			return err
+		}
+	}
+	if namespaces.IsNew(s.Linux.Namespaces, specs.UTSNamespace) {
+		if s.Hostname != "" {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return fmt.Errorf("hostname: %w", err)
+			}
+		}
+		if s.Domainname != "" {
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return fmt.Errorf("domainname: %w", err)
+			}
+		}
+	}
+	for key, value := range s.Linux.Sysctl {
+		path := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+		if err := os.WriteFile(path, []byte(value), 0); err != nil {
+			return fmt.Errorf("linux.sysctl %s: %w", key, err)
+		}
+	}
+	if hasMountNS && mountNS.Path == "" {
+		if err := rootfs.Finish(s); err != nil {
+			return err
+		}
+	}
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	for _, rl := range p.Rlimits {
+		res, ok := rlimitTypes[rl.Type]
+		if !ok {
+			return fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+			return fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+
+	env := p.Env
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	// The working directory must be inside the container. getcwd fails
+	// for a directory outside our root, which is how a leaked host fd used
+	// as cwd shows itself (the CVE-2024-21626 class).
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %s: not reachable inside the container", p.Cwd)
+	}
+	execUser, err := lookupUser(p.User, env)
+	if err != nil {
+		return err
+	}
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+execUser.Home)
+	}
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
+		return fmt.Errorf("process.args[0]: %w", err)
+	}
+
+	caps, err := capabilities.Parse(p.Capabilities)
+	if err != nil {
+		return err
+	}
+	if err := caps.ApplyBounding(); err != nil {
+		return err
+	}
+	if err := switchUser(execUser, p.User); err != nil {
+		return err
+	}
+	if err := caps.Apply(); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	// No fd of kan's may reach the user program: everything above stdio
+	// and the preserved fds closes on exec.
+	if err := closeExtraFds(3 + c.PreserveFds); err != nil {
+		return err
+	}
+
+	if err := conn.send(message{Type: msgReady}); err != nil {
+		return err
+	}
+	conn.Close()
+	// Created: wait until `kan start` writes a byte into the exec fifo.
+	// We hold the fifo open for reading and writing, so the read blocks
+	// until start writes, and start's open fails at once if we are gone.
+	buf := make([]byte, 1)
+	for {
+		n, err := fifo.Read(buf)
+		if n == 1 {
+			break
+		}
+		if err != nil {
+			os.Exit(1) // nobody is listening any more
+		}
+	}
+	fifo.Close()
+	err = unix.Exec(path, p.Args, env)
+	// Nobody hears us now: say it on stderr, the container's own.
+	fmt.Fprintf(os.Stderr, "kan init: exec %s: %v\n", path, err)
+	os.Exit(127)
+	return nil
+}
+
+func hasUserNS(s *specs.Spec) bool {
+	_, ok := namespaces.Find(s.Linux.Namespaces, specs.UserNamespace)
+	return ok
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupUser finds the container user's home and supplementary groups in
+// the container's /etc/passwd and /etc/group; the numeric ids of the config
+// always win.
+func lookupUser(u specs.User, env []string) (*user.ExecUser, error) {
+	defaults := &user.ExecUser{Uid: int(u.UID), Gid: int(u.GID), Home: "/"}
+	spec := fmt.Sprintf("%d:%d", u.UID, u.GID)
+	eu, err := user.GetExecUserPath(spec, defaults, "/etc/passwd", "/etc/group")
+	if err != nil {
+		return nil, fmt.Errorf("process.user: %w", err)
+	}
+	return eu, nil
+}
+
+// switchUser sets the supplementary groups, gid and uid, keeping the
+// permitted capabilities across the uid change so that Apply can then set
+// exactly the configured ones.
+func switchUser(eu *user.ExecUser, u specs.User) error {
+	groups := append([]int{}, eu.Sgids...)
+	for _, g := range u.AdditionalGids {
+		groups = append(groups, int(g))
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keep-caps: %w", err)
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		// A user namespace whose setgroups is denied accepts only
+		// "no groups" — and only if none were asked for.
+		if !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
+			return fmt.Errorf("process.user.additionalGids %v: %w", groups, err)
+		}
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keep-caps: %w", err)
+	}
+	if u.Umask != nil {
+		unix.Umask(int(*u.Umask))
+	}
+	return nil
+}
+
+// lookPath finds the program to execute the way execvp would, with the
+// container's PATH, inside the container's root.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, checkExecutable(name)
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("executable %q not found in $PATH (%s)", name, pathEnv)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("executable %s: %w", p, err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", p)
+	}
+	return nil
+}
+
+// closeExtraFds marks every fd from first up close-on-exec.
+func closeExtraFds(first int) error {
+	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list fds: %w", err)
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}

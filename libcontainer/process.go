@@ -1,0 +1,190 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/exeseal"
+	"github.com/kan-runtime/kan/libcontainer/namespaces"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
+)
+
+// initProcess is the parent's handle on a starting `kan init`.
+type initProcess struct {
+	cmd  *exec.Cmd
+	conn *syncConn
+	pid  int // the process that runs the container (after nsenter's fork)
+}
+
+// startInit starts `kan init` from a sealed copy of kan, inside the
+// container's cgroup (clone3 with CLONE_INTO_CGROUP, so not one instruction
+// runs outside it), with stdio passed through and the fds it needs:
+//
+//	0-2            stdio, shared with the caller (or the console)
+//	3..3+N-1       --preserve-fds, at the numbers the caller had them
+//	3+N            sync socket
+//	3+N+1          exec fifo, opened read-write
+//	3+N+2...       namespaces to join
+func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifo *os.File, preserveFds int) (*initProcess, error) {
+	exe, exePath, err := exeseal.Open(emptyDir(root))
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sync socket: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer childSock.Close()
+
+	var extra []*os.File
+	for i := 0; i < preserveFds; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-fd-%d", 3+i)))
+	}
+	syncFd := 3 + len(extra)
+	extra = append(extra, childSock, fifo)
+	env := append(plan.Env(3+len(extra)),
+		fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd),
+		// The init stage allocates little and lives briefly: no GC.
+		"GOGC=off",
+	)
+	if s.Linux.TimeOffsets != nil {
+		env = append(env, nsenter.EnvTimeOffsets+"="+timeOffsets(s.Linux.TimeOffsets))
+	}
+	extra = append(extra, plan.Files()...)
+
+	cmd := &exec.Cmd{
+		Path:       exePath,
+		Args:       []string{"kan", "init"},
+		Env:        env,
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			UseCgroupFD: cgroupFd >= 0,
+			CgroupFD:    cgroupFd,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		parentSock.Close()
+		return nil, fmt.Errorf("start kan init: %w", err)
+	}
+	return &initProcess{cmd: cmd, conn: newSyncConn(parentSock)}, nil
+}
+
+// emptyDir is the empty second lower layer exeseal's overlay needs.
+func emptyDir(root string) string {
+	dir := filepath.Join(root, ".exeseal-empty")
+	os.Mkdir(dir, 0o500)
+	return dir
+}
+
+func timeOffsets(offsets map[string]specs.LinuxTimeOffset) string {
+	var b strings.Builder
+	for clock, off := range offsets {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	return b.String()
+}
+
+// waitPid runs the nsenter stage's side of the protocol: it writes the id
+// maps when asked and returns the pid of the process that will run the
+// container.
+func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
+	for {
+		m, err := p.conn.recv()
+		if err != nil {
+			return 0, p.initFailed(err)
+		}
+		switch m.Type {
+		case msgUserns:
+			if err := writeIDMaps(p.cmd.Process.Pid, s.Linux); err != nil {
+				return 0, err
+			}
+			if err := p.conn.send(message{Type: msgUsernsDone}); err != nil {
+				return 0, p.initFailed(err)
+			}
+		case msgPid:
+			p.pid = m.Pid
+			if m.Pid != p.cmd.Process.Pid {
+				// The intermediate process has forked the init
+				// into its pid namespace and exits.
+				p.cmd.Wait()
+			}
+			return m.Pid, nil
+		case msgError:
+			return 0, errors.New(m.Msg)
+		default:
+			return 0, fmt.Errorf("unexpected message %q from kan init", m.Type)
+		}
+	}
+}
+
+// waitReady sends the config and waits until the init is created.
+func (p *initProcess) waitReady(c *initConfig) error {
+	if err := p.conn.send(message{Type: msgConfig, Config: c}); err != nil {
+		return p.initFailed(err)
+	}
+	m, err := p.conn.recv()
+	if err != nil {
+		return p.initFailed(err)
+	}
+	switch m.Type {
+	case msgReady:
+		return nil
+	case msgError:
+		return errors.New(m.Msg)
+	}
+	return fmt.Errorf("unexpected message %q from kan init", m.Type)
+}
+
+// initFailed explains a broken sync connection.
+func (p *initProcess) initFailed(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+		return errors.New("kan init exited without reporting an error")
+	}
+	return fmt.Errorf("talk to kan init: %w", err)
+}
+
+// kill stops a failed init and reaps what is ours to reap.
+func (p *initProcess) kill() {
+	if p.pid > 0 && p.pid != p.cmd.Process.Pid {
+		unix.Kill(p.pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(p.pid, &ws, 0, nil)
+	}
+	p.cmd.Process.Kill()
+	if p.pid == 0 || p.pid == p.cmd.Process.Pid {
+		p.cmd.Wait()
+	}
+	p.conn.Close()
+}
+
+func writeIDMaps(pid int, l *specs.Linux) error {
+	format := func(ms []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		return []byte(b.String())
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
+		return fmt.Errorf("linux.uidMappings: %w", err)
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
+		return fmt.Errorf("linux.gidMappings: %w", err)
+	}
+	return nil
+}
