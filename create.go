@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/libcontainer/state"
+	"github.com/kan-runtime/kan/spec"
+)
+
+// createFlags are shared by create and run.
+func createFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the bundle (default: the current directory)"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the container's init pid to this file"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket to send the pty master to (for process.terminal)"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root (for roots such as an initramfs)"},
+		&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring instead of making one per container"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N more fds (3 to 3+N-1) to the container"},
+	}
+}
+
+var createCommand = &cli.Command{
+	Name:      "create",
+	Usage:     "create a container, stopped before its program starts",
+	ArgsUsage: "<container-id>",
+	Flags:     createFlags(),
+	Action: func(ctx context.Context, cmd *cli.Command) error {
+		c, err := createContainer(cmd)
+		if err != nil {
+			return err
+		}
+		c.Close()
+		return nil
+	},
+}
+
+// containerID returns the single container id argument.
+func containerID(cmd *cli.Command) (string, error) {
+	if cmd.NArg() != 1 {
+		return "", fmt.Errorf("%s: expected exactly one container id, got %d arguments", cmd.Name, cmd.NArg())
+	}
+	id := cmd.Args().First()
+	if err := state.ValidateID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// createContainer is create's work, shared with run: read the bundle, make
+// the container, write the pid file. It returns the container locked.
+func createContainer(cmd *cli.Command) (*libcontainer.Container, error) {
+	id, err := containerID(cmd)
+	if err != nil {
+		return nil, err
+	}
+	bundle := cmd.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err = filepath.Abs(bundle)
+	if err != nil {
+		return nil, fmt.Errorf("--bundle: %w", err)
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	n := cmd.Int("preserve-fds")
+	if n < 0 {
+		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
+	}
+	if sock := cmd.String("console-socket"); sock != "" && !s.Process.Terminal {
+		return nil, errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)")
+	}
+	pidFile := cmd.String("pid-file")
+	if pidFile != "" {
+		if pidFile, err = filepath.Abs(pidFile); err != nil {
+			return nil, fmt.Errorf("--pid-file: %w", err)
+		}
+		if fi, err := os.Stat(filepath.Dir(pidFile)); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("--pid-file %s: directory %s does not exist", pidFile, filepath.Dir(pidFile))
+		}
+	}
+	c, err := libcontainer.Create(libcontainer.CreateOptions{
+		Root:         cmd.Root().String("root"),
+		ID:           id,
+		Bundle:       bundle,
+		Spec:         s,
+		NoPivot:      cmd.Bool("no-pivot"),
+		NoNewKeyring: cmd.Bool("no-new-keyring"),
+		PreserveFds:  n,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pidFile != "" {
+		if err := state.WriteFileAtomic(pidFile, []byte(strconv.Itoa(c.State.Pid)), 0o644); err != nil {
+			c.Delete(true)
+			return nil, fmt.Errorf("--pid-file: %w", err)
+		}
+	}
+	return c, nil
+}

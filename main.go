@@ -1,0 +1,141 @@
+// Command kan is an OCI container runtime: it turns a bundle (config.json
+// and a root filesystem) into an isolated Linux process, with the command
+// line of runc so that engines can use either.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v3"
+
+	"github.com/kan-runtime/kan/libcontainer"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "0.1.0-dev"
+	commit  = "unknown"
+)
+
+func init() {
+	// Locked in init, the main goroutine stays on the main thread: `kan
+	// init` sets per-thread state (its name, capabilities) that must be
+	// the process's own.
+	if len(os.Args) == 2 && os.Args[1] == "init" {
+		runtime.LockOSThread()
+	}
+}
+
+func main() {
+	// `kan init` is the container's first process, started by kan itself.
+	// It needs none of the CLI, and every instruction counts here.
+	if len(os.Args) == 2 && os.Args[1] == "init" {
+		libcontainer.Init()
+		return
+	}
+	os.Exit(run(os.Args))
+}
+
+// exitError carries an exit status without a message: `kan run` exits
+// with the container's own status.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(args []string) int {
+	app := newApp()
+	err := app.Run(context.Background(), args)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	slog.Error(err.Error())
+	if !logToStderr {
+		fmt.Fprintln(os.Stderr, "kan:", err)
+	}
+	return 1
+}
+
+// logToStderr tells whether the log already goes to stderr, so that an
+// error is not printed twice. It is the CLI's only global state.
+var logToStderr = true
+
+func newApp() *cli.Command {
+	cli.VersionPrinter = func(cmd *cli.Command) {
+		fmt.Printf("kan version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
+	}
+	return &cli.Command{
+		Name:    "kan",
+		Usage:   "run containers from OCI bundles (a runc-compatible runtime)",
+		Version: version,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/run/kan", Usage: "directory for the state of containers"},
+			&cli.StringFlag{Name: "log", Usage: "write the log to this file (default: stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported)"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpointing is not supported"},
+			&cli.BoolFlag{Name: "rootless", Hidden: true, Usage: "accepted for runc compatibility"},
+		},
+		Before:  setupGlobal,
+		Suggest: true,
+		Commands: []*cli.Command{
+			createCommand, startCommand, runCommand, stateCommand, killCommand,
+			deleteCommand, listCommand, specCommand,
+		},
+	}
+}
+
+// setupGlobal configures logging and rejects what kan cannot do.
+func setupGlobal(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	var out io.Writer = os.Stderr
+	if path := cmd.String("log"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return ctx, fmt.Errorf("--log %s: %w", path, err)
+		}
+		out = f
+		logToStderr = false
+	}
+	level := slog.LevelInfo
+	if cmd.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: runcStyleLevel}
+	switch format := cmd.String("log-format"); format {
+	case "text":
+		slog.SetDefault(slog.New(slog.NewTextHandler(out, opts)))
+	case "json":
+		slog.SetDefault(slog.New(slog.NewJSONHandler(out, opts)))
+	default:
+		return ctx, fmt.Errorf("--log-format: unknown format %q (want text or json)", format)
+	}
+	if cmd.Bool("systemd-cgroup") {
+		return ctx, errors.New("--systemd-cgroup: not supported: kan manages cgroups v2 directly (cgroupfs)")
+	}
+	return ctx, nil
+}
+
+// runcStyleLevel writes levels in lower case ("error", "warning"), as runc
+// does: containerd shows users the last log line whose level is "error".
+func runcStyleLevel(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey && len(groups) == 0 {
+		lvl := strings.ToLower(a.Value.String())
+		if lvl == "warn" {
+			lvl = "warning"
+		}
+		return slog.String(slog.LevelKey, lvl)
+	}
+	return a
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and start a container, wait for it and delete it",
+	ArgsUsage: "<container-id>",
+	Flags: append(createFlags(),
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+	),
+	Action: func(ctx context.Context, cmd *cli.Command) error {
+		// Forward signals from the moment the container exists: ask for
+		// them before create, so that none is lost in between.
+		sigs := make(chan os.Signal, 64)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+
+		c, err := createContainer(cmd)
+		if err != nil {
+			return err
+		}
+		root, id, pid := cmd.Root().String("root"), c.State.ID, c.State.Pid
+		if err := c.Start(); err != nil {
+			c.Delete(true)
+			return err
+		}
+		c.Close() // let other commands see and signal it while it runs
+		if cmd.Bool("detach") {
+			return nil
+		}
+		go forwardSignals(sigs, pid)
+		code := waitExit(pid)
+		if !cmd.Bool("keep") {
+			if c, err := libcontainer.Open(root, id); err == nil {
+				if err := c.Delete(true); err != nil {
+					return err
+				}
+			}
+		}
+		return &exitError{code: code}
+	},
+}
+
+// forwardSignals passes every signal kan receives on to the container's
+// init, except those that are about kan's own children or runtime.
+func forwardSignals(sigs <-chan os.Signal, pid int) {
+	for s := range sigs {
+		sig := s.(unix.Signal)
+		switch sig {
+		case unix.SIGCHLD, unix.SIGURG: // ours; SIGURG is Go's preemption
+			continue
+		}
+		unix.Kill(pid, sig)
+	}
+}
+
+// waitExit waits for the init (kan's child: nsenter forks it with
+// CLONE_PARENT) and returns its exit status, or 128+n for signal n.
+func waitExit(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		switch {
+		case ws.Exited():
+			return ws.ExitStatus()
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+	}
+}
