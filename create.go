@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/state"
 	"github.com/kan-runtime/kan/spec"
 )
@@ -33,7 +34,7 @@ var createCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Flags:     createFlags(),
 	Action: func(ctx context.Context, cmd *cli.Command) error {
-		c, err := createContainer(cmd)
+		c, err := createContainer(cmd, nil)
 		if err != nil {
 			return err
 		}
@@ -56,7 +57,9 @@ func containerID(cmd *cli.Command) (string, error) {
 
 // createContainer is create's work, shared with run: read the bundle, make
 // the container, write the pid file. It returns the container locked.
-func createContainer(cmd *cli.Command) (*libcontainer.Container, error) {
+// consoleSock, when not nil, receives the terminal instead of
+// --console-socket (run uses it to attach the caller's terminal).
+func createContainer(cmd *cli.Command, consoleSock *os.File) (*libcontainer.Container, error) {
 	id, err := containerID(cmd)
 	if err != nil {
 		return nil, err
@@ -77,8 +80,14 @@ func createContainer(cmd *cli.Command) (*libcontainer.Container, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
 	}
-	if sock := cmd.String("console-socket"); sock != "" && !s.Process.Terminal {
-		return nil, errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)")
+	if sock := cmd.String("console-socket"); sock != "" {
+		if !s.Process.Terminal {
+			return nil, errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)")
+		}
+		if consoleSock, err = console.Dial(sock); err != nil {
+			return nil, err
+		}
+		defer consoleSock.Close()
 	}
 	pidFile := cmd.String("pid-file")
 	if pidFile != "" {
@@ -90,13 +99,14 @@ func createContainer(cmd *cli.Command) (*libcontainer.Container, error) {
 		}
 	}
 	c, err := libcontainer.Create(libcontainer.CreateOptions{
-		Root:         cmd.Root().String("root"),
-		ID:           id,
-		Bundle:       bundle,
-		Spec:         s,
-		NoPivot:      cmd.Bool("no-pivot"),
-		NoNewKeyring: cmd.Bool("no-new-keyring"),
-		PreserveFds:  n,
+		Root:          cmd.Root().String("root"),
+		ID:            id,
+		Bundle:        bundle,
+		Spec:          s,
+		NoPivot:       cmd.Bool("no-pivot"),
+		NoNewKeyring:  cmd.Bool("no-new-keyring"),
+		PreserveFds:   n,
+		ConsoleSocket: consoleSock,
 	})
 	if err != nil {
 		return nil, err

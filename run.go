@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/spec"
 )
 
 var runCommand = &cli.Command{
@@ -26,11 +28,34 @@ var runCommand = &cli.Command{
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 
-		c, err := createContainer(cmd)
+		// A terminal container run in the foreground without
+		// --console-socket gets the caller's terminal, as with runc run.
+		var term *terminal
+		if cmd.String("console-socket") == "" && !cmd.Bool("detach") && wantsTerminal(cmd) {
+			var err error
+			if term, err = newTerminal(); err != nil {
+				return err
+			}
+			defer term.close()
+		}
+		var sock *os.File
+		if term != nil {
+			sock = term.theirs
+		}
+		c, err := createContainer(cmd, sock)
 		if err != nil {
 			return err
 		}
 		root, id, pid := cmd.Root().String("root"), c.State.ID, c.State.Pid
+		if term != nil {
+			if err := term.attach(); err != nil {
+				c.Delete(true)
+				return err
+			}
+		} else if cmd.String("console-socket") == "" && wantsTerminal(cmd) {
+			c.Delete(true)
+			return fmt.Errorf("run --detach: process.terminal needs --console-socket")
+		}
 		if err := c.Start(); err != nil {
 			c.Delete(true)
 			return err
@@ -39,8 +64,11 @@ var runCommand = &cli.Command{
 		if cmd.Bool("detach") {
 			return nil
 		}
-		go forwardSignals(sigs, pid)
+		go forwardSignals(sigs, pid, term)
 		code := waitExit(pid)
+		if term != nil {
+			term.drain()
+		}
 		if !cmd.Bool("keep") {
 			if c, err := libcontainer.Open(root, id); err == nil {
 				if err := c.Delete(true); err != nil {
@@ -52,14 +80,30 @@ var runCommand = &cli.Command{
 	},
 }
 
+// wantsTerminal peeks at process.terminal of the bundle's config.
+func wantsTerminal(cmd *cli.Command) bool {
+	bundle := cmd.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	s, err := spec.Load(bundle)
+	return err == nil && s.Process.Terminal
+}
+
 // forwardSignals passes every signal kan receives on to the container's
-// init, except those that are about kan's own children or runtime.
-func forwardSignals(sigs <-chan os.Signal, pid int) {
+// init, except those that are about kan's own children or runtime; a
+// window size change resizes the container's terminal instead.
+func forwardSignals(sigs <-chan os.Signal, pid int, term *terminal) {
 	for s := range sigs {
 		sig := s.(unix.Signal)
 		switch sig {
 		case unix.SIGCHLD, unix.SIGURG: // ours; SIGURG is Go's preemption
 			continue
+		case unix.SIGWINCH:
+			if term != nil {
+				term.resize()
+				continue
+			}
 		}
 		unix.Kill(pid, sig)
 	}

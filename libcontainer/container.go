@@ -29,6 +29,9 @@ type CreateOptions struct {
 	NoPivot      bool
 	NoNewKeyring bool
 	PreserveFds  int
+	// ConsoleSocket is a connected unix socket that receives the pty
+	// master when process.terminal is set.
+	ConsoleSocket *os.File
 }
 
 // Container is a container whose state directory is open and locked.
@@ -45,6 +48,9 @@ type Container struct {
 func Create(o CreateOptions) (c *Container, err error) {
 	if err := checkSupported(o.Spec); err != nil {
 		return nil, err
+	}
+	if o.Spec.Process.Terminal && o.ConsoleSocket == nil {
+		return nil, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
 	}
 	caps, err := capabilities.Parse(o.Spec.Process.Capabilities)
 	if err != nil {
@@ -136,7 +142,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}
 	defer fifo.Close()
 
-	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), fifo, o.PreserveFds)
+	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), fifo, o.PreserveFds, o.ConsoleSocket)
 	if err != nil {
 		return
 	}
@@ -160,6 +166,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 		CgroupDir:    cgroupDir,
 		PreserveFds:  o.PreserveFds,
 		FifoFd:       3 + o.PreserveFds + 1,
+		ConsoleFd:    consoleFd(o),
 	})
 	if err != nil {
 		return
@@ -345,4 +352,12 @@ func deviceRules(l *specs.Linux) []specs.LinuxDeviceCgroup {
 		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 	}
 	return rules
+}
+
+// consoleFd is where the init finds the console socket (see startInit).
+func consoleFd(o CreateOptions) int {
+	if o.ConsoleSocket == nil {
+		return -1
+	}
+	return 3 + o.PreserveFds + 2
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
@@ -31,6 +32,7 @@ type initConfig struct {
 	CgroupDir    string      `json:"cgroupDir,omitempty"`
 	PreserveFds  int         `json:"preserveFds,omitempty"`
 	FifoFd       int         `json:"fifoFd"`
+	ConsoleFd    int         `json:"consoleFd"` // -1: no terminal
 }
 
 // Init is the body of `kan init`: the process that becomes the container.
@@ -99,6 +101,14 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		}
 		if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
 			return err
+		}
+	}
+	if c.ConsoleFd >= 0 {
+		sock := os.NewFile(uintptr(c.ConsoleFd), "console-socket")
+		err := console.Setup(sock, p.ConsoleSize)
+		sock.Close()
+		if err != nil {
+			return fmt.Errorf("process.terminal: %w", err)
 		}
 	}
 	if namespaces.IsNew(s.Linux.Namespaces, specs.UTSNamespace) {

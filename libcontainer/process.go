@@ -33,8 +33,9 @@ type initProcess struct {
 //	3..3+N-1       --preserve-fds, at the numbers the caller had them
 //	3+N            sync socket
 //	3+N+1          exec fifo, opened read-write
-//	3+N+2...       namespaces to join
-func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifo *os.File, preserveFds int) (*initProcess, error) {
+//	3+N+2          console socket, with process.terminal
+//	then           namespaces to join
+func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifo *os.File, preserveFds int, console *os.File) (*initProcess, error) {
 	exe, exePath, err := exeseal.Open(emptyDir(root))
 	if err != nil {
 		return nil, err
@@ -54,6 +55,9 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 	}
 	syncFd := 3 + len(extra)
 	extra = append(extra, childSock, fifo)
+	if console != nil {
+		extra = append(extra, console)
+	}
 	env := append(plan.Env(3+len(extra)),
 		fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd),
 		// The init stage allocates little and lives briefly: no GC.

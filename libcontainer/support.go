@@ -24,7 +24,6 @@ func checkSupported(s *specs.Spec) error {
 	}{
 		{"hooks", s.Hooks != nil && (len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime)+len(s.Hooks.CreateContainer)+
 			len(s.Hooks.StartContainer)+len(s.Hooks.Poststart)+len(s.Hooks.Poststop)) > 0},
-		{"process.terminal", p.Terminal},
 		{"process.apparmorProfile", p.ApparmorProfile != ""},
 		{"process.selinuxLabel", p.SelinuxLabel != ""},
 		{"process.scheduler", p.Scheduler != nil},
