@@ -15,6 +15,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/hooks"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
@@ -98,6 +99,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 		Owner:       ownerName(),
 		Annotations: o.Spec.Annotations,
 		CgroupPath:  cgroupDir,
+		Hooks:       o.Spec.Hooks,
 	}}
 	var init *initProcess
 	defer func() {
@@ -167,6 +169,20 @@ func Create(o CreateOptions) (c *Container, err error) {
 		PreserveFds:  o.PreserveFds,
 		FifoFd:       3 + o.PreserveFds + 1,
 		ConsoleFd:    consoleFd(o),
+	}, func() ([]byte, error) {
+		// prestart (deprecated, but still run) and createRuntime: in
+		// kan's namespaces, after the container's exist, before
+		// pivot_root.
+		st := c.State.OCI(Creating)
+		if h := o.Spec.Hooks; h != nil {
+			if err := hooks.Run("prestart", h.Prestart, st); err != nil {
+				return nil, err
+			}
+			if err := hooks.Run("createRuntime", h.CreateRuntime, st); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
 	})
 	if err != nil {
 		return
@@ -260,7 +276,17 @@ func (c *Container) Start() error {
 	c.State.Started = true
 	c.State.Status = Running
 	os.Remove(fifoPath)
-	return c.dir.Save(c.State)
+	if err := c.dir.Save(c.State); err != nil {
+		return err
+	}
+	if h := c.State.Hooks; h != nil {
+		// Spec 1.3: a failing poststart hook fails the container.
+		if err := hooks.Run("poststart", h.Poststart, c.State.OCI(Running)); err != nil {
+			signalInit(c.State, unix.SIGKILL)
+			return err
+		}
+	}
+	return nil
 }
 
 // Signal sends sig to the init process, or with all to every process of
@@ -327,7 +353,16 @@ func (c *Container) Delete(force bool) error {
 	for i := 0; i < 100 && alive(c.State.Pid, c.State.InitStartTime); i++ {
 		time.Sleep(time.Millisecond)
 	}
-	return c.dir.Remove()
+	if err := c.dir.Remove(); err != nil {
+		return err
+	}
+	if h := c.State.Hooks; h != nil {
+		// poststop failures are logged; the container is gone anyway.
+		if err := hooks.Run("poststop", h.Poststop, c.State.OCI(Stopped)); err != nil {
+			slog.Warn(err.Error())
+		}
+	}
+	return nil
 }
 
 // deviceRules is the device access list of the container's cgroup: the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/console"
+	"github.com/kan-runtime/kan/libcontainer/hooks"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
@@ -99,6 +100,12 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		if err := rootfs.Prepare(rc); err != nil {
 			return err
 		}
+	}
+	state, err := runCreateHooks(s, conn)
+	if err != nil {
+		return err
+	}
+	if hasMountNS && mountNS.Path == "" {
 		if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
 			return err
 		}
@@ -213,11 +220,44 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		}
 	}
 	fifo.Close()
+	if s.Hooks != nil {
+		// startContainer: in the container, before the program. A failure
+		// stops the container; start has returned, so say it on stderr.
+		if err := hooks.Run("startContainer", s.Hooks.StartContainer, state); err != nil {
+			fmt.Fprintf(os.Stderr, "kan init: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	err = unix.Exec(path, p.Args, env)
 	// Nobody hears us now: say it on stderr, the container's own.
 	fmt.Fprintf(os.Stderr, "kan init: exec %s: %v\n", path, err)
 	os.Exit(127)
 	return nil
+}
+
+// runCreateHooks asks kan to run the runtime-side create hooks (prestart,
+// createRuntime), then runs createContainer here: in the container's
+// namespaces, before pivot_root, so paths still resolve on the host. It
+// returns the state JSON, which startContainer hooks get too.
+func runCreateHooks(s *specs.Spec, conn *syncConn) ([]byte, error) {
+	h := s.Hooks
+	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 {
+		return nil, nil
+	}
+	if err := conn.send(message{Type: msgHooks}); err != nil {
+		return nil, err
+	}
+	m, err := conn.recv()
+	if err != nil {
+		return nil, err
+	}
+	if m.Type != msgHooksDone {
+		return nil, fmt.Errorf("expected %s, got %q", msgHooksDone, m.Type)
+	}
+	if err := hooks.Run("createContainer", h.CreateContainer, m.State); err != nil {
+		return nil, err
+	}
+	return m.State, nil
 }
 
 func hasUserNS(s *specs.Spec) bool {

@@ -136,22 +136,35 @@ func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
 	}
 }
 
-// waitReady sends the config and waits until the init is created.
-func (p *initProcess) waitReady(c *initConfig) error {
+// waitReady sends the config and waits until the init is created. When
+// the init reaches the point for hooks, runHooks runs the runtime-side
+// ones and returns the state JSON the init's own hooks get.
+func (p *initProcess) waitReady(c *initConfig, runHooks func() ([]byte, error)) error {
 	if err := p.conn.send(message{Type: msgConfig, Config: c}); err != nil {
 		return p.initFailed(err)
 	}
-	m, err := p.conn.recv()
-	if err != nil {
-		return p.initFailed(err)
+	for {
+		m, err := p.conn.recv()
+		if err != nil {
+			return p.initFailed(err)
+		}
+		switch m.Type {
+		case msgReady:
+			return nil
+		case msgError:
+			return errors.New(m.Msg)
+		case msgHooks:
+			state, err := runHooks()
+			if err != nil {
+				return err
+			}
+			if err := p.conn.send(message{Type: msgHooksDone, State: state}); err != nil {
+				return p.initFailed(err)
+			}
+		default:
+			return fmt.Errorf("unexpected message %q from kan init", m.Type)
+		}
 	}
-	switch m.Type {
-	case msgReady:
-		return nil
-	case msgError:
-		return errors.New(m.Msg)
-	}
-	return fmt.Errorf("unexpected message %q from kan init", m.Type)
 }
 
 // initFailed explains a broken sync connection.

@@ -22,8 +22,6 @@ func checkSupported(s *specs.Spec) error {
 		field string
 		set   bool
 	}{
-		{"hooks", s.Hooks != nil && (len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime)+len(s.Hooks.CreateContainer)+
-			len(s.Hooks.StartContainer)+len(s.Hooks.Poststart)+len(s.Hooks.Poststop)) > 0},
 		{"process.apparmorProfile", p.ApparmorProfile != ""},
 		{"process.selinuxLabel", p.SelinuxLabel != ""},
 		{"process.scheduler", p.Scheduler != nil},

@@ -16,6 +16,8 @@ type message struct {
 	Pid    int         `json:"pid,omitempty"`
 	Msg    string      `json:"msg,omitempty"`
 	Config *initConfig `json:"config,omitempty"`
+	// State is the container's state JSON, for the hooks the init runs.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // Message types.
@@ -24,6 +26,8 @@ const (
 	msgUsernsDone = "userns-done" // kan → init
 	msgPid        = "pid"         // init → kan: this pid runs the container
 	msgConfig     = "config"      // kan → init: what to build
+	msgHooks      = "hooks"       // init → kan: run prestart and createRuntime hooks now
+	msgHooksDone  = "hooks-done"  // kan → init, with the state for createContainer
 	msgReady      = "ready"       // init → kan: created, waiting for start
 	msgError      = "error"       // init → kan: failed, with the reason
 )

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,6 +65,22 @@ type State struct {
 	CgroupPath    string `json:"kanCgroupPath,omitempty"`    // absolute directory of the container's cgroup
 	CgroupOwned   bool   `json:"kanCgroupOwned,omitempty"`   // kan created the cgroup and removes it on delete
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
+	// Hooks of the config, for start (poststart) and delete (poststop).
+	Hooks *specs.Hooks `json:"kanHooks,omitempty"`
+}
+
+// OCI returns the runtime-spec state with the given status: what hooks
+// read on stdin.
+func (s *State) OCI(status string) []byte {
+	data, _ := json.Marshal(specs.State{
+		Version:     s.OCIVersion,
+		ID:          s.ID,
+		Status:      specs.ContainerState(status),
+		Pid:         s.Pid,
+		Bundle:      s.Bundle,
+		Annotations: s.Annotations,
+	})
+	return data
 }
 
 // Dir is one container's directory under the root, opened and locked.
