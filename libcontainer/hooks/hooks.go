@@ -61,4 +61,3 @@ func runOne(h specs.Hook, state []byte) error {
 	}
 	return nil
 }
-
