@@ -357,8 +357,9 @@ func (c *Container) Delete(force bool) error {
 		return err
 	}
 	if h := c.State.Hooks; h != nil {
-		// poststop failures are logged; the container is gone anyway.
-		if err := hooks.Run("poststop", h.Poststop, c.State.OCI(Stopped)); err != nil {
+		// poststop failures are logged and the rest still run: the
+		// container is gone anyway.
+		if err := hooks.RunAll("poststop", h.Poststop, c.State.OCI(Stopped)); err != nil {
 			slog.Warn(err.Error())
 		}
 	}

@@ -86,29 +86,27 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		}
 	}
 
-	mountNS, hasMountNS := namespaces.Find(s.Linux.Namespaces, specs.MountNamespace)
-	if hasMountNS && mountNS.Path == "" {
-		rc := &rootfs.Config{
-			Spec:      s,
-			Rootfs:    c.Rootfs,
-			Bundle:    c.Bundle,
-			NoPivot:   c.NoPivot,
-			UserNS:    hasUserNS(s),
-			CgroupDir: c.CgroupDir,
-			CgroupNS:  namespaces.IsNew(s.Linux.Namespaces, specs.CgroupNamespace),
-		}
-		if err := rootfs.Prepare(rc); err != nil {
-			return err
-		}
+	// The rootfs is built in the container's mount namespace, new or
+	// joined (a joined one gets the container's root too, as with runc);
+	// checkSupported made sure there is one.
+	rc := &rootfs.Config{
+		Spec:      s,
+		Rootfs:    c.Rootfs,
+		Bundle:    c.Bundle,
+		NoPivot:   c.NoPivot,
+		UserNS:    hasUserNS(s),
+		CgroupDir: c.CgroupDir,
+		CgroupNS:  namespaces.IsNew(s.Linux.Namespaces, specs.CgroupNamespace),
+	}
+	if err := rootfs.Prepare(rc); err != nil {
+		return err
 	}
 	state, err := runCreateHooks(s, conn)
 	if err != nil {
 		return err
 	}
-	if hasMountNS && mountNS.Path == "" {
-		if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
-			return err
-		}
+	if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
+		return err
 	}
 	if c.ConsoleFd >= 0 {
 		sock := os.NewFile(uintptr(c.ConsoleFd), "console-socket")
@@ -118,7 +116,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 			return fmt.Errorf("process.terminal: %w", err)
 		}
 	}
-	if namespaces.IsNew(s.Linux.Namespaces, specs.UTSNamespace) {
+	if _, ok := namespaces.Find(s.Linux.Namespaces, specs.UTSNamespace); ok {
 		if s.Hostname != "" {
 			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 				return fmt.Errorf("hostname: %w", err)
@@ -136,10 +134,8 @@ func initContainer(c *initConfig, conn *syncConn) error {
 			return fmt.Errorf("linux.sysctl %s: %w", key, err)
 		}
 	}
-	if hasMountNS && mountNS.Path == "" {
-		if err := rootfs.Finish(s); err != nil {
-			return err
-		}
+	if err := rootfs.Finish(s); err != nil {
+		return err
 	}
 	if p.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {

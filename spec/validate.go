@@ -203,14 +203,14 @@ func checkCapabilities(c *specs.LinuxCapabilities) error {
 }
 
 func checkHostname(s *specs.Spec) error {
-	// Without a UTS namespace of its own, setting the name would rename
-	// the host, or a namespace the container merely joined.
-	newUTS := hasNewNamespace(s, specs.UTSNamespace)
-	if s.Hostname != "" && !newUTS {
-		return errors.New("hostname: requires a new uts namespace")
+	// Without a UTS namespace of the container's, new or joined, setting
+	// the name would rename the host.
+	_, hasUTS := findNamespace(s, specs.UTSNamespace)
+	if s.Hostname != "" && !hasUTS {
+		return errors.New("hostname: requires a uts namespace (new or joined)")
 	}
-	if s.Domainname != "" && !newUTS {
-		return errors.New("domainname: requires a new uts namespace")
+	if s.Domainname != "" && !hasUTS {
+		return errors.New("domainname: requires a uts namespace (new or joined)")
 	}
 	return nil
 }

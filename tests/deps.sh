@@ -7,6 +7,8 @@ command -v gcc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need="$need libc6-dev"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v mkfifo >/dev/null 2>&1 || need="$need coreutils"
+command -v patch >/dev/null 2>&1 || need="$need patch"        # validation suite patches
+command -v unshare >/dev/null 2>&1 || need="$need util-linux" # tests join a mount namespace
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	apt-get update -qq

@@ -7,6 +7,7 @@ package hooks
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -24,6 +25,18 @@ func Run(kind string, hooks []specs.Hook, state []byte) error {
 		}
 	}
 	return nil
+}
+
+// RunAll runs every hook even when some fail (as poststop hooks must) and
+// returns the failures joined.
+func RunAll(kind string, hooks []specs.Hook, state []byte) error {
+	var errs []error
+	for i, h := range hooks {
+		if err := runOne(h, state); err != nil {
+			errs = append(errs, fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func runOne(h specs.Hook, state []byte) error {

@@ -68,20 +68,15 @@ func Prepare(c *Config) error {
 }
 
 // setRootPropagation makes the host's mounts, as seen in our new mount
-// namespace, slaves (the default) or whatever linux.rootfsPropagation says,
-// so that nothing the container mounts reaches the host.
+// namespace, slaves (private if linux.rootfsPropagation asks for it), so
+// that nothing the container mounts while it is set up reaches the host.
+// The configured propagation itself is applied to the new root by Finish:
+// shared or unbindable here would break the setup (a shared parent fails
+// pivot_root, an unbindable one the rootfs bind mount).
 func setRootPropagation(prop string) error {
 	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if prop != "" {
-		p, ok := propagationOpts[prop]
-		if !ok {
-			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", prop)
-		}
-		// Shared root propagation is set after pivot_root; until then keep
-		// the container's setup mounts away from the host.
-		if p&(unix.MS_SHARED) == 0 {
-			flag = p | unix.MS_REC
-		}
+	if prop == "private" || prop == "rprivate" {
+		flag = unix.MS_PRIVATE | unix.MS_REC
 	}
 	if err := unix.Mount("", "/", "", flag, ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
@@ -274,7 +269,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	return finishMount(fdPath(target), opts)
+	return finishMountAt(root, dest, opts)
 }
 
 // checkProcfsTarget refuses to mount proc or sysfs on a destination that is
@@ -314,16 +309,14 @@ func mountBind(root *os.File, source, dest string, opts *options) error {
 	if err := unix.Mount(source, fdPath(target), "", flags, ""); err != nil {
 		return err
 	}
-	// Re-open the target: the handle we mounted on shows the old
-	// directory, not the new mount on top of it.
-	mounted, err := pathrs.OpenatInRoot(root, dest)
-	if err != nil {
-		return err
-	}
-	defer mounted.Close()
 	// The other flags of a bind mount (ro, nosuid, ...) only take with a
 	// remount.
 	if rest := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 || opts.cleared != 0 {
+		mounted, err := pathrs.OpenatInRoot(root, dest)
+		if err != nil {
+			return err
+		}
+		defer mounted.Close()
 		var st unix.Statfs_t
 		if err := unix.Fstatfs(int(mounted.Fd()), &st); err != nil {
 			return err
@@ -333,11 +326,22 @@ func mountBind(root *os.File, source, dest string, opts *options) error {
 			return fmt.Errorf("remount with options: %w", err)
 		}
 	}
-	return finishMount(fdPath(mounted), opts)
+	return finishMountAt(root, dest, opts)
 }
 
-// finishMount applies propagation and recursive attributes.
-func finishMount(path string, opts *options) error {
+// finishMountAt applies propagation and recursive attributes to the mount
+// now at dest. It re-opens dest: a handle opened before the mount shows
+// the directory underneath, not the new mount.
+func finishMountAt(root *os.File, dest string, opts *options) error {
+	if len(opts.propagation) == 0 && opts.attrSet == 0 && opts.attrClr == 0 {
+		return nil
+	}
+	mounted, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	path := fdPath(mounted)
 	for _, p := range opts.propagation {
 		if err := unix.Mount("", path, "", p, ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)
@@ -367,7 +371,7 @@ func mountCgroup(c *Config, root *os.File, dest string, opts *options) error {
 	if c.CgroupNS {
 		err = unix.Mount("cgroup2", fdPath(target), "cgroup2", flags, "")
 		if err == nil {
-			return finishMount(fdPath(target), opts)
+			return finishMountAt(root, dest, opts)
 		}
 		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
 			return err

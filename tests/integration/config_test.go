@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,13 +23,21 @@ var nsTypes = []struct {
 // nsScript prints "name=ns-link" for every namespace of the shell itself.
 const nsScript = `for n in pid net mnt ipc uts user cgroup time; do echo "$n=$(readlink /proc/self/ns/$n)"; done`
 
-func procName(t specs.LinuxNamespaceType) string {
-	for _, ns := range nsTypes {
-		if ns.typ == t {
-			return ns.proc
-		}
+// hostMountHolder starts a process in a private copy of the host's mount
+// namespace and returns its pid; it is killed when the test ends.
+func hostMountHolder(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	return ""
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	self := hostNS(t, os.Getpid(), "mnt")
+	waitFor(t, "unshare", func() bool {
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid))
+		return link != "" && link != self
+	})
+	return cmd.Process.Pid
 }
 
 func parseNS(out string) map[string]string {
@@ -105,23 +114,22 @@ func TestJoinEveryNamespace(t *testing.T) {
 	for _, ns := range nsTypes {
 		t.Run(ns.proc, func(t *testing.T) {
 			b := newBundle(t, "sh", "-c", nsScript+"; hostname; id -u")
-			path := fmt.Sprintf("/proc/%d/ns/%s", hpid, ns.proc)
-			join := map[specs.LinuxNamespaceType]bool{ns.typ: true}
+			var path string
+			owner := hpid
 			if ns.typ == specs.MountNamespace {
-				// The holder's root comes with its /proc, which shows
-				// only the holder's pid namespace: join that too.
-				join[specs.PIDNamespace] = true
+				// A joined mount namespace gets the container's rootfs
+				// built in it, from host paths: join one that sees the
+				// host's files, not the holder's pivoted one.
+				owner = hostMountHolder(t)
 			}
+			path = fmt.Sprintf("/proc/%d/ns/%s", owner, ns.proc)
 			var list []specs.LinuxNamespace
 			for _, n := range b.Spec.Linux.Namespaces {
-				if !join[n.Type] {
+				if n.Type != ns.typ {
 					list = append(list, n)
 				}
 			}
-			for typ := range join {
-				list = append(list, specs.LinuxNamespace{Type: typ, Path: fmt.Sprintf("/proc/%d/ns/%s", hpid, procName(typ))})
-			}
-			b.Spec.Linux.Namespaces = list
+			b.Spec.Linux.Namespaces = append(list, specs.LinuxNamespace{Type: ns.typ, Path: path})
 			if ns.typ == specs.UTSNamespace {
 				b.Spec.Hostname = ""
 			}
@@ -130,7 +138,7 @@ func TestJoinEveryNamespace(t *testing.T) {
 				t.Fatalf("run joining %s: %v", path, r)
 			}
 			got := parseNS(r.stdout)
-			if want := hostNS(t, hpid, ns.proc); got[ns.proc] != want {
+			if want := hostNS(t, owner, ns.proc); got[ns.proc] != want {
 				t.Fatalf("%s namespace %q, want the holder's %q", ns.proc, got[ns.proc], want)
 			}
 			if ns.typ == specs.UTSNamespace && !strings.Contains(r.stdout, "holder\n") {
