@@ -132,19 +132,14 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = devices.Apply(int(cg.Fd()), deviceRules(o.Spec.Linux)); err != nil {
 		return c, fmt.Errorf("linux.resources.devices: %w", err)
 	}
-	fifoPath := filepath.Join(dir.Path, state.FifoFile)
-	if err = unix.Mkfifo(fifoPath, 0o600); err != nil {
-		return c, fmt.Errorf("make exec fifo: %w", err)
-	}
-	// Read-write: opening does not block, and the init's reads block
-	// until start writes.
-	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
+	startFifo, doneFifo, err := execFifos(dir.Path)
 	if err != nil {
-		return c, fmt.Errorf("open exec fifo: %w", err)
+		return c, err
 	}
-	defer fifo.Close()
+	defer startFifo.Close()
+	defer doneFifo.Close()
 
-	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), fifo, o.PreserveFds, o.ConsoleSocket)
+	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket)
 	if err != nil {
 		return
 	}
@@ -168,6 +163,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 		CgroupDir:    cgroupDir,
 		PreserveFds:  o.PreserveFds,
 		FifoFd:       3 + o.PreserveFds + 1,
+		DoneFd:       3 + o.PreserveFds + 2,
 		ConsoleFd:    consoleFd(o),
 	}, func() ([]byte, error) {
 		// prestart (deprecated, but still run) and createRuntime: in
@@ -260,22 +256,14 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start a container that is %s", s)
 	}
-	fifoPath := filepath.Join(c.dir.Path, state.FifoFile)
-	f, err := os.OpenFile(fifoPath, os.O_WRONLY|unix.O_NONBLOCK, 0)
+	err := releaseInit(c.dir.Path)
+	os.Remove(filepath.Join(c.dir.Path, state.FifoFile))
+	os.Remove(filepath.Join(c.dir.Path, state.DoneFile))
 	if err != nil {
-		if errors.Is(err, unix.ENXIO) {
-			return errors.New("cannot start: the container's init process has exited")
-		}
-		return fmt.Errorf("open exec fifo: %w", err)
-	}
-	_, err = f.Write([]byte{0})
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("release init: %w", err)
+		return err
 	}
 	c.State.Started = true
 	c.State.Status = Running
-	os.Remove(fifoPath)
 	if err := c.dir.Save(c.State); err != nil {
 		return err
 	}
@@ -395,5 +383,5 @@ func consoleFd(o CreateOptions) int {
 	if o.ConsoleSocket == nil {
 		return -1
 	}
-	return 3 + o.PreserveFds + 2
+	return 3 + o.PreserveFds + 3
 }

@@ -33,6 +33,7 @@ type initConfig struct {
 	CgroupDir    string      `json:"cgroupDir,omitempty"`
 	PreserveFds  int         `json:"preserveFds,omitempty"`
 	FifoFd       int         `json:"fifoFd"`
+	DoneFd       int         `json:"doneFd"`
 	ConsoleFd    int         `json:"consoleFd"` // -1: no terminal
 }
 
@@ -76,7 +77,9 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	s := c.Spec
 	p := s.Process
 	unix.CloseOnExec(c.FifoFd)
+	unix.CloseOnExec(c.DoneFd)
 	fifo := os.NewFile(uintptr(c.FifoFd), "exec.fifo")
+	done := os.NewFile(uintptr(c.DoneFd), "exec.done")
 
 	if !c.NoNewKeyring {
 		// A session keyring of its own, so that the container cannot see
@@ -203,30 +206,21 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	}
 	conn.Close()
 	// Created: wait until `kan start` writes a byte into the exec fifo.
-	// We hold the fifo open for reading and writing, so the read blocks
-	// until start writes, and start's open fails at once if we are gone.
-	buf := make([]byte, 1)
-	for {
-		n, err := fifo.Read(buf)
-		if n == 1 {
-			break
-		}
-		if err != nil {
-			os.Exit(1) // nobody is listening any more
-		}
+	if err := waitStart(fifo); err != nil {
+		os.Exit(1) // nobody will start us any more
 	}
 	fifo.Close()
 	if s.Hooks != nil {
 		// startContainer: in the container, before the program. A failure
-		// stops the container; start has returned, so say it on stderr.
+		// stops the container and is reported to start through exec.done.
 		if err := hooks.Run("startContainer", s.Hooks.StartContainer, state); err != nil {
-			fmt.Fprintf(os.Stderr, "kan init: %v\n", err)
+			done.WriteString(err.Error())
 			os.Exit(1)
 		}
 	}
+	// exec.done closes on exec: that tells start the program runs.
 	err = unix.Exec(path, p.Args, env)
-	// Nobody hears us now: say it on stderr, the container's own.
-	fmt.Fprintf(os.Stderr, "kan init: exec %s: %v\n", path, err)
+	done.WriteString(fmt.Sprintf("exec %s: %v", path, err))
 	os.Exit(127)
 	return nil
 }

@@ -32,10 +32,10 @@ type initProcess struct {
 //	0-2            stdio, shared with the caller (or the console)
 //	3..3+N-1       --preserve-fds, at the numbers the caller had them
 //	3+N            sync socket
-//	3+N+1          exec fifo, opened read-write
-//	3+N+2          console socket, with process.terminal
+//	3+N+1, 3+N+2   exec.fifo and exec.done, opened read-write (execfifo.go)
+//	3+N+3          console socket, with process.terminal
 //	then           namespaces to join
-func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifo *os.File, preserveFds int, console *os.File) (*initProcess, error) {
+func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File) (*initProcess, error) {
 	exe, exePath, err := exeseal.Open(emptyDir(root))
 	if err != nil {
 		return nil, err
@@ -54,7 +54,8 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 		extra = append(extra, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-fd-%d", 3+i)))
 	}
 	syncFd := 3 + len(extra)
-	extra = append(extra, childSock, fifo)
+	extra = append(extra, childSock)
+	extra = append(extra, fifos...)
 	if console != nil {
 		extra = append(extra, console)
 	}

@@ -24,6 +24,7 @@ import (
 const (
 	StateFile = "state.json"
 	FifoFile  = "exec.fifo"
+	DoneFile  = "exec.done"
 )
 
 // MaxIDLength bounds container ids: they name a directory and appear in

@@ -78,6 +78,16 @@ func TestFailingHooks(t *testing.T) {
 	e.fails("timed out", "create", "--bundle", b.write(t), id)
 	e.assertGone(id)
 
+	// A failing startContainer hook fails start; the program never runs.
+	b = newBundle(t, "sleep", "1000")
+	b.Spec.Hooks = &specs.Hooks{StartContainer: []specs.Hook{fail}}
+	id = e.create(b)
+	r := e.fails("hooks.startContainer[0]", "start", id)
+	if !strings.Contains(r.stderr, "hook-broke") {
+		t.Errorf("startContainer: hook output not in the error: %v", r)
+	}
+	e.waitStatus(id, "stopped")
+
 	// A failing poststart fails start and stops the container (spec 1.3).
 	b = newBundle(t, "sleep", "1000")
 	b.Spec.Hooks = &specs.Hooks{Poststart: []specs.Hook{fail}}
@@ -89,7 +99,7 @@ func TestFailingHooks(t *testing.T) {
 	b = newBundle(t, "true")
 	b.Spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{fail}}
 	id = newID(t)
-	r := e.kan("run", "--bundle", b.write(t), id)
+	r = e.kan("run", "--bundle", b.write(t), id)
 	if r.code != 0 || !strings.Contains(r.stderr, "hooks.poststop[0]") {
 		t.Fatalf("failing poststop: %v, want success with a warning", r)
 	}

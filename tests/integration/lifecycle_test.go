@@ -277,3 +277,17 @@ func TestLogFormats(t *testing.T) {
 	e.fails("unknown format", "--log-format", "xml", "list")
 	e.fails("--systemd-cgroup", "--systemd-cgroup", "list")
 }
+
+// TestStartReportsExecFailure: a program that passes the create-time
+// lookup but cannot be executed fails start with the reason.
+func TestStartReportsExecFailure(t *testing.T) {
+	e := newEnv(t)
+	root := t.TempDir() + "/rootfs"
+	copyRootfs(t, root)
+	os.WriteFile(root+"/garbage", []byte("not a program"), 0o755)
+	b := newBundle(t, "/garbage")
+	b.Spec.Root.Path = root
+	id := e.create(b)
+	e.fails("exec format error", "start", id)
+	e.waitStatus(id, "stopped")
+}
