@@ -145,16 +145,10 @@ func initContainer(c *initConfig, conn *syncConn) error {
 			return fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}
-	for _, rl := range p.Rlimits {
-		res, ok := rlimitTypes[rl.Type]
-		if !ok {
-			return fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
-		}
-		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
-			return fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
-		}
-	}
 
+	if err := checkRlimits(p.Rlimits); err != nil {
+		return err
+	}
 	env := p.Env
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
@@ -217,6 +211,12 @@ func initContainer(c *initConfig, conn *syncConn) error {
 			done.WriteString(err.Error())
 			os.Exit(1)
 		}
+	}
+	// rlimits last: an address-space limit must not starve the Go
+	// runtime of the init itself. checkRlimits made sure they apply.
+	if err := setRlimits(p.Rlimits); err != nil {
+		done.WriteString(err.Error())
+		os.Exit(1)
 	}
 	// exec.done closes on exec: that tells start the program runs.
 	err = unix.Exec(path, p.Args, env)
@@ -357,6 +357,39 @@ func closeExtraFds(first int) error {
 	for _, e := range entries {
 		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
 			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}
+
+// checkRlimits finds, before the container is reported created, any limit
+// that could not be set: a hard limit above ours needs CAP_SYS_RESOURCE.
+// It raises such hard limits now (soft ones untouched), which is what
+// setRlimits then needs.
+func checkRlimits(rls []specs.POSIXRlimit) error {
+	for _, rl := range rls {
+		res, ok := rlimitTypes[rl.Type]
+		if !ok {
+			return fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
+		}
+		var cur unix.Rlimit
+		if err := unix.Getrlimit(res, &cur); err != nil {
+			return fmt.Errorf("process.rlimits %s: %w", rl.Type, err)
+		}
+		if rl.Hard > cur.Max {
+			if err := unix.Setrlimit(res, &unix.Rlimit{Cur: min(cur.Cur, rl.Hard), Max: rl.Hard}); err != nil {
+				return fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+			}
+		}
+	}
+	return nil
+}
+
+// setRlimits applies process.rlimits.
+func setRlimits(rls []specs.POSIXRlimit) error {
+	for _, rl := range rls {
+		if err := unix.Setrlimit(rlimitTypes[rl.Type], &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+			return fmt.Errorf("process.rlimits %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
 	return nil
