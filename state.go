@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -13,18 +12,8 @@ import (
 )
 
 // containerState is the state as `kan state` and `kan list --format json`
-// print it: the runtime-spec state plus runc's fields.
-type containerState struct {
-	OCIVersion  string            `json:"ociVersion"`
-	ID          string            `json:"id"`
-	Pid         int               `json:"pid"`
-	Status      string            `json:"status"`
-	Bundle      string            `json:"bundle"`
-	Rootfs      string            `json:"rootfs"`
-	Created     time.Time         `json:"created"`
-	Owner       string            `json:"owner"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
+// print it.
+type containerState = state.Public
 
 // readState reads a container's state without taking its lock, with the
 // status derived from the live process.
@@ -33,21 +22,12 @@ func readState(root, id string) (*containerState, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs := &containerState{
-		OCIVersion:  st.OCIVersion,
-		ID:          st.ID,
-		Pid:         st.Pid,
-		Status:      libcontainer.StatusOf(root, st),
-		Bundle:      st.Bundle,
-		Rootfs:      st.Rootfs,
-		Created:     st.Created,
-		Owner:       st.Owner,
-		Annotations: st.Annotations,
-	}
+	cs := st.Public
+	cs.Status = libcontainer.StatusOf(root, st)
 	if cs.Status == libcontainer.Stopped {
 		cs.Pid = 0 // the number may belong to another process by now
 	}
-	return cs, nil
+	return &cs, nil
 }
 
 var stateCommand = &cli.Command{

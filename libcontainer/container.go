@@ -90,16 +90,18 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return nil, err
 	}
 	c = &Container{dir: dir, root: o.Root, State: &state.State{
-		OCIVersion:  specs.Version,
-		ID:          o.ID,
-		Status:      Creating,
-		Bundle:      o.Bundle,
-		Rootfs:      rootfs,
-		Created:     time.Now().UTC(),
-		Owner:       ownerName(),
-		Annotations: o.Spec.Annotations,
-		CgroupPath:  cgroupDir,
-		Hooks:       o.Spec.Hooks,
+		Public: state.Public{
+			OCIVersion:  specs.Version,
+			ID:          o.ID,
+			Status:      Creating,
+			Bundle:      o.Bundle,
+			Rootfs:      rootfs,
+			Created:     time.Now().UTC(),
+			Owner:       ownerName(),
+			Annotations: o.Spec.Annotations,
+		},
+		CgroupPath: cgroupDir,
+		Hooks:      o.Spec.Hooks,
 	}}
 	var init *initProcess
 	defer func() {

@@ -21,13 +21,13 @@ func TestDeriveStatus(t *testing.T) {
 		locked bool
 		want   string
 	}{
-		{"creating, creator alive", state.State{Status: Creating}, false, Creating},
-		{"creating, creator gone", state.State{Status: Creating}, true, Stopped},
-		{"no such pid", state.State{Status: Created, Pid: 1 << 30}, false, Stopped},
-		{"pid reused", state.State{Status: Running, Pid: self, InitStartTime: start + 1, Started: true}, false, Stopped},
-		{"alive, started", state.State{Status: Running, Pid: self, InitStartTime: start, Started: true}, false, Running},
+		{"creating, creator alive", state.State{Public: state.Public{Status: Creating}}, false, Creating},
+		{"creating, creator gone", state.State{Public: state.Public{Status: Creating}}, true, Stopped},
+		{"no such pid", state.State{Public: state.Public{Status: Created, Pid: 1 << 30}}, false, Stopped},
+		{"pid reused", state.State{Public: state.Public{Status: Running, Pid: self}, InitStartTime: start + 1, Started: true}, false, Stopped},
+		{"alive, started", state.State{Public: state.Public{Status: Running, Pid: self}, InitStartTime: start, Started: true}, false, Running},
 		// This test process is not named kan-init: its program "runs".
-		{"alive, not started, program running", state.State{Status: Created, Pid: self, InitStartTime: start}, false, Running},
+		{"alive, not started, program running", state.State{Public: state.Public{Status: Created, Pid: self}, InitStartTime: start}, false, Running},
 	}
 	for _, c := range cases {
 		if got := deriveStatus(&c.st, c.locked); got != c.want {

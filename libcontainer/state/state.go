@@ -47,10 +47,9 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// State is the content of state.json. Its JSON form is also what
-// `kan state` prints, so the field names follow the runtime-spec state and
+// Public is the state as `kan state` prints it: the runtime-spec state and
 // runc's additions.
-type State struct {
+type Public struct {
 	OCIVersion  string            `json:"ociVersion"`
 	ID          string            `json:"id"`
 	Pid         int               `json:"pid"`
@@ -60,11 +59,15 @@ type State struct {
 	Created     time.Time         `json:"created"`
 	Owner       string            `json:"owner"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
 
-	// What kan itself needs later; not part of the OCI state.
+// State is the content of state.json: the public state and, flattened
+// beside it, what kan itself needs later.
+type State struct {
+	Public
+
 	InitStartTime uint64 `json:"kanInitStartTime,omitempty"` // /proc/<pid>/stat field 22, guards against pid reuse
 	CgroupPath    string `json:"kanCgroupPath,omitempty"`    // absolute directory of the container's cgroup
-	CgroupOwned   bool   `json:"kanCgroupOwned,omitempty"`   // kan created the cgroup and removes it on delete
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
 	// Hooks of the config, for start (poststart) and delete (poststop).
 	Hooks *specs.Hooks `json:"kanHooks,omitempty"`
@@ -225,7 +228,7 @@ func Read(root, id string) (*State, error) {
 			if _, serr := os.Stat(filepath.Join(root, id)); serr == nil {
 				// The directory exists but create has not saved
 				// anything yet (or died before it could).
-				return &State{ID: id, Status: "creating"}, nil
+				return &State{Public: Public{ID: id, Status: "creating"}}, nil
 			}
 			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
 		}

@@ -69,7 +69,7 @@ func TestSaveReadAndLock(t *testing.T) {
 	if !IsLocked(root, "c2") {
 		t.Fatal("a new container dir is not locked")
 	}
-	if err := d.Save(&State{ID: "c2", Pid: 42, Status: "created"}); err != nil {
+	if err := d.Save(&State{Public: Public{ID: "c2", Pid: 42, Status: "created"}}); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
