@@ -27,9 +27,13 @@ lint:
 unit:
 	$(GO) test -count=1 ./spec/... ./libcontainer/... .
 
+# The console-socket test helper (tests/recvtty): receives a container's pty.
+tests/recvtty/recvtty: tests/recvtty/main.go $(SOURCES)
+	$(GO) build -o $@ ./tests/recvtty
+
 # Integration tests drive the real binary as root on busybox bundles.
-integration: kan
-	KAN_BINARY=$(CURDIR)/kan $(GO) test -count=1 -timeout 20m ./tests/integration/ $(TESTFLAGS)
+integration: kan tests/recvtty/recvtty
+	KAN_BINARY=$(CURDIR)/kan RECVTTY_BINARY=$(CURDIR)/tests/recvtty/recvtty $(GO) test -count=1 -timeout 20m ./tests/integration/ $(TESTFLAGS)
 
 validation: kan
 	tests/validation/run.sh -r $(CURDIR)/kan -e tests/validation/expected.txt

@@ -80,6 +80,13 @@ func createContainer(cmd *cli.Command, consoleSock *os.File) (*libcontainer.Cont
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
 	}
+	// Socket activation: fds systemd passed to kan (3 and up) go on to
+	// the container, before the --preserve-fds ones, and the program
+	// (pid 1 in its namespace) is told about them, as runc does.
+	if listen := listenFds(); listen > 0 {
+		n += listen
+		s.Process.Env = append(s.Process.Env, fmt.Sprintf("LISTEN_FDS=%d", listen), "LISTEN_PID=1")
+	}
 	if sock := cmd.String("console-socket"); sock != "" {
 		if !s.Process.Terminal {
 			return nil, errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)")
@@ -118,4 +125,17 @@ func createContainer(cmd *cli.Command, consoleSock *os.File) (*libcontainer.Cont
 		}
 	}
 	return c, nil
+}
+
+// listenFds returns how many fds systemd socket activation passed to this
+// process (LISTEN_FDS, valid only with LISTEN_PID naming us).
+func listenFds() int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -16,7 +18,10 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
+	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
+	"github.com/kan-runtime/kan/libcontainer/netdev"
+	"github.com/kan-runtime/kan/libcontainer/rootfs"
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
@@ -48,6 +53,9 @@ type Container struct {
 // cgroup, state directory) before returning the error.
 func Create(o CreateOptions) (c *Container, err error) {
 	if err := checkSupported(o.Spec); err != nil {
+		return nil, err
+	}
+	if err := lsm.CheckSpec(o.Spec); err != nil {
 		return nil, err
 	}
 	if o.Spec.Process.Terminal && o.ConsoleSocket == nil {
@@ -155,6 +163,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
+	if err = moveNetDevices(o.Spec.Linux.NetDevices, pid); err != nil {
+		return
+	}
 	err = init.waitReady(&initConfig{
 		ID:           o.ID,
 		Spec:         o.Spec,
@@ -181,6 +192,8 @@ func Create(o CreateOptions) (c *Container, err error) {
 			}
 		}
 		return st, nil
+	}, func() ([]*os.File, error) {
+		return idmappedTrees(o.Spec, o.Bundle, pid)
 	})
 	if err != nil {
 		return
@@ -191,6 +204,41 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return
 	}
 	return c, nil
+}
+
+// moveNetDevices moves the host interfaces of linux.netDevices into the
+// container's network namespace, in name order.
+func moveNetDevices(devs map[string]specs.LinuxNetDevice, pid int) error {
+	names := slices.Sorted(maps.Keys(devs))
+	for _, name := range names {
+		if err := netdev.Move(name, devs[name].Name, fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
+			return fmt.Errorf("linux.netDevices[%s]: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// idmappedTrees makes, in the order of the config, each idmapped mount
+// for the init (rootfs/idmap.go says why kan does it).
+func idmappedTrees(s *specs.Spec, bundle string, pid int) (trees []*os.File, err error) {
+	userns := ""
+	if hasUserNS(s) {
+		userns = fmt.Sprintf("/proc/%d/ns/user", pid)
+	}
+	for i, m := range s.Mounts {
+		if !rootfs.IsIDMapped(m) {
+			continue
+		}
+		t, err := rootfs.IDMappedTree(m, bundle, userns)
+		if err != nil {
+			for _, t := range trees {
+				t.Close()
+			}
+			return nil, fmt.Errorf("mounts[%d] (idmapped %s on %s): %w", i, m.Source, m.Destination, err)
+		}
+		trees = append(trees, t)
+	}
+	return trees, nil
 }
 
 func ownerName() string {

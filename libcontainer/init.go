@@ -17,8 +17,10 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
+	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/procattr"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 )
 
@@ -92,7 +94,12 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	// The rootfs is built in the container's mount namespace, new or
 	// joined (a joined one gets the container's root too, as with runc);
 	// checkSupported made sure there is one.
+	idmapped, err := receiveIDMapped(s, conn)
+	if err != nil {
+		return err
+	}
 	rc := &rootfs.Config{
+		IDMapped:  idmapped,
 		Spec:      s,
 		Rootfs:    c.Rootfs,
 		Bundle:    c.Bundle,
@@ -146,6 +153,27 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		}
 	}
 
+	// Attributes the program inherits through execve. Set while the init
+	// still has every capability: a real-time policy or I/O class needs
+	// CAP_SYS_NICE or CAP_SYS_ADMIN, which the program may not get.
+	if err := procattr.Personality(s.Linux.Personality); err != nil {
+		return err
+	}
+	if err := procattr.Scheduler(p.Scheduler); err != nil {
+		return err
+	}
+	if err := procattr.IOPriority(p.IOPriority); err != nil {
+		return err
+	}
+	if err := procattr.MemoryPolicy(s.Linux.MemoryPolicy); err != nil {
+		return err
+	}
+	if a := p.ExecCPUAffinity; a != nil {
+		if err := procattr.CPUAffinity("process.execCPUAffinity.final", a.Final); err != nil {
+			return err
+		}
+	}
+
 	if err := checkRlimits(p.Rlimits); err != nil {
 		return err
 	}
@@ -192,6 +220,10 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	// No fd of kan's may reach the user program: everything above stdio
 	// and the preserved fds closes on exec.
 	if err := closeExtraFds(3 + c.PreserveFds); err != nil {
+		return err
+	}
+
+	if err := lsm.SetExecAttrs(p.ApparmorProfile, p.SelinuxLabel); err != nil {
 		return err
 	}
 
@@ -248,6 +280,32 @@ func runCreateHooks(s *specs.Spec, conn *syncConn) ([]byte, error) {
 		return nil, err
 	}
 	return m.State, nil
+}
+
+// receiveIDMapped asks kan for the idmapped mounts of the config, which
+// only kan can make, and returns them by mount index.
+func receiveIDMapped(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
+	var idx []int
+	for i, m := range s.Mounts {
+		if rootfs.IsIDMapped(m) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	if err := conn.send(message{Type: msgMountFds}); err != nil {
+		return nil, err
+	}
+	files, err := conn.recvFiles(len(idx))
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]*os.File{}
+	for j, i := range idx {
+		out[i] = files[j]
+	}
+	return out, nil
 }
 
 func hasUserNS(s *specs.Spec) bool {

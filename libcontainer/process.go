@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/exeseal"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/procattr"
 )
 
 // initProcess is the parent's handle on a starting `kan init`.
@@ -82,11 +84,31 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 			CgroupFD:    cgroupFd,
 		},
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startOnCPUs(cmd, s.Process.ExecCPUAffinity); err != nil {
 		parentSock.Close()
 		return nil, fmt.Errorf("start kan init: %w", err)
 	}
 	return &initProcess{cmd: cmd, conn: newSyncConn(parentSock)}, nil
+}
+
+// startOnCPUs starts cmd from a thread pinned to the CPUs of
+// process.execCPUAffinity.initial, so that the init inherits them until it
+// sets the final ones; kan's thread gets its own back.
+func startOnCPUs(cmd *exec.Cmd, a *specs.CPUAffinity) error {
+	if a == nil || a.Initial == "" {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return err
+	}
+	if err := procattr.CPUAffinity("process.execCPUAffinity.initial", a.Initial); err != nil {
+		return err
+	}
+	defer unix.SchedSetaffinity(0, &old)
+	return cmd.Start()
 }
 
 // emptyDir is the empty second lower layer exeseal's overlay needs.
@@ -140,7 +162,10 @@ func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
 // waitReady sends the config and waits until the init is created. When
 // the init reaches the point for hooks, runHooks runs the runtime-side
 // ones and returns the state JSON the init's own hooks get.
-func (p *initProcess) waitReady(c *initConfig, runHooks func() ([]byte, error)) error {
+//
+// mountTrees makes the mounts the init cannot make itself (idmapped
+// ones), when it asks for them.
+func (p *initProcess) waitReady(c *initConfig, runHooks func() ([]byte, error), mountTrees func() ([]*os.File, error)) error {
 	if err := p.conn.send(message{Type: msgConfig, Config: c}); err != nil {
 		return p.initFailed(err)
 	}
@@ -154,6 +179,18 @@ func (p *initProcess) waitReady(c *initConfig, runHooks func() ([]byte, error)) 
 			return nil
 		case msgError:
 			return errors.New(m.Msg)
+		case msgMountFds:
+			trees, err := mountTrees()
+			if err != nil {
+				return err
+			}
+			err = p.conn.sendFiles(trees)
+			for _, t := range trees {
+				t.Close()
+			}
+			if err != nil {
+				return p.initFailed(err)
+			}
 		case msgHooks:
 			state, err := runHooks()
 			if err != nil {

@@ -12,7 +12,7 @@ import (
 // kan does not do, naming the field: a container must never run with a
 // setting silently dropped.
 func checkSupported(s *specs.Spec) error {
-	p, l := s.Process, s.Linux
+	l := s.Linux
 	if _, ok := namespaces.Find(l.Namespaces, specs.MountNamespace); !ok {
 		return fmt.Errorf("linux.namespaces: kan needs a mount namespace (type %q)", specs.MountNamespace)
 	}
@@ -20,16 +20,7 @@ func checkSupported(s *specs.Spec) error {
 		field string
 		set   bool
 	}{
-		{"process.apparmorProfile", p.ApparmorProfile != ""},
-		{"process.selinuxLabel", p.SelinuxLabel != ""},
-		{"process.scheduler", p.Scheduler != nil},
-		{"process.ioPriority", p.IOPriority != nil},
-		{"process.execCPUAffinity", p.ExecCPUAffinity != nil},
-		{"linux.mountLabel", l.MountLabel != ""},
 		{"linux.intelRdt", l.IntelRdt != nil},
-		{"linux.personality", l.Personality != nil},
-		{"linux.memoryPolicy", l.MemoryPolicy != nil},
-		{"linux.netDevices", len(l.NetDevices) > 0},
 	}
 	for _, u := range unsupported {
 		if u.set {

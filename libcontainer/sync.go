@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // message is one line of the sync protocol between kan and `kan init`. The
@@ -28,6 +30,7 @@ const (
 	msgConfig     = "config"      // kan → init: what to build
 	msgHooks      = "hooks"       // init → kan: run prestart and createRuntime hooks now
 	msgHooksDone  = "hooks-done"  // kan → init, with the state for createContainer
+	msgMountFds   = "mount-fds"   // init → kan: send the idmapped mounts (then sent as SCM_RIGHTS)
 	msgReady      = "ready"       // init → kan: created, waiting for start
 	msgError      = "error"       // init → kan: failed, with the reason
 )
@@ -67,3 +70,45 @@ func (s *syncConn) recv() (message, error) {
 }
 
 func (s *syncConn) Close() error { return s.f.Close() }
+
+// sendFiles passes open files to the other side, with one byte of data.
+// Files go only in answer to a request, when the other side reads nothing
+// but them, so that its buffered reader cannot swallow them.
+func (s *syncConn) sendFiles(files []*os.File) error {
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	return unix.Sendmsg(int(s.f.Fd()), []byte{0}, unix.UnixRights(fds...), nil, 0)
+}
+
+// recvFiles receives n files sent by sendFiles.
+func (s *syncConn) recvFiles(n int) ([]*os.File, error) {
+	if s.r.Buffered() > 0 {
+		return nil, errors.New("sync: data before the files")
+	}
+	oob := make([]byte, unix.CmsgSpace(4*n))
+	_, oobn, _, _, err := unix.Recvmsg(int(s.f.Fd()), make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("sync: receive files: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("sync: no files received (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil {
+		return nil, err
+	}
+	files := make([]*os.File, len(fds))
+	for i, fd := range fds {
+		files[i] = os.NewFile(uintptr(fd), "received")
+	}
+	if len(files) != n {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, fmt.Errorf("sync: got %d files, want %d", len(files), n)
+	}
+	return files, nil
+}

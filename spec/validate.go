@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -41,6 +42,8 @@ func Validate(s *specs.Spec) error {
 		checkRootfsPropagation,
 		checkCgroupsPath,
 		checkHooks,
+		checkProcAttrs,
+		checkNetDevices,
 	} {
 		if err := check(s); err != nil {
 			return err
@@ -380,8 +383,36 @@ func checkMounts(s *specs.Spec) error {
 		if !bind && m.Type == "" {
 			return fmt.Errorf("mounts[%d].type: empty; only bind mounts may leave out the filesystem type", i)
 		}
+		if err := checkMountIDMap(s, i, m, bind); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// checkMountIDMap checks an idmapped mount (spec 1.2): only bind mounts
+// can be idmapped, per-mount mappings come in pairs (mappings without the
+// idmap option mean idmap, as with runc), and without them the container's
+// own user namespace gives the maps.
+func checkMountIDMap(s *specs.Spec, i int, m specs.Mount, bind bool) error {
+	idmap := slices.Contains(m.Options, "idmap") || slices.Contains(m.Options, "ridmap")
+	mapped := len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
+	switch {
+	case !idmap && !mapped:
+		return nil
+	case !bind:
+		return fmt.Errorf("mounts[%d]: an idmapped mount (idmap, ridmap or uid/gidMappings) must be a bind mount, not type %q", i, m.Type)
+	case mapped && (len(m.UIDMappings) == 0 || len(m.GIDMappings) == 0):
+		return fmt.Errorf("mounts[%d]: an idmapped mount needs both uidMappings and gidMappings", i)
+	case !mapped:
+		if _, ok := findNamespace(s, specs.UserNamespace); !ok {
+			return fmt.Errorf("mounts[%d].options: idmap without uidMappings/gidMappings takes the maps of the container's user namespace, and there is none", i)
+		}
+	}
+	if err := checkIDRanges(fmt.Sprintf("mounts[%d].uidMappings", i), m.UIDMappings); err != nil {
+		return err
+	}
+	return checkIDRanges(fmt.Sprintf("mounts[%d].gidMappings", i), m.GIDMappings)
 }
 
 // escapesRoot tells whether a ".." in path climbs above the directory the
@@ -561,4 +592,118 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ParseList parses a kernel list of numbers ("0-3,7,9-10"), as CPU and
+// NUMA node lists are written, into the numbers it names.
+func ParseList(s string) ([]int, error) {
+	var out []int
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("empty list")
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("%q is not a number or range", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("%q is not a valid range", part)
+			}
+		}
+		if b >= 1<<16 {
+			return nil, fmt.Errorf("%q is out of range", part)
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// checkProcAttrs checks the per-process kernel attributes whose values
+// must come from a fixed set or parse as lists.
+func checkProcAttrs(s *specs.Spec) error {
+	if a := s.Process.ExecCPUAffinity; a != nil {
+		for field, list := range map[string]string{"initial": a.Initial, "final": a.Final} {
+			if list == "" {
+				continue
+			}
+			if _, err := ParseList(list); err != nil {
+				return fmt.Errorf("process.execCPUAffinity.%s: %w", field, err)
+			}
+		}
+	}
+	if sc := s.Process.Scheduler; sc != nil {
+		for _, f := range sc.Flags {
+			if !slices.Contains(schedFlags, f) {
+				return fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
+			}
+		}
+	}
+	if p := s.Linux.Personality; p != nil {
+		if p.Domain != specs.PerLinux && p.Domain != specs.PerLinux32 {
+			return fmt.Errorf("linux.personality.domain: unknown domain %q (valid: %s, %s)", p.Domain, specs.PerLinux, specs.PerLinux32)
+		}
+		if len(p.Flags) > 0 {
+			return fmt.Errorf("linux.personality.flags: %v: the spec defines no flags", p.Flags)
+		}
+	}
+	if mp := s.Linux.MemoryPolicy; mp != nil {
+		switch mp.Mode {
+		case specs.MpolDefault, specs.MpolLocal:
+			if mp.Nodes != "" {
+				return fmt.Errorf("linux.memoryPolicy.nodes: %s takes no nodes, got %q", mp.Mode, mp.Nodes)
+			}
+		case specs.MpolBind, specs.MpolInterleave, specs.MpolWeightedInterleave, specs.MpolPreferred, specs.MpolPreferredMany:
+			if _, err := ParseList(mp.Nodes); err != nil {
+				return fmt.Errorf("linux.memoryPolicy.nodes: %w", err)
+			}
+		default:
+			return fmt.Errorf("linux.memoryPolicy.mode: unknown mode %q", mp.Mode)
+		}
+		for _, f := range mp.Flags {
+			switch f {
+			case specs.MpolFNumaBalancing, specs.MpolFRelativeNodes, specs.MpolFStaticNodes:
+			default:
+				return fmt.Errorf("linux.memoryPolicy.flags: unknown flag %q", f)
+			}
+		}
+	}
+	return nil
+}
+
+var schedFlags = []specs.LinuxSchedulerFlag{
+	specs.SchedFlagResetOnFork, specs.SchedFlagReclaim, specs.SchedFlagDLOverrun, specs.SchedFlagKeepPolicy,
+	specs.SchedFlagKeepParams, specs.SchedFlagUtilClampMin, specs.SchedFlagUtilClampMax,
+}
+
+// netDeviceNameRE is what the kernel accepts as an interface name (at most
+// 15 bytes, no "/", ":" or white space), with "%d" allowed as a template.
+var netDeviceNameRE = regexp.MustCompile(`^[^/:\s]{1,15}$`)
+
+// checkNetDevices checks linux.netDevices: the interfaces go into the
+// container's network namespace, so there must be one, and names must be
+// ones the kernel takes.
+func checkNetDevices(s *specs.Spec) error {
+	if len(s.Linux.NetDevices) == 0 {
+		return nil
+	}
+	if _, ok := findNamespace(s, specs.NetworkNamespace); !ok {
+		return errors.New("linux.netDevices: the container shares the host's network namespace; moving interfaces needs a network namespace of its own")
+	}
+	for _, host := range sortedKeys(s.Linux.NetDevices) {
+		for i, name := range []string{host, s.Linux.NetDevices[host].Name} {
+			if i == 1 && name == "" {
+				continue // keeps the host's name
+			}
+			if !netDeviceNameRE.MatchString(name) || name == "." || name == ".." {
+				return fmt.Errorf("linux.netDevices[%s]: %q is not a valid interface name", host, name)
+			}
+		}
+	}
+	return nil
 }

@@ -206,10 +206,30 @@ func TestValidate(t *testing.T) {
 		{name: "non-bind mount without type", edit: func(s *specs.Spec) { s.Mounts[0].Type = "" }, want: "mounts[0].type: empty"},
 		{name: "mount options", edit: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs",
-				Options: []string{"rw", "rprivate", "shared", "idmap", "nosymfollow", "mode=1777", "nr_inodes=1k", "huge", "uid=0"}})
+				Options: []string{"rw", "rprivate", "shared", "nosymfollow", "mode=1777", "nr_inodes=1k", "huge", "uid=0"}})
 		}},
 		{name: "empty mount option", edit: func(s *specs.Spec) { s.Mounts[2].Options = append(s.Mounts[2].Options, "") },
 			want: "mounts[2].options[6]: empty option"},
+		{name: "idmap on tmpfs", edit: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}})
+		}, want: "mounts[7]: an idmapped mount"},
+		{name: "idmap without user namespace", edit: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "ridmap"}})
+		}, want: "mounts[7].options: idmap without uidMappings"},
+		{name: "idmap with only uid mappings", edit: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		}, want: "mounts[7]: an idmapped mount needs both"},
+		{name: "idmap mappings overlap", edit: func(s *specs.Spec) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}, {ContainerID: 5, HostID: 2000, Size: 1}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"bind"},
+				UIDMappings: m, GIDMappings: m})
+		}, want: "mounts[7].uidMappings[1]: container ids 5-5 overlap"},
+		{name: "idmap with own mappings", edit: func(s *specs.Spec) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"},
+				UIDMappings: m, GIDMappings: m})
+		}},
 
 		// linux.devices
 		{name: "devices", edit: func(s *specs.Spec) {

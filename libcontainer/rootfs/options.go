@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,7 @@ type options struct {
 	propagation []uintptr
 	attrSet     uint64 // MOUNT_ATTR_* to set recursively
 	attrClr     uint64 // MOUNT_ATTR_* to clear recursively
+	copyUp      bool   // tmpcopyup: fill the new tmpfs from the directory under it
 	data        []string
 }
 
@@ -140,8 +142,12 @@ func parseOptions(opts []string) (*options, error) {
 			continue
 		}
 		switch opt {
-		case "idmap", "ridmap", "tmpcopyup":
-			return nil, fmt.Errorf("mount option %q is not supported by this version of kan", opt)
+		case "idmap", "ridmap":
+			// Done by IDMappedTree before the mount reaches the init.
+			continue
+		case "tmpcopyup":
+			o.copyUp = true
+			continue
 		case "":
 			return nil, fmt.Errorf("empty mount option")
 		}
@@ -153,3 +159,23 @@ func parseOptions(opts []string) (*options, error) {
 func (o *options) isBind() bool { return o.flags&unix.MS_BIND != 0 }
 
 func (o *options) dataString() string { return strings.Join(o.data, ",") }
+
+// MountOptions lists every option word kan understands, for `kan features`.
+func MountOptions() []string {
+	var out []string
+	for o := range flagOpts {
+		out = append(out, o)
+	}
+	for o := range propagationOpts {
+		out = append(out, o)
+	}
+	for o := range attrOpts {
+		out = append(out, o)
+	}
+	for o := range atimeOpts {
+		out = append(out, o)
+	}
+	out = append(out, "idmap", "ridmap", "tmpcopyup")
+	slices.Sort(out)
+	return out
+}

@@ -19,6 +19,8 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/lsm"
 )
 
 // Config is what the rootfs stage needs to know.
@@ -30,6 +32,9 @@ type Config struct {
 	UserNS    bool   // in a user namespace: no mknod, fewer mount rights
 	CgroupDir string // host directory of the container's cgroup
 	CgroupNS  bool   // the container has a new cgroup namespace
+	// IDMapped holds, by index in Spec.Mounts, the idmapped mounts kan
+	// made for the init (see idmap.go).
+	IDMapped map[int]*os.File
 }
 
 // Prepare does everything that must happen before the root changes.
@@ -52,7 +57,7 @@ func Prepare(c *Config) error {
 	defer root.Close()
 	devBound := false
 	for i, m := range c.Spec.Mounts {
-		if err := mountOne(c, root, m); err != nil {
+		if err := mountOne(c, root, m, c.IDMapped[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if filepath.Clean("/"+m.Destination) == "/dev" && m.Type != "tmpfs" && m.Type != "devtmpfs" {
@@ -224,7 +229,8 @@ func maskPath(p string) error {
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
 // mountOne performs one entry of config mounts.
-func mountOne(c *Config, root *os.File, m specs.Mount) error {
+// tree, when not nil, is the mount already made by kan (IDMappedTree).
+func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 	opts, err := parseOptions(m.Options)
 	if err != nil {
 		return err
@@ -240,6 +246,8 @@ func mountOne(c *Config, root *os.File, m specs.Mount) error {
 	}
 
 	switch {
+	case tree != nil:
+		return mountTree(root, tree, dest, opts)
 	case opts.isBind():
 		return mountBind(root, source, dest, opts)
 	case typ == "cgroup" || typ == "cgroup2":
@@ -256,7 +264,17 @@ func mountOne(c *Config, root *os.File, m specs.Mount) error {
 			return err
 		}
 	}
-	err = unix.Mount(source, fdPath(target), typ, opts.flags, opts.dataString())
+	var under *os.File // the directory the mount covers, for tmpcopyup
+	if opts.copyUp {
+		if typ != "tmpfs" {
+			return fmt.Errorf("tmpcopyup works only for tmpfs, not %s", typ)
+		}
+		if under, err = pathrs.Reopen(target, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC); err != nil {
+			return err
+		}
+		defer under.Close()
+	}
+	err = unix.Mount(source, fdPath(target), typ, opts.flags, lsm.MountData(opts.dataString(), typ, c.Spec.Linux.MountLabel))
 	if err != nil && c.UserNS && (typ == "sysfs" || typ == "mqueue") && errors.Is(err, unix.EPERM) {
 		// A user namespace without its own network (sysfs) or ipc
 		// (mqueue) namespace may not mount these: show the host's
@@ -269,7 +287,27 @@ func mountOne(c *Config, root *os.File, m specs.Mount) error {
 	if err != nil {
 		return err
 	}
+	if under != nil {
+		if err := copyUp(root, dest, under); err != nil {
+			return fmt.Errorf("tmpcopyup: %w", err)
+		}
+	}
 	return finishMountAt(root, dest, opts)
+}
+
+// copyUp copies the directory a tmpfs now covers into the tmpfs at dest.
+func copyUp(root *os.File, dest string, under *os.File) error {
+	mounted, err := pathrs.OpenatInRoot(root, dest)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	dst, err := pathrs.Reopen(mounted, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	return copyTree(under, dst)
 }
 
 // checkProcfsTarget refuses to mount proc or sysfs on a destination that is
@@ -309,8 +347,13 @@ func mountBind(root *os.File, source, dest string, opts *options) error {
 	if err := unix.Mount(source, fdPath(target), "", flags, ""); err != nil {
 		return err
 	}
-	// The other flags of a bind mount (ro, nosuid, ...) only take with a
-	// remount.
+	return remountBind(root, dest, opts)
+}
+
+// remountBind gives the bind mount now at dest its other flags (ro,
+// nosuid, ...), which only take with a remount, then its propagation and
+// recursive attributes.
+func remountBind(root *os.File, dest string, opts *options) error {
 	if rest := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 || opts.cleared != 0 {
 		mounted, err := pathrs.OpenatInRoot(root, dest)
 		if err != nil {

@@ -1,0 +1,60 @@
+package libcontainer
+
+import (
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/kan-runtime/kan/libcontainer/lsm"
+	"github.com/kan-runtime/kan/libcontainer/rootfs"
+)
+
+// Features describes what this kan supports on this host, in the
+// runtime-spec features document an engine asks for before it builds a
+// config. Every claim is one kan honours; what the host lacks (an LSM,
+// resctrl) is reported disabled, since kan refuses configs asking for it.
+func Features(annotations map[string]string) *features.Features {
+	yes, no := true, false
+	boolp := func(b bool) *bool {
+		if b {
+			return &yes
+		}
+		return &no
+	}
+	var caps []string
+	for _, c := range capability.ListKnown() {
+		caps = append(caps, "CAP_"+strings.ToUpper(c.String()))
+	}
+	return &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		MountOptions:  rootfs.MountOptions(),
+		Linux: &features.Linux{
+			Namespaces: []string{
+				string(specs.CgroupNamespace), string(specs.IPCNamespace), string(specs.MountNamespace),
+				string(specs.NetworkNamespace), string(specs.PIDNamespace), string(specs.TimeNamespace),
+				string(specs.UserNamespace), string(specs.UTSNamespace),
+			},
+			Capabilities: caps,
+			Cgroup:       &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
+			Seccomp:      &features.Seccomp{Enabled: &no},
+			Apparmor:     &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
+			Selinux:      &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},
+			IntelRdt:     &features.IntelRdt{Enabled: &no},
+			MemoryPolicy: &features.MemoryPolicy{
+				Modes: []string{
+					string(specs.MpolDefault), string(specs.MpolBind), string(specs.MpolInterleave),
+					string(specs.MpolWeightedInterleave), string(specs.MpolPreferred),
+					string(specs.MpolPreferredMany), string(specs.MpolLocal),
+				},
+				Flags: []string{string(specs.MpolFNumaBalancing), string(specs.MpolFRelativeNodes), string(specs.MpolFStaticNodes)},
+			},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			NetDevices:      &features.NetDevices{Enabled: &yes},
+		},
+		Annotations: annotations,
+	}
+}
