@@ -33,6 +33,7 @@ step() { # label, command...: run it and say how long it took
 }
 
 kdir=""
+# shellcheck disable=SC2317 # getkernel and testbin run through step
 getkernel() { kdir=$("$here/kernel.sh"); }
 step "kernel" getkernel
 
@@ -40,7 +41,9 @@ pl=$work/payload
 rm -rf "$pl" && mkdir -p "$pl"
 cp "$kan" "$pl/kan"
 # CGO_ENABLED=0: a static binary, as the VM has no ELF interpreter.
-step "test binary" bash -c 'cd "$1" && CGO_ENABLED=0 ${GO:-go} test -c -tags vmtest -o "$2" .' - "$here" "$pl/vm.test"
+# shellcheck disable=SC2317
+testbin() { (cd "$here" && CGO_ENABLED=0 "${GO:-go}" test -c -tags vmtest -o "$pl/vm.test" .); }
+step "test binary" testbin
 step "rootfs" "$here/../mkrootfs.sh" "$pl/rootfs"
 # The test binary's own timeout comes before the VM's, so that a hung test
 # ends with Go's report of where it hung rather than a killed VM.

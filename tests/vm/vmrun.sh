@@ -54,11 +54,11 @@ while IFS= read -r line || [ -n "$line" ]; do
 			pre=${line%%@@VM-END@@*}
 			[ -n "$pre" ] && printf '%s\n' "$pre"
 			rest=${line##*rc=} rc=${rest%% *} g_end=${line##*uptime=}
-			state=done
+			state=finished
 		else
 			printf '%s\n' "$line"
 		fi ;;
-	done) [ $verbose = 1 ] && printf '%s\n' "$line" >&2 ;;
+	finished) [ $verbose = 1 ] && printf '%s\n' "$line" >&2 ;;
 	esac
 done < <(
 	# stdin from /dev/null: with a terminal, -nographic would switch it
@@ -70,7 +70,7 @@ done < <(
 )
 t1=$EPOCHREALTIME
 q=$(cat "$qrc")
-if [ "$state" != done ]; then
+if [ "$state" != finished ]; then
 	[ "$q" = 124 ] && rc=124
 	if [ "$q" = 124 ]; then
 		echo "vmrun: TIMEOUT: the VM ran longer than ${tmo}s and was killed (state: $state)" >&2
