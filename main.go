@@ -92,7 +92,7 @@ func newApp() *cli.Command {
 		Suggest: true,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
-			deleteCommand, listCommand, specCommand, featuresCommand,
+			deleteCommand, listCommand, specCommand, featuresCommand, execCommand,
 		},
 	}
 }

@@ -110,6 +110,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 		},
 		CgroupPath: cgroupDir,
 		Hooks:      o.Spec.Hooks,
+		Config:     o.Spec,
 	}}
 	var init *initProcess
 	defer func() {

@@ -64,13 +64,16 @@ func Init() {
 		os.Unsetenv(k)
 	}
 	m, err := conn.recv()
-	if err == nil && (m.Type != msgConfig || m.Config == nil) {
-		err = fmt.Errorf("expected config, got %q", m.Type)
-	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case m.Type == msgConfig && m.Config != nil:
 		err = initContainer(m.Config, conn)
+	case m.Type == msgExec && m.Exec != nil:
+		err = execInit(m.Exec)
+	default:
+		err = fmt.Errorf("expected config or exec, got %q", m.Type)
 	}
-	// initContainer returns only on failure.
+	// Both return only on failure.
 	conn.send(message{Type: msgError, Msg: err.Error()})
 	os.Exit(1)
 }
@@ -120,7 +123,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	}
 	if c.ConsoleFd >= 0 {
 		sock := os.NewFile(uintptr(c.ConsoleFd), "console-socket")
-		err := console.Setup(sock, p.ConsoleSize)
+		err := console.Setup(sock, p.ConsoleSize, true)
 		sock.Close()
 		if err != nil {
 			return fmt.Errorf("process.terminal: %w", err)
@@ -147,83 +150,8 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	if err := rootfs.Finish(s); err != nil {
 		return err
 	}
-	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
-	}
-
-	// Attributes the program inherits through execve. Set while the init
-	// still has every capability: a real-time policy or I/O class needs
-	// CAP_SYS_NICE or CAP_SYS_ADMIN, which the program may not get.
-	if err := procattr.Personality(s.Linux.Personality); err != nil {
-		return err
-	}
-	if err := procattr.Scheduler(p.Scheduler); err != nil {
-		return err
-	}
-	if err := procattr.IOPriority(p.IOPriority); err != nil {
-		return err
-	}
-	if err := procattr.MemoryPolicy(s.Linux.MemoryPolicy); err != nil {
-		return err
-	}
-	if a := p.ExecCPUAffinity; a != nil {
-		if err := procattr.CPUAffinity("process.execCPUAffinity.final", a.Final); err != nil {
-			return err
-		}
-	}
-
-	if err := checkRlimits(p.Rlimits); err != nil {
-		return err
-	}
-	env := p.Env
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
-	}
-	// The working directory must be inside the container. getcwd fails
-	// for a directory outside our root, which is how a leaked host fd used
-	// as cwd shows itself (the CVE-2024-21626 class).
-	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("process.cwd %s: not reachable inside the container", p.Cwd)
-	}
-	execUser, err := lookupUser(p.User, env)
+	path, env, err := becomeProcess(p, s.Linux, c.PreserveFds)
 	if err != nil {
-		return err
-	}
-	if !hasEnv(env, "HOME") {
-		env = append(env, "HOME="+execUser.Home)
-	}
-	path, err := lookPath(p.Args[0], env)
-	if err != nil {
-		return fmt.Errorf("process.args[0]: %w", err)
-	}
-
-	caps, err := capabilities.Parse(p.Capabilities)
-	if err != nil {
-		return err
-	}
-	if err := caps.ApplyBounding(); err != nil {
-		return err
-	}
-	if err := switchUser(execUser, p.User); err != nil {
-		return err
-	}
-	if err := caps.Apply(); err != nil {
-		return err
-	}
-	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("process.noNewPrivileges: %w", err)
-		}
-	}
-	// No fd of kan's may reach the user program: everything above stdio
-	// and the preserved fds closes on exec.
-	if err := closeExtraFds(3 + c.PreserveFds); err != nil {
-		return err
-	}
-
-	if err := lsm.SetExecAttrs(p.ApparmorProfile, p.SelinuxLabel); err != nil {
 		return err
 	}
 
@@ -255,6 +183,95 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	done.WriteString(fmt.Sprintf("exec %s: %v", path, err))
 	os.Exit(127)
 	return nil
+}
+
+// becomeProcess turns this thread into the container's process p, up to
+// the execve: attributes the kernel keeps across exec, working directory,
+// user and groups, capabilities, no_new_privs, LSM labels; every fd above
+// stdio and the preserved ones closes on exec. It returns the program's
+// path and environment. The init and `kan exec` share it.
+func becomeProcess(p *specs.Process, l *specs.Linux, preserveFds int) (path string, env []string, err error) {
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return "", nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+
+	// Attributes the program inherits through execve. Set while the init
+	// still has every capability: a real-time policy or I/O class needs
+	// CAP_SYS_NICE or CAP_SYS_ADMIN, which the program may not get.
+	if err := procattr.Personality(l.Personality); err != nil {
+		return "", nil, err
+	}
+	if err := procattr.Scheduler(p.Scheduler); err != nil {
+		return "", nil, err
+	}
+	if err := procattr.IOPriority(p.IOPriority); err != nil {
+		return "", nil, err
+	}
+	if err := procattr.MemoryPolicy(l.MemoryPolicy); err != nil {
+		return "", nil, err
+	}
+	if a := p.ExecCPUAffinity; a != nil {
+		if err := procattr.CPUAffinity("process.execCPUAffinity.final", a.Final); err != nil {
+			return "", nil, err
+		}
+	}
+
+	if err := checkRlimits(p.Rlimits); err != nil {
+		return "", nil, err
+	}
+	env = p.Env
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return "", nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	// The working directory must be inside the container. getcwd fails
+	// for a directory outside our root, which is how a leaked host fd used
+	// as cwd shows itself (the CVE-2024-21626 class).
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return "", nil, fmt.Errorf("process.cwd %s: not reachable inside the container", p.Cwd)
+	}
+	execUser, err := lookupUser(p.User, env)
+	if err != nil {
+		return "", nil, err
+	}
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+execUser.Home)
+	}
+	path, err = lookPath(p.Args[0], env)
+	if err != nil {
+		return "", nil, fmt.Errorf("process.args[0]: %w", err)
+	}
+
+	caps, err := capabilities.Parse(p.Capabilities)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := caps.ApplyBounding(); err != nil {
+		return "", nil, err
+	}
+	if err := switchUser(execUser, p.User); err != nil {
+		return "", nil, err
+	}
+	if err := caps.Apply(); err != nil {
+		return "", nil, err
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return "", nil, fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	// No fd of kan's may reach the user program: everything above stdio
+	// and the preserved fds closes on exec.
+	if err := closeExtraFds(3 + preserveFds); err != nil {
+		return "", nil, err
+	}
+
+	if err := lsm.SetExecAttrs(p.ApparmorProfile, p.SelinuxLabel); err != nil {
+		return "", nil, err
+	}
+
+	return path, env, nil
 }
 
 // runCreateHooks asks kan to run the runtime-side create hooks (prestart,

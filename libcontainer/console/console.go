@@ -18,7 +18,10 @@ import (
 // Setup runs in the init after pivot_root. It allocates a pty, sends its
 // master over socket and makes the slave the process's stdio and
 // controlling terminal.
-func Setup(socket *os.File, size *specs.Box) error {
+//
+// devConsole makes /dev/console the new terminal too: for the container's
+// first process, not for one `kan exec` adds.
+func Setup(socket *os.File, size *specs.Box, devConsole bool) error {
 	master, err := os.OpenFile("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/ptmx: %w", err)
@@ -38,8 +41,10 @@ func Setup(socket *os.File, size *specs.Box) error {
 			return fmt.Errorf("process.consoleSize: %w", err)
 		}
 	}
-	if err := bindConsole(slavePath); err != nil {
-		return err
+	if devConsole {
+		if err := bindConsole(slavePath); err != nil {
+			return err
+		}
 	}
 	if err := SendFd(socket, slavePath, master); err != nil {
 		return fmt.Errorf("send pty master over the console socket: %w", err)

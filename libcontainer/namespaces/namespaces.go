@@ -125,3 +125,32 @@ func IsNew(list []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
 	ns, ok := Find(list, t)
 	return ok && ns.Path == ""
 }
+
+// JoinProcess plans joining every namespace of process pid that is not
+// also ours (joining one's own user namespace is an error, and the others
+// would change nothing).
+func JoinProcess(pid int) (*Plan, error) {
+	p := &Plan{}
+	for _, t := range []specs.LinuxNamespaceType{
+		specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace, specs.NetworkNamespace,
+		specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace, specs.TimeNamespace,
+	} {
+		name := kinds[t].proc
+		theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("namespace %s of pid %d: %w", name, pid, err)
+		}
+		ours, err := os.Readlink("/proc/self/ns/" + name)
+		if err == nil && ours == theirs {
+			continue
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("namespace %s of pid %d: %w", name, pid, err)
+		}
+		p.Join = append(p.Join, Handle{Type: t, File: f})
+	}
+	return p, nil
+}

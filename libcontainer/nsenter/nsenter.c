@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -152,6 +153,12 @@ __attribute__((constructor)) static void kan_nsenter(void)
 	if (!sync_env)
 		return;
 	sync_fd = atoi(sync_env);
+	// Not dumpable until the user program is executed (execve resets
+	// it): a process of the container, even root in it, must not ptrace
+	// or open /proc/<pid>/ files of kan while kan still holds what
+	// belongs to the host.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_DUMPABLE)");
 
 	int joined = 0, created = 0;
 	char *join_env = getenv("_KAN_NS_JOIN");

@@ -71,6 +71,8 @@ type State struct {
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
 	// Hooks of the config, for start (poststart) and delete (poststop).
 	Hooks *specs.Hooks `json:"kanHooks,omitempty"`
+	// Config is the container's config as created, for exec.
+	Config *specs.Spec `json:"kanConfig,omitempty"`
 }
 
 // OCI returns the runtime-spec state with the given status: what hooks

@@ -1,0 +1,192 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/console"
+	"github.com/kan-runtime/kan/libcontainer/lsm"
+	"github.com/kan-runtime/kan/libcontainer/namespaces"
+)
+
+// `kan exec` adds a process to a running container. It is started like
+// the init (a sealed kan, cloned straight into the cgroup, the nsenter
+// stage joining every namespace of the init and forking into its pid
+// namespace so that the new process is kan's child), then the Go stage
+// takes the init's root, becomes the process of the given config and
+// executes it. Nothing of the rootfs is built again.
+
+// ExecOptions describe one process to add to a container.
+type ExecOptions struct {
+	Process       *specs.Process
+	ConsoleSocket *os.File // receives the pty master when Process.Terminal
+	PreserveFds   int      // fds 3..3+N-1 of the caller go to the process
+	SubCgroup     string   // run in this cgroup below the container's (--cgroup)
+	IgnorePaused  bool
+}
+
+// execConfig is what kan sends the exec stage once it is in the
+// container's namespaces.
+type execConfig struct {
+	Process     *specs.Process `json:"process"`
+	Linux       *specs.Linux   `json:"linux"` // the container's: personality, memory policy
+	RootFd      int            `json:"rootFd"`
+	ConsoleFd   int            `json:"consoleFd"` // -1: no terminal
+	PreserveFds int            `json:"preserveFds,omitempty"`
+}
+
+// Exec starts o.Process in the container and returns its pid once the
+// program is executing (an error from any step before, exec included,
+// comes back here). The process is a child of the caller.
+func (c *Container) Exec(o ExecOptions) (int, error) {
+	pid, err := c.exec(o)
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", c.State.ID, err)
+	}
+	return pid, nil
+}
+
+func (c *Container) exec(o ExecOptions) (int, error) {
+	switch status := c.Status(); status {
+	case Running:
+	case Paused:
+		if !o.IgnorePaused {
+			return 0, errors.New("the container is paused (use --ignore-paused to exec anyway)")
+		}
+	default:
+		return 0, fmt.Errorf("cannot exec in a %s container", status)
+	}
+	p := o.Process
+	if p == nil || len(p.Args) == 0 {
+		return 0, errors.New("process.args: empty; exec needs a program to run")
+	}
+	if p.Terminal && o.ConsoleSocket == nil {
+		return 0, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
+	}
+	if !filepath.IsAbs(p.Cwd) {
+		return 0, fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+	}
+	if err := lsm.Check(p.ApparmorProfile, p.SelinuxLabel, ""); err != nil {
+		return 0, err
+	}
+	cfg := c.State.Config
+	if cfg == nil || cfg.Linux == nil {
+		return 0, errors.New("state has no config (created by an older kan?)")
+	}
+	initPid := c.State.Pid
+
+	cgroupDir := c.State.CgroupPath
+	if o.SubCgroup != "" {
+		sub := filepath.Clean("/" + o.SubCgroup)
+		if strings.Contains(o.SubCgroup, "..") {
+			return 0, fmt.Errorf("--cgroup %s: must stay below the container's cgroup", o.SubCgroup)
+		}
+		cgroupDir = filepath.Join(cgroupDir, sub)
+	}
+	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open cgroup: %w", err)
+	}
+	defer cg.Close()
+
+	plan, err := namespaces.JoinProcess(initPid)
+	if err != nil {
+		return 0, err
+	}
+	defer plan.Close()
+	// The init's root, to chroot into once in its mount namespace: the
+	// namespace's own root is not the container's after --no-pivot.
+	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", initPid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open the container's root: %w", err)
+	}
+	defer root.Close()
+	// The init is still the one kan started: the handles above are its.
+	if !alive(initPid, c.State.InitStartTime) {
+		return 0, errors.New("the container stopped")
+	}
+
+	procSpec := &specs.Spec{Process: p, Linux: &specs.Linux{}}
+	init, err := startInit(c.root, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket)
+	if err != nil {
+		return 0, err
+	}
+	plan.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			init.kill()
+		}
+	}()
+	pid, err := init.waitPid(procSpec)
+	if err != nil {
+		return 0, err
+	}
+	consoleFd := -1
+	if o.ConsoleSocket != nil {
+		consoleFd = 3 + o.PreserveFds + 2
+	}
+	err = init.conn.send(message{Type: msgExec, Exec: &execConfig{
+		Process:     p,
+		Linux:       cfg.Linux,
+		RootFd:      3 + o.PreserveFds + 1,
+		ConsoleFd:   consoleFd,
+		PreserveFds: o.PreserveFds,
+	}})
+	if err != nil {
+		return 0, init.initFailed(err)
+	}
+	// The sync socket closes on exec: EOF means the program runs; the
+	// stage reports any failure before that.
+	m, err := init.conn.recv()
+	switch {
+	case err == nil && m.Type == msgError:
+		return 0, errors.New(m.Msg)
+	case err == nil:
+		return 0, fmt.Errorf("unexpected message %q from kan exec", m.Type)
+	case !errors.Is(err, io.EOF) && !errors.Is(err, unix.ECONNRESET):
+		return 0, init.initFailed(err)
+	}
+	init.conn.Close()
+	ok = true
+	return pid, nil
+}
+
+// execInit is the Go stage of `kan exec`, in the container's namespaces
+// and cgroup: take the init's root, become the process and execute it.
+// It returns only on failure.
+func execInit(c *execConfig) error {
+	unix.CloseOnExec(c.RootFd)
+	if err := unix.Fchdir(c.RootFd); err != nil {
+		return fmt.Errorf("enter the container's root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("enter the container's root: %w", err)
+	}
+	unix.Close(c.RootFd)
+	p := c.Process
+	if c.ConsoleFd >= 0 {
+		sock := os.NewFile(uintptr(c.ConsoleFd), "console-socket")
+		err := console.Setup(sock, p.ConsoleSize, false)
+		sock.Close()
+		if err != nil {
+			return fmt.Errorf("process.terminal: %w", err)
+		}
+	}
+	path, env, err := becomeProcess(p, c.Linux, c.PreserveFds)
+	if err != nil {
+		return err
+	}
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	err = unix.Exec(path, p.Args, env)
+	return fmt.Errorf("exec %s: %w", path, err)
+}
