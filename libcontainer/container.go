@@ -100,8 +100,10 @@ func Create(o CreateOptions) (c *Container, err error) {
 			Owner:       ownerName(),
 			Annotations: o.Spec.Annotations,
 		},
-		CgroupPath: cgroupDir,
-		Hooks:      o.Spec.Hooks,
+		CgroupPath:  cgroupDir,
+		Hooks:       o.Spec.Hooks,
+		Resources:   o.Spec.Linux.Resources,
+		DeviceNodes: o.Spec.Linux.Devices,
 	}}
 	var init *initProcess
 	defer func() {
@@ -123,7 +125,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = cgroups.Create(cgroupDir); err != nil {
 		return
 	}
-	if err = applyResources(cgroupDir, o.Spec.Linux.Resources); err != nil {
+	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}
 	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

@@ -71,6 +71,13 @@ type State struct {
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
 	// Hooks of the config, for start (poststart) and delete (poststop).
 	Hooks *specs.Hooks `json:"kanHooks,omitempty"`
+	// Resources are the cgroup resources in force: the config's, with
+	// every update merged in, so that an update changes only what it
+	// names.
+	Resources *specs.LinuxResources `json:"kanResources,omitempty"`
+	// DeviceNodes are the config's linux.devices: an update of the device
+	// rules keeps them allowed.
+	DeviceNodes []specs.LinuxDevice `json:"kanDeviceNodes,omitempty"`
 }
 
 // OCI returns the runtime-spec state with the given status: what hooks
