@@ -92,7 +92,8 @@ func newApp() *cli.Command {
 		Suggest: true,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
-			deleteCommand, listCommand, specCommand,
+			deleteCommand, listCommand, specCommand, pauseCommand, resumeCommand,
+			updateCommand, eventsCommand, psCommand,
 		},
 	}
 }
