@@ -1,5 +1,9 @@
 #!/bin/sh
-# Install what kan's build and tests need on a Debian machine (idempotent).
+# Install what kan's build and tests need on a Debian machine (idempotent):
+#   tests/deps.sh        build, unit, integration and validation tests
+#   tests/deps.sh vm     also the cgroup v2 test VM (make vmtest): QEMU and
+#                        Debian's kernel, fetched into a cache, not installed
+#                        (tests/vm/kernel.sh says why)
 set -eu
 need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
@@ -9,8 +13,16 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v mkfifo >/dev/null 2>&1 || need="$need coreutils"
 command -v patch >/dev/null 2>&1 || need="$need patch"        # validation suite patches
 command -v unshare >/dev/null 2>&1 || need="$need util-linux" # tests join a mount namespace
+if [ "${1:-}" = vm ]; then
+	command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
+	command -v cpio >/dev/null 2>&1 || need="$need cpio" # the initramfs
+	command -v xz >/dev/null 2>&1 || need="$need xz-utils" # Debian's kernel image is xz-compressed
+fi
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+if [ "${1:-}" = vm ]; then
+	"$(dirname "$0")/vm/kernel.sh" >/dev/null
 fi
