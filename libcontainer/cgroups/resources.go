@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -74,6 +75,10 @@ func (s setting) apply(dir string) error {
 	if err := writeFile(path, s.value); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s: %s does not exist in %s (the %s controller does not provide it on this kernel)", s.field, s.file, dir, s.controller)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
 		}
 		return fmt.Errorf("%s: write %q to %s: %w", s.field, s.value, path, err)
 	}
@@ -273,6 +278,11 @@ func cpuSettings(r *specs.LinuxResources) ([]setting, error) {
 	if idle := value(c.Idle); idle != 0 {
 		if idle != 1 {
 			return nil, fmt.Errorf("%s.idle: %d is not 0 or 1", cpuField, idle)
+		}
+		// The kernel gives an idle cgroup the lowest weight and refuses
+		// to change it.
+		if value(c.Shares) != 0 {
+			return nil, fmt.Errorf("%s.idle: an idle cgroup has no weight: leave linux.resources.cpu.shares unset", cpuField)
 		}
 		out = append(out, setting{"cpu", "cpu.idle", "1", cpuField + ".idle", false, nil})
 	}

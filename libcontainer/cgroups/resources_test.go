@@ -93,7 +93,7 @@ func TestSetWritesEveryResource(t *testing.T) {
 		Memory: &specs.LinuxMemory{Limit: ptr(int64(100 << 20)), Reservation: ptr(int64(50 << 20)), Swap: ptr(int64(300 << 20)),
 			Kernel: ptr(int64(0)), Swappiness: ptr(uint64(0)), DisableOOMKiller: ptr(false)},
 		CPU: &specs.LinuxCPU{Shares: ptr(uint64(1024)), Quota: ptr(int64(50000)), Period: ptr(uint64(100000)),
-			Burst: ptr(uint64(10000)), Idle: ptr(int64(1)), Cpus: "0-1", Mems: "0"},
+			Burst: ptr(uint64(10000)), Cpus: "0-1", Mems: "0"},
 		Pids: &specs.LinuxPids{Limit: ptr(int64(-1))},
 		BlockIO: &specs.LinuxBlockIO{
 			Weight:                &[]uint16{500}[0],
@@ -115,7 +115,6 @@ func TestSetWritesEveryResource(t *testing.T) {
 		"cpu.weight":           "39",
 		"cpu.max":              "50000 100000",
 		"cpu.max.burst":        "10000",
-		"cpu.idle":             "1",
 		"cpuset.cpus":          "0-1",
 		"cpuset.mems":          "0",
 		"pids.max":             "max",
@@ -198,6 +197,7 @@ func TestSetErrors(t *testing.T) {
 		{"shares", specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: ptr(uint64(300000))}}, "linux.resources.cpu.shares: 300000 is out of range"},
 		{"burst without quota", specs.LinuxResources{CPU: &specs.LinuxCPU{Burst: ptr(uint64(1))}}, "linux.resources.cpu.burst:"},
 		{"idle", specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr(int64(2))}}, "linux.resources.cpu.idle:"},
+		{"idle with shares", specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr(int64(1)), Shares: ptr(uint64(1024))}}, "an idle cgroup has no weight"},
 		{"blkio weight", specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr(uint16(5))}}, "linux.resources.blockIO.weight: 5 is out of range"},
 		{"leaf weight", specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: ptr(uint16(50))}}, "linux.resources.blockIO.leafWeight:"},
 		{"device weight", specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{WeightDevice: []specs.LinuxWeightDevice{{Weight: ptr(uint16(2000))}}}},
@@ -244,5 +244,15 @@ func TestIOWeightFallsBackToBFQ(t *testing.T) {
 	}
 	if got := readTest(t, filepath.Join(dir, "io.bfq.weight")); got != "300" {
 		t.Errorf("io.bfq.weight = %q", got)
+	}
+}
+
+func TestCPUIdle(t *testing.T) {
+	root, dir := fakeTree(t, "cpu", "cpu.idle")
+	if err := Set(root, dir, &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr(int64(1))}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTest(t, filepath.Join(dir, "cpu.idle")); got != "1" {
+		t.Errorf("cpu.idle = %q", got)
 	}
 }
