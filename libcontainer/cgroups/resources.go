@@ -80,6 +80,11 @@ func (s setting) apply(dir string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err // the path is in the message already
 		}
+		if s.file == "io.weight" && errors.Is(err, unix.EOPNOTSUPP) {
+			// Per-device weights belong to the io.cost controller,
+			// which is off until enabled for the device.
+			err = fmt.Errorf("%w (enable io.cost for the device in io.cost.qos of the root cgroup)", err)
+		}
 		return fmt.Errorf("%s: write %q to %s: %w", s.field, s.value, path, err)
 	}
 	return nil

@@ -269,6 +269,25 @@ func TestBlockIO(t *testing.T) {
 	if got := cgroupFile(t, id, "io.max"); got != "7:0 rbps=1048576 wbps=2097152 riops=100 wiops=200" {
 		t.Errorf("io.max = %q", got)
 	}
+
+	// A per-device weight needs the io.cost controller on the device,
+	// which is off by default: refused with the field's name, then
+	// accepted once the VM's root enables io.cost for loop0.
+	b = newBundle(t, "true")
+	b.Spec.Linux.Resources.BlockIO = &specs.LinuxBlockIO{
+		WeightDevice: []specs.LinuxWeightDevice{{LinuxBlockIODevice: loop0, Weight: ptr(uint16(200))}},
+	}
+	k.fails("linux.resources.blockIO.weightDevice[0]: write", "create", "--bundle", b.write(t), newID(t))
+	qos := filepath.Join(cgroupRoot, "io.cost.qos")
+	if err := os.WriteFile(qos, []byte("7:0 enable=1"), 0); err != nil {
+		t.Fatalf("enable io.cost on loop0: %v", err)
+	}
+	t.Cleanup(func() { os.WriteFile(qos, []byte("7:0 enable=0"), 0) })
+	id = newID(t)
+	k.create(b, id)
+	if got := cgroupFile(t, id, "io.weight"); !strings.Contains(got, "7:0 1920") {
+		t.Errorf("io.weight = %q, want 7:0 1920 (200 on v1's scale)", got)
+	}
 }
 
 func TestHugetlb(t *testing.T) {
