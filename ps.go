@@ -19,14 +19,12 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
-// Everything after the container id belongs to ps(1), "-ef" included.
-var psStopAfterID = 1
-
 var psCommand = &cli.Command{
-	Name:         "ps",
-	Usage:        "list the processes of a container",
-	ArgsUsage:    "<container-id> [ps options]",
-	StopOnNthArg: &psStopAfterID,
+	Name:      "ps",
+	Usage:     "list the processes of a container",
+	ArgsUsage: "<container-id> [ps options]",
+	// Everything after the container id belongs to ps(1), "-ef" included.
+	StopOnNthArg: new(1),
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (the output of ps) or json (the pids)"},
 	},

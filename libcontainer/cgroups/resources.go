@@ -163,14 +163,15 @@ func memorySettings(r *specs.LinuxResources) ([]setting, error) {
 	if m.Reservation != nil && *m.Reservation != 0 {
 		out = append(out, setting{"memory", "memory.low", limitValue(*m.Reservation), memoryField + ".reservation", false, nil})
 	}
-	if m.Swap != nil && *m.Swap != 0 || limit == -1 {
+	if swapSet := value(m.Swap) != 0; swapSet || limit == -1 {
 		swap, err := swapMax(value(m.Swap), limit)
 		if err != nil {
 			return nil, fmt.Errorf("%s.swap: %w", memoryField, err)
 		}
-		// Only the -1 limit with unset swap reaches here with swap 0;
-		// that means "both unlimited".
-		out = append(out, setting{"memory", "memory.swap.max", limitValue(swap), memoryField + ".swap", false, nil})
+		// An unlimited memory limit with swap unset means "both
+		// unlimited": implied, so skipped where the kernel does not
+		// account swap.
+		out = append(out, setting{"memory", "memory.swap.max", limitValue(swap), memoryField + ".swap", !swapSet, nil})
 	}
 	if limit != 0 {
 		out = append(out, setting{"memory", "memory.max", limitValue(limit), memoryField + ".limit", false, nil})

@@ -256,3 +256,20 @@ func TestCPUIdle(t *testing.T) {
 		t.Errorf("cpu.idle = %q", got)
 	}
 }
+
+// An unlimited memory limit implies unlimited swap, but only where the
+// kernel accounts swap: without memory.swap.max it is skipped.
+func TestUnlimitedMemoryWithoutSwapAccounting(t *testing.T) {
+	root, dir := fakeTree(t, "memory", "memory.max")
+	if err := Set(root, dir, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr(int64(-1))}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTest(t, filepath.Join(dir, "memory.max")); got != "max" {
+		t.Errorf("memory.max = %q", got)
+	}
+	// An explicit swap limit still needs the file.
+	err := Set(root, dir, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr(int64(100)), Swap: ptr(int64(200))}})
+	if err == nil || !strings.Contains(err.Error(), "linux.resources.memory.swap: memory.swap.max does not exist") {
+		t.Errorf("swap without swap accounting: %v", err)
+	}
+}
