@@ -93,6 +93,7 @@ func newApp() *cli.Command {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, featuresCommand, execCommand,
+			pauseCommand, resumeCommand, updateCommand, eventsCommand, psCommand,
 		},
 	}
 }

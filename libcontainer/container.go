@@ -109,8 +109,8 @@ func Create(o CreateOptions) (c *Container, err error) {
 			Annotations: o.Spec.Annotations,
 		},
 		CgroupPath: cgroupDir,
-		Hooks:      o.Spec.Hooks,
 		Config:     o.Spec,
+		Resources:  o.Spec.Linux.Resources,
 	}}
 	var init *initProcess
 	defer func() {
@@ -132,7 +132,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = cgroups.Create(cgroupDir); err != nil {
 		return
 	}
-	if err = applyResources(cgroupDir, o.Spec.Linux.Resources); err != nil {
+	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}
 	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -318,7 +318,7 @@ func (c *Container) Start() error {
 	if err := c.dir.Save(c.State); err != nil {
 		return err
 	}
-	if h := c.State.Hooks; h != nil {
+	if h := c.State.Config.Hooks; h != nil {
 		// Spec 1.3: a failing poststart hook fails the container.
 		if err := hooks.Run("poststart", h.Poststart, c.State.OCI(Running)); err != nil {
 			signalInit(c.State, unix.SIGKILL)
@@ -395,7 +395,7 @@ func (c *Container) Delete(force bool) error {
 	if err := c.dir.Remove(); err != nil {
 		return err
 	}
-	if h := c.State.Hooks; h != nil {
+	if h := c.State.Config.Hooks; h != nil {
 		// poststop failures are logged and the rest still run: the
 		// container is gone anyway.
 		if err := hooks.RunAll("poststop", h.Poststop, c.State.OCI(Stopped)); err != nil {

@@ -1,83 +1,192 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"fmt"
-	"slices"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
+	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
 )
 
-// resourceNeeds lists, for each non-zero resource of the config, the
-// controller it needs. Zero-valued structs (as Docker sends them) ask for
-// nothing.
-func resourceNeeds(r *specs.LinuxResources) [][2]string {
-	if r == nil {
-		return nil
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	if s := c.Status(); s != Running {
+		return fmt.Errorf("cannot pause a container that is %s", s)
 	}
-	var needs [][2]string
-	need := func(set bool, controller, field string) {
-		if set {
-			needs = append(needs, [2]string{controller, field})
-		}
-	}
-	if m := r.Memory; m != nil {
-		need(m.Limit != nil && *m.Limit != 0, "memory", "linux.resources.memory.limit")
-		need(m.Reservation != nil && *m.Reservation != 0, "memory", "linux.resources.memory.reservation")
-		need(m.Swap != nil && *m.Swap != 0, "memory", "linux.resources.memory.swap")
-		need(m.Kernel != nil && *m.Kernel != 0, "memory", "linux.resources.memory.kernel")
-		need(m.KernelTCP != nil && *m.KernelTCP != 0, "memory", "linux.resources.memory.kernelTCP")
-		need(m.Swappiness != nil && *m.Swappiness != 0, "memory", "linux.resources.memory.swappiness")
-		need(m.DisableOOMKiller != nil && *m.DisableOOMKiller, "memory", "linux.resources.memory.disableOOMKiller")
-	}
-	if c := r.CPU; c != nil {
-		need(c.Shares != nil && *c.Shares != 0, "cpu", "linux.resources.cpu.shares")
-		need(c.Quota != nil && *c.Quota != 0, "cpu", "linux.resources.cpu.quota")
-		need(c.Period != nil && *c.Period != 0, "cpu", "linux.resources.cpu.period")
-		need(c.Burst != nil && *c.Burst != 0, "cpu", "linux.resources.cpu.burst")
-		need(c.RealtimeRuntime != nil && *c.RealtimeRuntime != 0, "cpu", "linux.resources.cpu.realtimeRuntime")
-		need(c.RealtimePeriod != nil && *c.RealtimePeriod != 0, "cpu", "linux.resources.cpu.realtimePeriod")
-		need(c.Idle != nil && *c.Idle != 0, "cpu", "linux.resources.cpu.idle")
-		need(c.Cpus != "", "cpuset", "linux.resources.cpu.cpus")
-		need(c.Mems != "", "cpuset", "linux.resources.cpu.mems")
-	}
-	if p := r.Pids; p != nil {
-		need(p.Limit != nil && *p.Limit != 0, "pids", "linux.resources.pids.limit")
-	}
-	if b := r.BlockIO; b != nil {
-		need(b.Weight != nil && *b.Weight != 0 || b.LeafWeight != nil && *b.LeafWeight != 0 ||
-			len(b.WeightDevice) > 0 || len(b.ThrottleReadBpsDevice) > 0 || len(b.ThrottleWriteBpsDevice) > 0 ||
-			len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0, "io", "linux.resources.blockIO")
-	}
-	need(len(r.HugepageLimits) > 0, "hugetlb", "linux.resources.hugepageLimits")
-	need(len(r.Rdma) > 0, "rdma", "linux.resources.rdma")
-	need(r.Network != nil, "", "linux.resources.network")
-	need(len(r.Unified) > 0, "", "linux.resources.unified")
-	return needs
+	return cgroups.Freeze(c.State.CgroupPath)
 }
 
-// applyResources sets the container's cgroup limits. This version of kan
-// applies none yet: a limit whose controller the hierarchy lacks is
-// refused with the controller's name, any other limit as not supported.
-func applyResources(dir string, r *specs.LinuxResources) error {
-	needs := resourceNeeds(r)
-	if len(needs) == 0 {
-		return nil
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if s := c.Status(); s != Paused {
+		return fmt.Errorf("cannot resume a container that is %s", s)
 	}
-	available, err := cgroups.Controllers(dir)
+	return cgroups.Thaw(c.State.CgroupPath)
+}
+
+// Update changes the cgroup resources of a live container. The fields set
+// (non-zero) in r replace those in force; the others keep their values.
+// Devices, when r has any, replace the device list as a whole. The merged
+// resources are saved in the state, so that the next update starts from
+// them.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	switch s := c.Status(); s {
+	case Created, Running, Paused:
+	default:
+		return fmt.Errorf("cannot update a container that is %s", s)
+	}
+	merged := mergeResources(c.State.Resources, r)
+	mnt, err := cgroups.Mountpoint()
 	if err != nil {
-		return fmt.Errorf("read controllers of %s: %w", dir, err)
+		return err
 	}
-	for _, n := range needs {
-		controller, field := n[0], n[1]
-		if controller == "" {
-			return fmt.Errorf("%s: not supported on cgroup v2 by kan", field)
+	var rules []specs.LinuxDeviceCgroup
+	if len(r.Devices) > 0 {
+		// Check the rules before anything changes.
+		rules = deviceRules(&specs.Linux{Resources: merged, Devices: c.State.Config.Linux.Devices})
+		if _, err := devices.Program(rules); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
-		if !slices.Contains(available, controller) {
-			return fmt.Errorf("%s: the %s controller is not available in the cgroup v2 hierarchy (%s has: %v)", field, controller, dir, available)
-		}
-		return fmt.Errorf("%s: cgroup resource limits are not supported by this version of kan", field)
 	}
-	return nil
+	if err := cgroups.Set(mnt, c.State.CgroupPath, merged); err != nil {
+		return err
+	}
+	if rules != nil {
+		cg, err := os.OpenFile(c.State.CgroupPath, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open cgroup: %w", err)
+		}
+		defer cg.Close()
+		if err := devices.Apply(int(cg.Fd()), rules); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
+		}
+	}
+	c.State.Resources = merged
+	return c.dir.Save(c.State)
+}
+
+// mergeResources returns old with the non-zero fields of upd written over
+// it. Per-device and per-key lists (block IO devices, huge page sizes,
+// RDMA devices, unified keys) are merged entry by entry, as the kernel
+// files they go to are.
+func mergeResources(old, upd *specs.LinuxResources) *specs.LinuxResources {
+	var m specs.LinuxResources
+	if old != nil {
+		// A deep copy: the pointers of old must not be shared.
+		data, _ := json.Marshal(old)
+		json.Unmarshal(data, &m)
+	}
+	if upd == nil {
+		return &m
+	}
+	if len(upd.Devices) > 0 {
+		m.Devices = upd.Devices
+	}
+	if u := upd.Memory; u != nil {
+		if m.Memory == nil {
+			m.Memory = &specs.LinuxMemory{}
+		}
+		o := m.Memory
+		setNonZero(&o.Limit, u.Limit)
+		setNonZero(&o.Reservation, u.Reservation)
+		setNonZero(&o.Swap, u.Swap)
+		setNonZero(&o.Kernel, u.Kernel)
+		setNonZero(&o.KernelTCP, u.KernelTCP)
+		setNonZero(&o.Swappiness, u.Swappiness)
+		setNonNil(&o.DisableOOMKiller, u.DisableOOMKiller)
+		setNonNil(&o.UseHierarchy, u.UseHierarchy)
+		setNonNil(&o.CheckBeforeUpdate, u.CheckBeforeUpdate)
+	}
+	if u := upd.CPU; u != nil {
+		if m.CPU == nil {
+			m.CPU = &specs.LinuxCPU{}
+		}
+		o := m.CPU
+		setNonZero(&o.Shares, u.Shares)
+		setNonZero(&o.Quota, u.Quota)
+		setNonZero(&o.Burst, u.Burst)
+		setNonZero(&o.Period, u.Period)
+		setNonZero(&o.RealtimeRuntime, u.RealtimeRuntime)
+		setNonZero(&o.RealtimePeriod, u.RealtimePeriod)
+		setNonZero(&o.Idle, u.Idle)
+		if u.Cpus != "" {
+			o.Cpus = u.Cpus
+		}
+		if u.Mems != "" {
+			o.Mems = u.Mems
+		}
+	}
+	if u := upd.Pids; u != nil {
+		if m.Pids == nil {
+			m.Pids = &specs.LinuxPids{}
+		}
+		setNonZero(&m.Pids.Limit, u.Limit)
+	}
+	if u := upd.BlockIO; u != nil {
+		if m.BlockIO == nil {
+			m.BlockIO = &specs.LinuxBlockIO{}
+		}
+		o := m.BlockIO
+		setNonZero(&o.Weight, u.Weight)
+		setNonZero(&o.LeafWeight, u.LeafWeight)
+		o.WeightDevice = mergeBy(o.WeightDevice, u.WeightDevice, func(d specs.LinuxWeightDevice) specs.LinuxBlockIODevice { return d.LinuxBlockIODevice })
+		throttleKey := func(d specs.LinuxThrottleDevice) specs.LinuxBlockIODevice { return d.LinuxBlockIODevice }
+		o.ThrottleReadBpsDevice = mergeBy(o.ThrottleReadBpsDevice, u.ThrottleReadBpsDevice, throttleKey)
+		o.ThrottleWriteBpsDevice = mergeBy(o.ThrottleWriteBpsDevice, u.ThrottleWriteBpsDevice, throttleKey)
+		o.ThrottleReadIOPSDevice = mergeBy(o.ThrottleReadIOPSDevice, u.ThrottleReadIOPSDevice, throttleKey)
+		o.ThrottleWriteIOPSDevice = mergeBy(o.ThrottleWriteIOPSDevice, u.ThrottleWriteIOPSDevice, throttleKey)
+	}
+	m.HugepageLimits = mergeBy(m.HugepageLimits, upd.HugepageLimits, func(h specs.LinuxHugepageLimit) string { return h.Pagesize })
+	if upd.Network != nil {
+		m.Network = upd.Network
+	}
+	for k, v := range upd.Rdma {
+		if m.Rdma == nil {
+			m.Rdma = map[string]specs.LinuxRdma{}
+		}
+		m.Rdma[k] = v
+	}
+	for k, v := range upd.Unified {
+		if m.Unified == nil {
+			m.Unified = map[string]string{}
+		}
+		m.Unified[k] = v
+	}
+	return &m
+}
+
+func setNonZero[T comparable](dst **T, src *T) {
+	var zero T
+	if src != nil && *src != zero {
+		v := *src
+		*dst = &v
+	}
+}
+
+func setNonNil[T any](dst **T, src *T) {
+	if src != nil {
+		v := *src
+		*dst = &v
+	}
+}
+
+// mergeBy replaces the entries of old whose key is in upd and appends the
+// others.
+func mergeBy[T any, K comparable](old, upd []T, key func(T) K) []T {
+	out := append([]T(nil), old...)
+next:
+	for _, u := range upd {
+		for i := range out {
+			if key(out[i]) == key(u) {
+				out[i] = u
+				continue next
+			}
+		}
+		out = append(out, u)
+	}
+	return out
 }

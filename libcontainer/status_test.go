@@ -4,8 +4,6 @@ import (
 	"os"
 	"testing"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
@@ -34,24 +32,4 @@ func TestDeriveStatus(t *testing.T) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
-}
-
-func TestResourceNeeds(t *testing.T) {
-	zero := int64(0)
-	limit := int64(1 << 20)
-	if n := resourceNeeds(nil); len(n) != 0 {
-		t.Fatalf("nil: %v", n)
-	}
-	// Docker sends zero-valued structs: they ask for nothing.
-	docker := resourceNeedsOf(&zero)
-	if len(docker) != 0 {
-		t.Fatalf("zero values: %v", docker)
-	}
-	if n := resourceNeedsOf(&limit); len(n) != 1 || n[0][0] != "memory" || n[0][1] != "linux.resources.memory.limit" {
-		t.Fatalf("memory limit: %v", n)
-	}
-}
-
-func resourceNeedsOf(limit *int64) [][2]string {
-	return resourceNeeds(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: limit}, CPU: &specs.LinuxCPU{}, Pids: &specs.LinuxPids{}})
 }

@@ -1,7 +1,9 @@
 // Package cgroups manages a container's cgroup on the cgroup v2 hierarchy:
 // where the hierarchy is mounted, which directory belongs to a container,
-// creating it, killing everything in it and removing it. kan supports only
-// cgroup v2; on a hybrid host it uses the unified mount wherever it is.
+// creating it, setting its resource limits (resources.go), freezing it
+// (freeze.go), reading its usage (stats.go), killing everything in it and
+// removing it. kan supports only cgroup v2; on a hybrid host it uses the
+// unified mount wherever it is.
 package cgroups
 
 import (

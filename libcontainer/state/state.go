@@ -69,10 +69,13 @@ type State struct {
 	InitStartTime uint64 `json:"kanInitStartTime,omitempty"` // /proc/<pid>/stat field 22, guards against pid reuse
 	CgroupPath    string `json:"kanCgroupPath,omitempty"`    // absolute directory of the container's cgroup
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
-	// Hooks of the config, for start (poststart) and delete (poststop).
-	Hooks *specs.Hooks `json:"kanHooks,omitempty"`
-	// Config is the container's config as created, for exec.
+	// Config is the container's config as created: the hooks of start
+	// and delete, the devices an update keeps, the process exec starts from.
 	Config *specs.Spec `json:"kanConfig,omitempty"`
+	// Resources are the cgroup resources in force: the config's, with
+	// every update merged in, so that an update changes only what it
+	// names.
+	Resources *specs.LinuxResources `json:"kanResources,omitempty"`
 }
 
 // OCI returns the runtime-spec state with the given status: what hooks
