@@ -1,8 +1,10 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
@@ -16,16 +18,11 @@ func checkSupported(s *specs.Spec) error {
 	if _, ok := namespaces.Find(l.Namespaces, specs.MountNamespace); !ok {
 		return fmt.Errorf("linux.namespaces: kan needs a mount namespace (type %q)", specs.MountNamespace)
 	}
-	unsupported := []struct {
-		field string
-		set   bool
-	}{
-		{"linux.intelRdt", l.IntelRdt != nil},
-	}
-	for _, u := range unsupported {
-		if u.set {
-			return fmt.Errorf("%s: not supported by this version of kan", u.field)
+	if l.IntelRdt != nil {
+		if mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("resctrl")); err != nil || len(mounts) == 0 {
+			return errors.New("linux.intelRdt: this host has no resctrl filesystem mounted (no Intel RDT / AMD QoS)")
 		}
+		return errors.New("linux.intelRdt: not supported by this version of kan")
 	}
 	return nil
 }

@@ -245,6 +245,9 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 		source = filepath.Join(c.Bundle, source)
 	}
 
+	if opts.copyUp && typ != "tmpfs" {
+		return fmt.Errorf("tmpcopyup works only for tmpfs, not %q", typ)
+	}
 	switch {
 	case tree != nil:
 		return mountTree(root, tree, dest, opts)
@@ -266,9 +269,6 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 	}
 	var under *os.File // the directory the mount covers, for tmpcopyup
 	if opts.copyUp {
-		if typ != "tmpfs" {
-			return fmt.Errorf("tmpcopyup works only for tmpfs, not %s", typ)
-		}
 		if under, err = pathrs.Reopen(target, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC); err != nil {
 			return err
 		}
