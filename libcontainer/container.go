@@ -182,8 +182,11 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}, func() ([]byte, error) {
 		// prestart (deprecated, but still run) and createRuntime: in
 		// kan's namespaces, after the container's exist, before
-		// pivot_root.
-		st := c.State.OCI(Creating)
+		// pivot_root. The state they (and createContainer) read says
+		// "created": the runtime environment exists, which is the
+		// point of these hooks; crun does the same, and the
+		// runtime-tools suite (hooks_stdin) expects it.
+		st := c.State.OCI(Created)
 		if h := o.Spec.Hooks; h != nil {
 			if err := hooks.Run("prestart", h.Prestart, st); err != nil {
 				return nil, err

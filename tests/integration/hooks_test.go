@@ -41,8 +41,10 @@ func TestHooksOrderStateAndNamespaces(t *testing.T) {
 	got := string(data)
 	// poststart may run before or after the program prints.
 	got = strings.Replace(got, "poststart running pid bar\nprogram\n", "program\npoststart running pid bar\n", 1)
-	want := "prestart creating pid bar\ncreateRuntime creating pid bar\ncreateContainer creating pid bar\n" +
-		"startContainer creating pid bar\nprogram\npoststart running pid bar\npoststop stopped pid bar\n"
+	// The hooks of create see "created": their environment exists (and
+	// the runtime-tools suite's hooks_stdin wants it so).
+	want := "prestart created pid bar\ncreateRuntime created pid bar\ncreateContainer created pid bar\n" +
+		"startContainer created pid bar\nprogram\npoststart running pid bar\npoststop stopped pid bar\n"
 	if got != want {
 		t.Fatalf("hook log:\n%s\nwant:\n%s", got, want)
 	}

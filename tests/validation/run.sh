@@ -6,6 +6,8 @@
 #   -r RUNTIME   runtime binary (default: $RUNTIME, else ./kan at the repo root)
 #   -o FILE      per-test results, "name PASS|FAIL" sorted (default: $work/results.txt)
 #   -e FILE      expected results; exit 1 only when a test expected to PASS fails
+#   -x DIR       only build, and copy the tests (bin/) and what they need
+#                (run/) into DIR: the cgroup v2 VM runs them (tests/vm)
 #   TEST...      test names (directories under validation/ of runtime-tools);
 #                default: all of them
 #
@@ -23,7 +25,7 @@ set -euo pipefail
 MODULE=github.com/opencontainers/runtime-tools
 VERSION=${RUNTIME_TOOLS_VERSION:-v0.9.1-0.20251205004911-5e639034dcdc}
 # Bump when the way the suite is built changes, to invalidate cached builds.
-RECIPE=1
+RECIPE=2
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -33,14 +35,16 @@ per_test_timeout=${VALIDATION_TIMEOUT:-120}
 runtime=${RUNTIME:-$repo/kan}
 results=""
 expected=""
+export_dir=""
 
 usage() {
-	sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-while getopts "r:o:e:h" opt; do
+while getopts "r:o:e:x:h" opt; do
 	case $opt in
+	x) export_dir=$OPTARG ;;
 	r) runtime=$OPTARG ;;
 	o) results=$OPTARG ;;
 	e) expected=$OPTARG ;;
@@ -55,7 +59,9 @@ die() {
 }
 
 # Absolute path of the runtime, as the tests exec it from another directory.
-if [[ $runtime != */* ]]; then
+if [[ -n $export_dir ]]; then
+	runtime=/bin/true # not run: only the build is wanted
+elif [[ $runtime != */* ]]; then
 	runtime=$(command -v "$runtime") || die "runtime not found in PATH: $runtime"
 fi
 [[ -x $runtime ]] || die "runtime not executable: $runtime"
@@ -125,7 +131,9 @@ else
 		# The in-container checker runs in a busybox rootfs: static, no libc.
 		CGO_ENABLED=0 go build -trimpath -tags "netgo osusergo" -o "$build.tmp/run/runtimetest" ./cmd/runtimetest
 		# All test mains at once; each lands as bin/<dir name>.
-		go build -trimpath -o "$build.tmp/bin/" ./validation/...
+		# Static too: the cgroup tests also run in the test VM (tests/vm),
+		# which has no libc.
+		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$build.tmp/bin/" ./validation/...
 	) || die "build failed"
 	cp "$build.tmp/src/rootfs-$(go env GOARCH).tar.gz" "$build.tmp/run/"
 	touch "$build.tmp/.done"
@@ -135,6 +143,13 @@ else
 		[[ $old == "$build" ]] || rm -rf "$old"
 	done
 	echo "validation: built in $((SECONDS - t0))s"
+fi
+
+if [[ -n $export_dir ]]; then
+	mkdir -p "$export_dir"
+	cp -r "$build/bin" "$build/run" "$export_dir/"
+	echo "validation: tests copied to $export_dir"
+	exit 0
 fi
 
 # --- choose tests --------------------------------------------------------

@@ -45,11 +45,27 @@ cp "$kan" "$pl/kan"
 testbin() { (cd "$here" && CGO_ENABLED=0 "${GO:-go}" test -c -tags vmtest -o "$pl/vm.test" .); }
 step "test binary" testbin
 step "rootfs" "$here/../mkrootfs.sh" "$pl/rootfs"
+# The runtime-tools validation tests that need cgroup controllers, which
+# only this VM has (TestValidationSuite runs them).
+# shellcheck disable=SC2317
+validation() {
+	local all=$work/validation-all
+	"$here/../validation/run.sh" -x "$all" >/dev/null
+	mkdir -p "$pl/validation/bin"
+	cp -r "$all/run" "$pl/validation/"
+	# The suite unpacks its rootfs with `tar -xf`, which busybox tar does
+	# only for an uncompressed archive: uncompress it, name kept.
+	gunzip -c "$all/run/rootfs-amd64.tar.gz" >"$pl/validation/run/rootfs-amd64.tar.gz"
+	cp "$all"/bin/linux_cgroups_* "$all/bin/delete_resources" "$pl/validation/bin/"
+	cp "$here/../validation/expected-vm.txt" "$pl/validation/"
+	rm -rf "$all"
+}
+step "validation suite" validation
 # The test binary's own timeout comes before the VM's, so that a hung test
 # ends with Go's report of where it hung rather than a killed VM.
 {
 	echo "# written by tests/vm/run.sh"
-	printf 'export KAN_BINARY=/payload/kan KAN_ROOTFS=/payload/rootfs\n'
+	printf 'export KAN_BINARY=/payload/kan KAN_ROOTFS=/payload/rootfs KAN_VALIDATION=/payload/validation\n'
 	printf 'exec ./vm.test -test.v -test.timeout=%ss' $((tmo > 120 ? tmo - 60 : tmo))
 	for a in "$@"; do printf ' %q' "$a"; done
 	echo
