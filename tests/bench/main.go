@@ -1,0 +1,448 @@
+// Command bench measures kan against runc and crun on the same bundle, in
+// the same run, alternating runtimes at every iteration, and writes the
+// report (docs/performance.md and a plot). `make bench` runs it inside a
+// private mount namespace whose /sys/fs/cgroup is the host's cgroup2
+// hierarchy, so that all three runtimes work in one cgroup v2 setting.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type rt struct {
+	name string
+	bin  string
+	root string
+	args []string // global options
+	rss  int64 // peak RSS of one runtime process, KiB
+}
+
+type sample struct {
+	d   time.Duration
+	rss int64
+	err error
+}
+
+func main() {
+	kan := flag.String("kan", "./kan", "kan binary")
+	runc := flag.String("runc", "runc", "runc binary")
+	crun := flag.String("crun", "crun", "crun binary")
+	floor := flag.String("floor", "", "the floor helper (tests/bench/floor/floor.c)")
+	rootfs := flag.String("rootfs", "", "busybox rootfs for the bundle")
+	n := flag.Int("n", 30, "iterations of the single-container cases")
+	out := flag.String("out", "docs/performance.md", "report to write")
+	plot := flag.String("plot", "docs/performance.png", "plot to write")
+	minMem := flag.String("min-memory", "", "smallest memory.max kan's container starts under, from the VM")
+	flag.Parse()
+	if err := run(*kan, *runc, *crun, *floor, *rootfs, *n, *out, *plot, *minMem); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string) error {
+	// The containers' inits outlive the runtime processes that start
+	// them; as a subreaper the benchmark reaps them, as a shim would.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "kan-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	var rts []*rt
+	for _, r := range [][2]string{{"kan", kan}, {"runc", runc}, {"crun", crun}} {
+		bin, err := exec.LookPath(r[1])
+		if err != nil {
+			return fmt.Errorf("%s: %w", r[0], err)
+		}
+		bin, _ = filepath.Abs(bin)
+		t := &rt{name: r[0], bin: bin, root: filepath.Join(work, r[0]+"-root")}
+		if t.name == "crun" {
+			// crun's eBPF device filter first raises RLIMIT_MEMLOCK to
+			// infinity, which needs CAP_SYS_RESOURCE (this host's root
+			// lacks it): crun runs without cgroups here, which makes its
+			// numbers lower bounds (no cgroup, no device filter).
+			t.args = []string{"--cgroup-manager=disabled"}
+		}
+		rts = append(rts, t)
+	}
+	bundle := filepath.Join(work, "bundle")
+	sleeper := filepath.Join(work, "sleeper")
+	for _, b := range []struct {
+		dir  string
+		args []string
+	}{{bundle, []string{"/bin/true"}}, {sleeper, []string{"/bin/sleep", "100000"}}} {
+		if err := writeBundle(kan, b.dir, rootfs, b.args); err != nil {
+			return err
+		}
+	}
+	cgParent, err := benchCgroup()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cgParent)
+
+	var report report
+	report.setting = setting()
+	report.n = n
+	ids := 0
+	newID := func(r *rt) string { ids++; return fmt.Sprintf("bench-%s-%d", r.name, ids) }
+
+	// Warm up: page cache, first cgroup creation.
+	for _, r := range rts {
+		for i := 0; i < 3; i++ {
+			if s := runOnce(r, bundle, newID(r)); s.err != nil {
+				return fmt.Errorf("%s run: %w", r.name, s.err)
+			}
+		}
+	}
+	cases := []struct {
+		name string
+		f    func(r *rt) sample
+	}{
+		{"run /bin/true", func(r *rt) sample { return runOnce(r, bundle, newID(r)) }},
+		{"create + start + delete", func(r *rt) sample { return lifecycle(r, bundle, newID(r)) }},
+	}
+	for _, c := range cases {
+		res := map[string][]sample{}
+		for i := 0; i < n; i++ {
+			for j := range rts {
+				r := rts[(i+j)%len(rts)] // alternate who goes first
+				res[r.name] = append(res[r.name], c.f(r))
+			}
+		}
+		report.add(c.name, rts, res)
+	}
+
+	// exec into one running container per runtime.
+	execIDs := map[string]string{}
+	for _, r := range rts {
+		id := newID(r)
+		if err := command(r, "run", "-d", "--bundle", sleeper, id).Run(); err != nil {
+			return fmt.Errorf("%s run -d: %w", r.name, err)
+		}
+		execIDs[r.name] = id
+		defer command(r, "delete", "-f", id).Run()
+	}
+	res := map[string][]sample{}
+	for i := 0; i < n; i++ {
+		for j := range rts {
+			r := rts[(i+j)%len(rts)]
+			res[r.name] = append(res[r.name], timed(command(r, "exec", execIDs[r.name], "/bin/true")))
+		}
+	}
+	report.add("exec /bin/true", rts, res)
+
+	// 100 containers one after the other, then 50 at once.
+	for _, c := range []struct {
+		name     string
+		count    int
+		parallel bool
+	}{{"100 sequential runs (total)", 100, false}, {"50 parallel runs (total)", 50, true}} {
+		res := map[string][]sample{}
+		for rep := 0; rep < 3; rep++ {
+			for j := range rts {
+				r := rts[(rep+j)%len(rts)]
+				res[r.name] = append(res[r.name], many(r, bundle, c.count, c.parallel, newID))
+			}
+		}
+		report.add(c.name, rts, res)
+	}
+
+	if floor != "" {
+		var fs []sample
+		for i := 0; i < n; i++ {
+			fs = append(fs, timed(exec.Command(floor, rootfs, cgParent, "/bin/true")))
+		}
+		report.floor = fs
+	}
+	for _, r := range rts {
+		if fi, err := os.Stat(r.bin); err == nil {
+			report.sizes = append(report.sizes, [2]string{r.name, fmt.Sprintf("%.1f MiB", float64(fi.Size())/(1<<20))})
+		}
+	}
+	report.minMem = minMem
+	text := report.markdown(filepath.Base(plot))
+	fmt.Print(text)
+	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	return report.plot(plot)
+}
+
+// writeBundle writes kan's default config with args; ociVersion 1.0.2,
+// which all three runtimes accept.
+func writeBundle(kan, dir, rootfs string, args []string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cmd := exec.Command(kan, "spec", "--bundle", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kan spec: %v %s", err, out)
+	}
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return err
+	}
+	cfg["ociVersion"] = "1.0.2"
+	cfg["root"] = map[string]any{"path": rootfs, "readonly": true}
+	p := cfg["process"].(map[string]any)
+	p["terminal"] = false
+	p["args"] = args
+	data, _ = json.MarshalIndent(cfg, "", "\t")
+	return os.WriteFile(path, data, 0o644)
+}
+
+func benchCgroup() (string, error) {
+	dir := fmt.Sprintf("/sys/fs/cgroup/kan-bench-floor-%d", os.Getpid())
+	return dir, os.Mkdir(dir, 0o755)
+}
+
+func command(r *rt, args ...string) *exec.Cmd {
+	cmd := exec.Command(r.bin, append(append(slices.Clone(r.args), "--root", r.root), args...)...)
+	return cmd
+}
+
+// timed runs cmd and returns its wall time and peak RSS.
+func timed(cmd *exec.Cmd) sample {
+	var errBuf strings.Builder
+	cmd.Stderr = &errBuf
+	t0 := time.Now()
+	err := cmd.Run()
+	d := time.Since(t0)
+	s := sample{d: d, err: err}
+	if err != nil {
+		s.err = fmt.Errorf("%v: %v %s", cmd.Args, err, strings.TrimSpace(errBuf.String()))
+	}
+	if cmd.ProcessState != nil {
+		s.rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	}
+	return s
+}
+
+func runOnce(r *rt, bundle, id string) sample {
+	return timed(command(r, "run", "--bundle", bundle, id))
+}
+
+// lifecycle is what an engine's shim does: create, start, wait for the
+// init to exit (it is our child: we are a subreaper), delete.
+func lifecycle(r *rt, bundle, id string) sample {
+	pidFile := filepath.Join(os.TempDir(), id+".pid")
+	defer os.Remove(pidFile)
+	t0 := time.Now()
+	var rss int64
+	step := func(args ...string) error {
+		s := timed(command(r, args...))
+		rss = max(rss, s.rss)
+		return s.err
+	}
+	if err := step("create", "--bundle", bundle, "--pid-file", pidFile, id); err != nil {
+		return sample{err: err}
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return sample{err: err}
+	}
+	var pid int
+	fmt.Sscan(string(data), &pid)
+	if err := step("start", id); err != nil {
+		return sample{err: err}
+	}
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err := step("delete", id); err != nil {
+		return sample{err: err}
+	}
+	return sample{d: time.Since(t0), rss: rss}
+}
+
+func many(r *rt, bundle string, count int, parallel bool, newID func(*rt) string) sample {
+	ids := make([]string, count)
+	for i := range ids {
+		ids[i] = newID(r)
+	}
+	t0 := time.Now()
+	var mu sync.Mutex
+	var firstErr error
+	failed := 0
+	var rss int64
+	one := func(id string) {
+		s := runOnce(r, bundle, id)
+		mu.Lock()
+		defer mu.Unlock()
+		rss = max(rss, s.rss)
+		if s.err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = s.err
+			}
+		}
+	}
+	if parallel {
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			wg.Add(1)
+			go func() { defer wg.Done(); one(id) }()
+		}
+		wg.Wait()
+	} else {
+		for _, id := range ids {
+			one(id)
+		}
+	}
+	s := sample{d: time.Since(t0), rss: rss}
+	if failed > 0 {
+		s.err = fmt.Errorf("%d of %d failed, first: %v", failed, count, firstErr)
+	}
+	return s
+}
+
+// setting describes where the numbers come from.
+func setting() string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	cpus := runtime.NumCPU()
+	return fmt.Sprintf("kernel %s, %d CPUs, %s; all three runtimes in one private mount namespace whose /sys/fs/cgroup is the host's cgroup2 hierarchy; crun with --cgroup-manager=disabled (its eBPF device filter raises RLIMIT_MEMLOCK, which root here may not), so crun creates no cgroup and no device filter",
+		strings.TrimRight(string(u.Release[:]), "\x00"), cpus, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+}
+
+type row struct {
+	name   string
+	stats  map[string]stats
+	errors map[string]string
+}
+
+type stats struct{ med, p10, p90, n int64 }
+
+type report struct {
+	setting string
+	n       int
+	rows    []row
+	floor   []sample
+	sizes   [][2]string
+	minMem  string
+	rss     map[string]int64
+}
+
+func summarize(ss []sample) (stats, string) {
+	var ds []int64
+	errs := ""
+	for _, s := range ss {
+		if s.err != nil {
+			if errs == "" {
+				errs = s.err.Error()
+			}
+			continue
+		}
+		ds = append(ds, s.d.Microseconds())
+	}
+	if len(ds) == 0 {
+		return stats{}, errs
+	}
+	slices.Sort(ds)
+	q := func(p float64) int64 { return ds[int(p*float64(len(ds)-1)+0.5)] }
+	return stats{med: q(0.5), p10: q(0.1), p90: q(0.9), n: int64(len(ds))}, errs
+}
+
+func (rp *report) add(name string, rts []*rt, res map[string][]sample) {
+	if rp.rss == nil {
+		rp.rss = map[string]int64{}
+	}
+	r := row{name: name, stats: map[string]stats{}, errors: map[string]string{}}
+	for _, t := range rts {
+		st, errs := summarize(res[t.name])
+		r.stats[t.name] = st
+		if errs != "" {
+			r.errors[t.name] = errs
+		}
+		for _, s := range res[t.name] {
+			rp.rss[t.name] = max(rp.rss[t.name], s.rss)
+		}
+	}
+	rp.rows = append(rp.rows, r)
+	fmt.Fprintf(os.Stderr, "bench: %s done\n", name)
+}
+
+func ms(us int64) string { return fmt.Sprintf("%.1f", float64(us)/1000) }
+
+func (rp *report) markdown(plotName string) string {
+	var b strings.Builder
+	names := []string{"kan", "runc", "crun"}
+	fmt.Fprintf(&b, "# Performance\n\nWritten by `make bench` (tests/bench). Setting: %s. "+
+		"Each case alternates the runtimes (A B C, B C A, …); times are wall-clock milliseconds, "+
+		"median with the 10th–90th percentile; single-container cases %d times each, the 100 and 50 container cases 3 times each.\n\n", rp.setting, rp.n)
+	fmt.Fprintf(&b, "| case | kan | runc | crun | kan/runc | kan/crun |\n|---|---|---|---|---|---|\n")
+	for _, r := range rp.rows {
+		fmt.Fprintf(&b, "| %s |", r.name)
+		for _, nm := range names {
+			s := r.stats[nm]
+			if e, bad := r.errors[nm]; bad && s.n == 0 {
+				fmt.Fprintf(&b, " failed: %s |", strings.ReplaceAll(e, "|", "/"))
+				continue
+			}
+			fmt.Fprintf(&b, " %s (%s–%s) |", ms(s.med), ms(s.p10), ms(s.p90))
+		}
+		ratio := func(o string) string {
+			if r.stats[o].med == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f", float64(r.stats["kan"].med)/float64(r.stats[o].med))
+		}
+		fmt.Fprintf(&b, " %s | %s |\n", ratio("runc"), ratio("crun"))
+	}
+	for _, r := range rp.rows {
+		for _, nm := range names {
+			if e, ok := r.errors[nm]; ok {
+				fmt.Fprintf(&b, "\nFailures in %q for %s: %s\n", r.name, nm, e)
+			}
+		}
+	}
+	if len(rp.floor) > 0 {
+		st, _ := summarize(rp.floor)
+		fmt.Fprintf(&b, "\n**Floor** (tests/bench/floor/floor.c: the same namespaces, cgroup, mounts, pivot_root and execve, from a static C helper with nothing else): %s ms (%s–%s). ", ms(st.med), ms(st.p10), ms(st.p90))
+		if len(rp.rows) > 0 {
+			fmt.Fprintf(&b, "Above the floor, for `run`: ")
+			for _, nm := range names {
+				fmt.Fprintf(&b, "%s +%s ms; ", nm, ms(rp.rows[0].stats[nm].med-st.med))
+			}
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\n| | kan | runc | crun |\n|---|---|---|---|\n| peak RSS of one runtime process | %d KiB | %d KiB | %d KiB |\n",
+		rp.rss["kan"], rp.rss["runc"], rp.rss["crun"])
+	fmt.Fprintf(&b, "| binary size |")
+	for _, s := range rp.sizes {
+		fmt.Fprintf(&b, " %s |", s[1])
+	}
+	b.WriteString("\n")
+	if rp.minMem != "" {
+		fmt.Fprintf(&b, "\nSmallest `memory.max` under which kan's `run` of /bin/true still succeeds, in the cgroup v2 VM (tests/vm TestSmallestMemoryMax): %s.\n", rp.minMem)
+	}
+	fmt.Fprintf(&b, "\n![medians](%s)\n\nThe plot: for each case, the median of kan (blue), runc (orange), crun (green), relative to the slowest runtime of the case; the grey line is the floor's share of `run`.\n", plotName)
+	return b.String()
+}
