@@ -383,6 +383,11 @@ func checkMounts(s *specs.Spec) error {
 		if !bind && m.Type == "" {
 			return fmt.Errorf("mounts[%d].type: empty; only bind mounts may leave out the filesystem type", i)
 		}
+		// tmpcopyup fills a new tmpfs; on anything else kan would have
+		// to drop it silently.
+		if slices.Contains(m.Options, "tmpcopyup") && m.Type != "tmpfs" {
+			return fmt.Errorf("mounts[%d].options: tmpcopyup works only for tmpfs, not type %q", i, m.Type)
+		}
 		if err := checkMountIDMap(s, i, m, bind); err != nil {
 			return err
 		}

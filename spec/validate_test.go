@@ -210,6 +210,9 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "empty mount option", edit: func(s *specs.Spec) { s.Mounts[2].Options = append(s.Mounts[2].Options, "") },
 			want: "mounts[2].options[6]: empty option"},
+		{name: "tmpcopyup on a bind mount", edit: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "tmpcopyup"}})
+		}, want: `mounts[7].options: tmpcopyup works only for tmpfs, not type "bind"`},
 		{name: "idmap on tmpfs", edit: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}})
 		}, want: "mounts[7]: an idmapped mount"},
