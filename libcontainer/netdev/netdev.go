@@ -163,7 +163,9 @@ func (c *conn) exchange(typ, flags uint16, payload []byte) ([][]byte, error) {
 				}
 				return out, nil
 			default:
-				out = append(out, m.Data)
+				// m.Data points into buf, which the next Recvfrom
+				// overwrites: keep a copy.
+				out = append(out, append([]byte(nil), m.Data...))
 			}
 		}
 	}
