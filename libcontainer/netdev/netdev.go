@@ -43,8 +43,19 @@ func Move(name, newName, nsPath string) error {
 		return err
 	}
 	defer ns.Close()
-	// One request moves and renames: the name is taken in the target
-	// namespace, where it must be free.
+	inside, err := dialIn(ns)
+	if err != nil {
+		return err
+	}
+	defer inside.close()
+	// The kernel moves the interface under its old name, then renames it
+	// in the target namespace: a new name taken there fails the request
+	// only after the move, and the interface would be lost with the
+	// container's namespace. Check first.
+	if _, err := inside.linkIndex(newName); err == nil {
+		return fmt.Errorf("move %s into the container as %s: an interface of that name exists there", name, newName)
+	}
+	// One request moves and renames.
 	move := linkMsg(index, 0, 0)
 	move = addAttr(move, unix.IFLA_NET_NS_FD, u32(uint32(ns.Fd())))
 	move = addAttr(move, unix.IFLA_IFNAME, cstr(newName))
@@ -55,11 +66,6 @@ func Move(name, newName, nsPath string) error {
 		return fmt.Errorf("move %s into the container as %s: %w", name, newName, err)
 	}
 
-	inside, err := dialIn(ns)
-	if err != nil {
-		return err
-	}
-	defer inside.close()
 	// The kernel keeps the index across the move when it is free in the
 	// target, which is how a "%d" name is found again.
 	if _, err := inside.linkName(index); err != nil {
