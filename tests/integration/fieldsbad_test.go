@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -248,4 +249,30 @@ func TestNetDevicesBadInput(t *testing.T) {
 	if hostMounts(t) != before {
 		t.Error("host mount table changed")
 	}
+}
+
+// TestCapabilityOutsideBoundingSet: a capability kan itself does not have
+// (its caller's bounding set lacks it) cannot be given; the error names
+// the set and the capability.
+func TestCapabilityOutsideBoundingSet(t *testing.T) {
+	own := ownBoundingSet(t)
+	missing := ""
+	for _, c := range capability.ListKnown() {
+		last, _ := capability.LastCap()
+		if c <= last && own&(1<<uint(c)) == 0 {
+			missing = "CAP_" + strings.ToUpper(c.String())
+			break
+		}
+	}
+	if missing == "" {
+		t.Skip("kan runs here with every capability the kernel has")
+	}
+	e := newEnv(t)
+	b := newBundle(t, "true")
+	b.Spec.Process.Capabilities = &specs.LinuxCapabilities{
+		Bounding: []string{missing}, Permitted: []string{missing}, Effective: []string{missing},
+	}
+	id := newID(t)
+	e.fails("process.capabilities.permitted: "+missing, "create", "--bundle", b.write(t), id)
+	e.assertGone(id)
 }
