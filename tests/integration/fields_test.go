@@ -77,6 +77,12 @@ func TestProcessFields(t *testing.T) {
 		{"user and additionalGids", func(s *specs.Spec) {
 			s.Process.User = specs.User{UID: 1000, GID: 2000, AdditionalGids: []uint32{3000, 4000}}
 		}, "grep -E '^(Uid|Gid|Groups)' /proc/self/status", []string{"Uid:\t1000\t1000\t1000\t1000", "Gid:\t2000\t2000\t2000\t2000", "Groups:\t3000 4000"}, nil},
+		{"uid and gid mappings", func(s *specs.Spec) {
+			withUserNS(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1000}, {ContainerID: 1000, HostID: 201000, Size: 500}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+		}, "cat /proc/self/uid_map /proc/self/gid_map; id -u", nil, []string{
+			`^ +0 +100000 +1000\n +1000 +201000 +500\n +0 +300000 +65536\n0\n$`}},
 		{"personality LINUX32", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32} },
 			"uname -m; cat /proc/self/personality", []string{"i686\n", "00000008\n"}, nil},
 		{"personality LINUX", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux} },

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -489,5 +490,41 @@ func TestMountBadInput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(e.root); len(entries) > 1 {
 		t.Errorf("state root not clean: %v", entries)
+	}
+}
+
+// TestRidmapReachesSubmounts: with ridmap an rbind's submounts are
+// idmapped too; with idmap only the top mount is. The submount is a tmpfs
+// on the source, made in a private mount namespace kan runs in, so the
+// host's mount table is untouched.
+func TestRidmapReachesSubmounts(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	os.Chmod(src, 0o755)
+	os.Chmod(filepath.Dir(src), 0o755)
+	os.Mkdir(src+"/sub", 0o755)
+	os.WriteFile(src+"/f", nil, 0o644)
+	os.Chown(src+"/f", 1000, 1000)
+	b := newBundle(t, "stat", "-c", "%u", "/tmp/f", "/tmp/sub/g", "/home/f", "/home/sub/g")
+	withUserNS(b.Spec)
+	b.Spec.Mounts = append(b.Spec.Mounts,
+		specs.Mount{Destination: "/tmp", Type: "bind", Source: src, Options: []string{"rbind", "idmap"}},
+		specs.Mount{Destination: "/home", Type: "bind", Source: src, Options: []string{"rbind", "ridmap"}},
+	)
+	before := hostMounts(t)
+	script := `mount -t tmpfs -o mode=755 tmpfs "$SRC/sub" && touch "$SRC/sub/g" && chown 1000:1000 "$SRC/sub/g" && exec "$0" "$@"`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, kanBin, "--root", e.root,
+		"run", "--bundle", b.write(t), newID(t))
+	cmd.Env = append(os.Environ(), "SRC="+src)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run in a private mount namespace: %v %s", err, out)
+	}
+	// idmap: f mapped, the submount's g not (overflow id); ridmap: both.
+	if string(out) != "1000\n65534\n1000\n1000\n" {
+		t.Errorf("owners of /tmp/f /tmp/sub/g /home/f /home/sub/g: %q, want 1000 65534 1000 1000", out)
+	}
+	if hostMounts(t) != before {
+		t.Error("host mount table changed")
 	}
 }
