@@ -211,6 +211,20 @@ func TestNetDevices(t *testing.T) {
 	}
 }
 
+// TestSysctlOfDottedInterface: a sysctl key in the slash form keeps the
+// dots of an interface name (sysctl(8)'s convention), here for an
+// interface moved in with linux.netDevices.
+func TestSysctlOfDottedInterface(t *testing.T) {
+	e := newEnv(t)
+	dev := veth(t, 40)
+	b := newBundle(t, "cat", "/proc/sys/net/ipv4/conf/eth5.1/forwarding", "/proc/sys/net/ipv4/conf/lo/forwarding")
+	b.Spec.Linux.NetDevices = map[string]specs.LinuxNetDevice{dev: {Name: "eth5.1"}}
+	b.Spec.Linux.Sysctl = map[string]string{"net/ipv4/conf/eth5.1/forwarding": "1"}
+	if out := e.mustRun(b); out != "1\n0\n" {
+		t.Errorf("forwarding of eth5.1 and lo: %q, want 1 and 0", out)
+	}
+}
+
 func TestNetDevicesBadInput(t *testing.T) {
 	e := newEnv(t)
 	dev := veth(t, 20)
