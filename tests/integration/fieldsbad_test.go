@@ -247,6 +247,18 @@ func TestNetDevicesBadInput(t *testing.T) {
 		{"name taken inside", func(s *specs.Spec) {
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{dev: {Name: "lo"}}
 		}, "linux.netDevices[" + dev + "]"},
+		// The spec: a move must be reverted when create fails.
+		{"a later interface missing", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{dev: {Name: "eth0"}, "zznosuch0": {}}
+		}, "linux.netDevices[zznosuch0]"},
+		{"create failing after the move", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{dev: {Name: "eth0"}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=bogus"}})
+		}, "mounts[7]"},
+		{"program missing after the move, same name", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{dev: {}}
+			s.Process.Args = []string{"/no/such/program"}
+		}, "/no/such/program"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := &env{t: t, root: e.root}
@@ -257,6 +269,9 @@ func TestNetDevicesBadInput(t *testing.T) {
 			e.assertGone(id)
 			if !hostHasLink(dev) {
 				t.Fatalf("%s left the host after a failed create", dev)
+			}
+			if out, _ := exec.Command("ip", "-o", "addr", "show", dev).Output(); !strings.Contains(string(out), "10.231.20.1/24") {
+				t.Errorf("%s came back without its address: %q", dev, out)
 			}
 		})
 	}
