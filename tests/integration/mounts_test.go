@@ -528,3 +528,28 @@ func TestRidmapReachesSubmounts(t *testing.T) {
 		t.Error("host mount table changed")
 	}
 }
+
+// TestBindFileAndRelativeSource: a file can be bind-mounted (read-only
+// here: writes fail with EROFS), and a relative bind source is taken from
+// the bundle directory.
+func TestBindFileAndRelativeSource(t *testing.T) {
+	e := newEnv(t)
+	hostFile := filepath.Join(t.TempDir(), "conf")
+	os.WriteFile(hostFile, []byte("host conf\n"), 0o644)
+	b := newBundle(t, "sh", "-c", "cat /etc/hostname; (echo x >/etc/hostname) 2>&1; cat /root/in-bundle")
+	os.Mkdir(filepath.Join(b.dir, "data"), 0o755)
+	os.WriteFile(filepath.Join(b.dir, "data", "in-bundle"), []byte("from the bundle\n"), 0o644)
+	b.Spec.Mounts = append(b.Spec.Mounts,
+		specs.Mount{Destination: "/etc/hostname", Type: "bind", Source: hostFile, Options: []string{"bind", "ro"}},
+		specs.Mount{Destination: "/root", Type: "bind", Source: "data", Options: []string{"rbind"}},
+	)
+	out := e.mustRun(b)
+	for _, want := range []string{"host conf\n", "Read-only file system", "from the bundle\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if data, _ := os.ReadFile(hostFile); string(data) != "host conf\n" {
+		t.Errorf("read-only file bind written through: %q", data)
+	}
+}
