@@ -90,6 +90,11 @@ func TestProcessFields(t *testing.T) {
 		{"scheduler SCHED_BATCH nice 5", func(s *specs.Spec) {
 			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
 		}, stat, []string{"5 0 3\n"}, nil},
+		{"scheduler SCHED_DEADLINE", func(s *specs.Spec) {
+			rt, dl, per := uint64(10_000_000), uint64(50_000_000), uint64(100_000_000)
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: rt, Deadline: dl, Period: per}
+		}, // /proc/self/sched shows the policy and what is left of the runtime (at most 10 ms, 8 digits).
+			"grep -E '^(policy|dl\\.runtime)' /proc/self/sched", nil, []string{`policy +: +6\n`, `dl\.runtime +: +\d{1,8}\n`}},
 		{"scheduler SCHED_IDLE", func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedIdle} }, stat, []string{"0 0 5\n"}, nil},
 		{"scheduler SCHED_FIFO priority 10", func(s *specs.Spec) {
 			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10}
