@@ -113,7 +113,16 @@ func Create(o CreateOptions) (c *Container, err error) {
 		Resources:  o.Spec.Linux.Resources,
 	}}
 	var init *initProcess
+	var netns *os.File // the container's network namespace, for linux.netDevices
 	defer func() {
+		if err != nil && netns != nil {
+			// The spec asks a failed move to be reverted. The open
+			// namespace keeps the interfaces even if the init is gone.
+			moveNetDevicesBack(o.Spec.Linux.NetDevices, netns)
+		}
+		if netns != nil {
+			netns.Close()
+		}
 		if err != nil {
 			if init != nil {
 				init.kill()
@@ -164,8 +173,14 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
-	if err = moveNetDevices(o.Spec.Linux.NetDevices, pid); err != nil {
-		return
+	if len(o.Spec.Linux.NetDevices) > 0 {
+		if netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
+			err = fmt.Errorf("linux.netDevices: open the container's network namespace: %w", err)
+			return
+		}
+		if err = moveNetDevices(o.Spec.Linux.NetDevices, netns); err != nil {
+			return
+		}
 	}
 	err = init.waitReady(&initConfig{
 		ID:           o.ID,
@@ -211,16 +226,29 @@ func Create(o CreateOptions) (c *Container, err error) {
 }
 
 // moveNetDevices moves the host interfaces of linux.netDevices into the
-// container's network namespace, in name order.
-func moveNetDevices(devs map[string]specs.LinuxNetDevice, pid int) error {
-	names := slices.Sorted(maps.Keys(devs))
-	for _, name := range names {
-		if err := netdev.Move(name, devs[name].Name, fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
+// network namespace netns, in name order.
+func moveNetDevices(devs map[string]specs.LinuxNetDevice, netns *os.File) error {
+	for _, name := range slices.Sorted(maps.Keys(devs)) {
+		if err := netdev.Move(name, devs[name].Name, fdPath(netns)); err != nil {
 			return fmt.Errorf("linux.netDevices[%s]: %w", name, err)
 		}
 	}
 	return nil
 }
+
+// moveNetDevicesBack returns to the host, after a failed create, every
+// interface of linux.netDevices found in netns; what cannot be returned is
+// logged.
+func moveNetDevicesBack(devs map[string]specs.LinuxNetDevice, netns *os.File) {
+	for _, name := range slices.Sorted(maps.Keys(devs)) {
+		err := netdev.MoveBack(name, devs[name].Name, fdPath(netns))
+		if err != nil && !errors.Is(err, unix.ENODEV) {
+			slog.Warn(fmt.Sprintf("linux.netDevices[%s]: could not move it back to the host: %v", name, err))
+		}
+	}
+}
+
+func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
 // idmappedTrees makes, in the order of the config, each idmapped mount
 // for the init (rootfs/idmap.go says why kan does it).

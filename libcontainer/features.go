@@ -39,11 +39,13 @@ func Features(annotations map[string]string) *features.Features {
 				string(specs.UserNamespace), string(specs.UTSNamespace),
 			},
 			Capabilities: caps,
-			Cgroup:       &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
-			Seccomp:      &features.Seccomp{Enabled: &no},
-			Apparmor:     &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
-			Selinux:      &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},
-			IntelRdt:     &features.IntelRdt{Enabled: &no},
+			// No rdma: kan applies no cgroup limits yet and refuses
+			// linux.resources.rdma (resources.go).
+			Cgroup:   &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
+			Seccomp:  &features.Seccomp{Enabled: &no},
+			Apparmor: &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
+			Selinux:  &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},
+			IntelRdt: &features.IntelRdt{Enabled: &no},
 			MemoryPolicy: &features.MemoryPolicy{
 				Modes: []string{
 					string(specs.MpolDefault), string(specs.MpolBind), string(specs.MpolInterleave),

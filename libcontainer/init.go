@@ -142,7 +142,13 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		}
 	}
 	for key, value := range s.Linux.Sysctl {
-		path := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+		// "a.b.c" or, when a name holds dots (an interface eth0.100),
+		// "a/b/c" with the dots kept, as sysctl(8) reads keys.
+		rel := key
+		if !strings.Contains(key, "/") {
+			rel = strings.ReplaceAll(key, ".", "/")
+		}
+		path := filepath.Join("/proc/sys", rel)
 		if err := os.WriteFile(path, []byte(value), 0); err != nil {
 			return fmt.Errorf("linux.sysctl %s: %w", key, err)
 		}

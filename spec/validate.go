@@ -383,6 +383,11 @@ func checkMounts(s *specs.Spec) error {
 		if !bind && m.Type == "" {
 			return fmt.Errorf("mounts[%d].type: empty; only bind mounts may leave out the filesystem type", i)
 		}
+		// tmpcopyup fills a new tmpfs; on anything else kan would have
+		// to drop it silently.
+		if slices.Contains(m.Options, "tmpcopyup") && m.Type != "tmpfs" {
+			return fmt.Errorf("mounts[%d].options: tmpcopyup works only for tmpfs, not type %q", i, m.Type)
+		}
 		if err := checkMountIDMap(s, i, m, bind); err != nil {
 			return err
 		}
@@ -519,8 +524,43 @@ func checkSysctl(s *specs.Spec) error {
 		case strings.Contains(key, "..") || strings.HasPrefix(key, "/"):
 			return fmt.Errorf("linux.sysctl: key %q does not name a file under /proc/sys", key)
 		}
+		// The init writes the value from inside the container: a sysctl
+		// of a namespace the container does not have, or of no namespace
+		// at all, would change the host.
+		ns, ok := sysctlNamespace(key)
+		if !ok {
+			return fmt.Errorf("linux.sysctl: %q is not namespaced: setting it would change the host", key)
+		}
+		if _, has := findNamespace(s, ns); !has {
+			return fmt.Errorf("linux.sysctl: %q belongs to the %s namespace, which the container shares with the host; it needs one of its own (new or joined)", key, ns)
+		}
 	}
 	return nil
+}
+
+// ipcSysctls are the sysctls of an ipc namespace outside fs.mqueue.
+var ipcSysctls = []string{
+	"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+	"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+}
+
+// sysctlNamespace tells which namespace a sysctl belongs to, as runc
+// decides it: ipc, network and uts sysctls are namespaced, others are not.
+func sysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
+	// Keys use "." or, when a name contains dots, "/" as separator.
+	dotted := key
+	if strings.Contains(key, "/") {
+		dotted = strings.ReplaceAll(key, "/", ".")
+	}
+	switch {
+	case slices.Contains(ipcSysctls, dotted) || strings.HasPrefix(dotted, "fs.mqueue."):
+		return specs.IPCNamespace, true
+	case strings.HasPrefix(dotted, "net."):
+		return specs.NetworkNamespace, true
+	case dotted == "kernel.hostname" || dotted == "kernel.domainname":
+		return specs.UTSNamespace, true
+	}
+	return "", false
 }
 
 func checkRootfsPropagation(s *specs.Spec) error {

@@ -210,6 +210,9 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "empty mount option", edit: func(s *specs.Spec) { s.Mounts[2].Options = append(s.Mounts[2].Options, "") },
 			want: "mounts[2].options[6]: empty option"},
+		{name: "tmpcopyup on a bind mount", edit: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "tmpcopyup"}})
+		}, want: `mounts[7].options: tmpcopyup works only for tmpfs, not type "bind"`},
 		{name: "idmap on tmpfs", edit: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}})
 		}, want: "mounts[7]: an idmapped mount"},
@@ -286,6 +289,19 @@ func TestValidate(t *testing.T) {
 		{name: "sysctl", edit: func(s *specs.Spec) {
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "net/ipv4/conf/eth0.100/forwarding": "1"}
 		}},
+		{name: "sysctl of ipc and uts", edit: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"kernel.shmmax": "1", "fs.mqueue.queues_max": "1", "kernel.domainname": "x"}
+		}},
+		{name: "sysctl not namespaced", edit: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} },
+			want: `linux.sysctl: "vm.swappiness" is not namespaced`},
+		{name: "sysctl of the host's network namespace", edit: func(s *specs.Spec) {
+			removeNamespace(s, specs.NetworkNamespace)
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}, want: `linux.sysctl: "net.ipv4.ip_forward" belongs to the network namespace`},
+		{name: "sysctl of the host's ipc namespace", edit: func(s *specs.Spec) {
+			removeNamespace(s, specs.IPCNamespace)
+			s.Linux.Sysctl = map[string]string{"kernel/shmmax": "1"}
+		}, want: `linux.sysctl: "kernel/shmmax" belongs to the ipc namespace`},
 		{name: "sysctl empty key", edit: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"": "1"} }, want: "linux.sysctl: empty key"},
 		{name: "sysctl escaping key", edit: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"../../etc/passwd": "x"} },
 			want: `linux.sysctl: key "../../etc/passwd"`},
@@ -368,7 +384,7 @@ func TestValidateNil(t *testing.T) {
 func TestValidateDeterministic(t *testing.T) {
 	s := Default(false, 0, 0)
 	s.Linux.Sysctl = map[string]string{}
-	for _, k := range []string{"/a", "/b", "/c", "/d", "/e", "/f", "/g", "/h"} {
+	for _, k := range []string{"/a", "/b", "/c", "/d", "/e", "/f", "/g", "/h", "vm.a", "vm.b", "vm.c"} {
 		s.Linux.Sysctl[k] = "1"
 	}
 	first := Validate(s).Error()

@@ -108,6 +108,9 @@ func (s *Set) Apply() error {
 	caps.Set(capability.PERMITTED, s.Permitted...)
 	caps.Set(capability.INHERITABLE, s.Inheritable...)
 	if err := caps.Apply(capability.CAPS); err != nil {
+		if what := s.outsideBounding(); what != "" {
+			return fmt.Errorf("%s: not in the bounding set kan runs with, so no container can get it: %w", what, err)
+		}
 		return fmt.Errorf("set capabilities: %w", err)
 	}
 	if err := capability.ResetAmbient(); err != nil {
@@ -119,6 +122,28 @@ func (s *Set) Apply() error {
 		}
 	}
 	return nil
+}
+
+// outsideBounding names the first capability of the permitted, effective
+// or inheritable set that the bounding set lacks: kan itself may run
+// without some (a container runtime nested in a restricted environment),
+// and the kernel refuses to raise those.
+func (s *Set) outsideBounding() string {
+	now, err := capability.NewPid2(0)
+	if err != nil || now.Load() != nil {
+		return ""
+	}
+	for _, set := range []struct {
+		name string
+		caps []capability.Cap
+	}{{"permitted", s.Permitted}, {"effective", s.Effective}, {"inheritable", s.Inheritable}} {
+		for _, c := range set.caps {
+			if !now.Get(capability.BOUNDING, c) {
+				return fmt.Sprintf("process.capabilities.%s: CAP_%s", set.name, strings.ToUpper(c.String()))
+			}
+		}
+	}
+	return ""
 }
 
 // RaisableAmbient is the part of the ambient set the kernel lets a process

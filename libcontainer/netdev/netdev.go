@@ -25,55 +25,98 @@ func Move(name, newName, nsPath string) error {
 	if newName == "" {
 		newName = name
 	}
+	ns, err := os.Open(nsPath)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
 	host, err := dial()
 	if err != nil {
 		return err
 	}
 	defer host.close()
-	index, err := host.linkIndex(name)
+	inside, err := dialIn(ns)
 	if err != nil {
-		return fmt.Errorf("find interface %s: %w", name, err)
+		return err
 	}
-	addrs, err := host.permanentAddrs(index)
-	if err != nil {
-		return fmt.Errorf("addresses of %s: %w", name, err)
+	defer inside.close()
+	return move(host, inside, ns, name, newName, "into the container")
+}
+
+// MoveBack undoes Move: the interface called newName (name when empty) in
+// the namespace at nsPath goes back to kan's own network namespace as
+// name, with its addresses, up. The spec asks for it when create fails
+// after the move: a veth would otherwise die with the container's
+// namespace, and a physical interface come back under another name.
+func MoveBack(name, newName, nsPath string) error {
+	if newName == "" {
+		newName = name
 	}
 	ns, err := os.Open(nsPath)
 	if err != nil {
 		return err
 	}
 	defer ns.Close()
-	// One request moves and renames: the name is taken in the target
-	// namespace, where it must be free.
-	move := linkMsg(index, 0, 0)
-	move = addAttr(move, unix.IFLA_NET_NS_FD, u32(uint32(ns.Fd())))
-	move = addAttr(move, unix.IFLA_IFNAME, cstr(newName))
-	if err := host.do(unix.RTM_NEWLINK, 0, move); err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("move %s into the container as %s: an interface of that name exists there", name, newName)
-		}
-		return fmt.Errorf("move %s into the container as %s: %w", name, newName, err)
+	self, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		return err
 	}
-
+	defer self.Close()
 	inside, err := dialIn(ns)
 	if err != nil {
 		return err
 	}
 	defer inside.close()
+	host, err := dial()
+	if err != nil {
+		return err
+	}
+	defer host.close()
+	return move(inside, host, self, newName, name, "back to the host")
+}
+
+// move moves interface name from the namespace of the socket from into
+// the namespace toNS (whose socket is to), as newName there.
+func move(from, to *conn, toNS *os.File, name, newName, where string) error {
+	index, err := from.linkIndex(name)
+	if err != nil {
+		return fmt.Errorf("find interface %s: %w", name, err)
+	}
+	addrs, err := from.permanentAddrs(index)
+	if err != nil {
+		return fmt.Errorf("addresses of %s: %w", name, err)
+	}
+	// The kernel moves the interface under its old name, then renames it
+	// in the target namespace: a new name taken there fails the request
+	// only after the move, and the interface would be lost with the
+	// container's namespace. Check first.
+	if _, err := to.linkIndex(newName); err == nil {
+		return fmt.Errorf("move %s %s as %s: an interface of that name exists there", name, where, newName)
+	}
+	// One request moves and renames.
+	req := linkMsg(index, 0, 0)
+	req = addAttr(req, unix.IFLA_NET_NS_FD, u32(uint32(toNS.Fd())))
+	req = addAttr(req, unix.IFLA_IFNAME, cstr(newName))
+	if err := from.do(unix.RTM_NEWLINK, 0, req); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("move %s %s as %s: an interface of that name exists there", name, where, newName)
+		}
+		return fmt.Errorf("move %s %s as %s: %w", name, where, newName, err)
+	}
 	// The kernel keeps the index across the move when it is free in the
 	// target, which is how a "%d" name is found again.
-	if _, err := inside.linkName(index); err != nil {
-		if index, err = inside.linkIndex(newName); err != nil {
-			return fmt.Errorf("find %s in the container: %w", newName, err)
+	if _, err := to.linkName(index); err != nil {
+		if index, err = to.linkIndex(newName); err != nil {
+			return fmt.Errorf("find %s after the move: %w", newName, err)
 		}
 	}
 	for _, a := range addrs {
 		binary.NativeEndian.PutUint32(a[4:], uint32(index)) // ifa_index
-		if err := inside.do(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, a); err != nil {
+		if err := to.do(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, a); err != nil {
 			return fmt.Errorf("restore an address of %s: %w", newName, err)
 		}
 	}
-	if err := inside.do(unix.RTM_NEWLINK, 0, linkMsg(index, unix.IFF_UP, unix.IFF_UP)); err != nil {
+	if err := to.do(unix.RTM_NEWLINK, 0, linkMsg(index, unix.IFF_UP, unix.IFF_UP)); err != nil {
 		return fmt.Errorf("set %s up: %w", newName, err)
 	}
 	return nil
@@ -163,7 +206,9 @@ func (c *conn) exchange(typ, flags uint16, payload []byte) ([][]byte, error) {
 				}
 				return out, nil
 			default:
-				out = append(out, m.Data)
+				// m.Data points into buf, which the next Recvfrom
+				// overwrites: keep a copy.
+				out = append(out, append([]byte(nil), m.Data...))
 			}
 		}
 	}

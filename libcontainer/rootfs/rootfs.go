@@ -115,11 +115,23 @@ func Pivot(rootfs string, noPivot bool) error {
 		}
 		return unix.Chdir("/")
 	}
-	// pivot_root(".", ".") stacks the old root under the new one at the
-	// same place; unmounting "." then drops the old root, without a
+	// pivot_root(".", ".") stacks the old root on the new one at the
+	// same place; unmounting it then drops the old root, without a
 	// temporary directory in the container's filesystem.
+	oldRoot, err := os.OpenFile("/", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open old root: %w", err)
+	}
+	defer oldRoot.Close()
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
+	}
+	// After pivot_root our cwd is still the new root's mount: "." would
+	// name it, not the old root stacked on it, and making it an rslave
+	// would undo the propagation of every container mount (a "shared"
+	// bind mount would end up private). Work from the old root itself.
+	if err := unix.Fchdir(int(oldRoot.Fd())); err != nil {
+		return fmt.Errorf("fchdir to old root: %w", err)
 	}
 	// Make the old root a slave first, so that detaching it does not
 	// propagate unmounts to the host.
@@ -151,7 +163,10 @@ func Finish(s *specs.Spec) error {
 			return fmt.Errorf("root.readonly: %w", err)
 		}
 	}
-	if p, ok := propagationOpts[l.RootfsPropagation]; ok {
+	// Private needs nothing more: setRootPropagation made every mount
+	// private before the container's were made, and rprivate now would
+	// undo the propagation those mounts ask for (as runc, skip it).
+	if p, ok := propagationOpts[l.RootfsPropagation]; ok && p&unix.MS_PRIVATE == 0 {
 		if err := unix.Mount("", "/", "", p, ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation %s: %w", l.RootfsPropagation, err)
 		}

@@ -264,6 +264,11 @@ func (e *env) assertGone(id string) {
 	}
 }
 
+// otherSuiteMounts is where the engine tests (podman, docker), when they
+// run at the same time on a shared development host, mount and unmount
+// their containers' storage: not mounts of these tests, so not compared.
+const otherSuiteMounts = "/tmp/kan-engines-"
+
 // hostMounts returns the host's mount table, to check that kan leaves it as
 // it was.
 func hostMounts(t *testing.T) string {
@@ -274,7 +279,7 @@ func hostMounts(t *testing.T) string {
 	}
 	var lines []string
 	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) > 4 {
+		if f := strings.Fields(l); len(f) > 4 && !strings.HasPrefix(f[4], otherSuiteMounts) {
 			lines = append(lines, f[4]+" "+f[len(f)-3]) // mount point and fs type
 		}
 	}
