@@ -10,7 +10,7 @@ LDFLAGS  := -s -w -extldflags -static -X main.version=$(VERSION) -X main.commit=
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
 SOURCES  := $(shell find . -name '*.go' -o -name '*.c' | grep -v '^./tests/') go.mod go.sum
 
-.PHONY: all test unit integration validation vmtest demo deps vmdeps clean lint
+.PHONY: all test unit integration validation vmtest demo deps vmdeps clean lint bench
 
 all: kan
 
@@ -49,6 +49,10 @@ vmtest: kan vmdeps
 	GO=$(GO) tests/vm/run.sh $(CURDIR)/kan $(TESTFLAGS)
 
 test: deps lint unit integration validation vmtest
+
+# kan against runc and crun, side by side: writes docs/performance.md.
+bench: deps kan vmdeps
+	tests/bench/run.sh $(CURDIR)/kan
 
 demo: deps kan
 	tests/demo.sh $(CURDIR)/kan

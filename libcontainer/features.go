@@ -1,15 +1,27 @@
 package libcontainer
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
+	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 )
+
+// hasController tells whether the cgroup2 hierarchy offers controller c.
+func hasController(c string) bool {
+	mnt, err := cgroups.Mountpoint()
+	if err != nil {
+		return false
+	}
+	have, err := cgroups.Controllers(mnt)
+	return err == nil && slices.Contains(have, c)
+}
 
 // Features describes what this kan supports on this host, in the
 // runtime-spec features document an engine asks for before it builds a
@@ -39,9 +51,9 @@ func Features(annotations map[string]string) *features.Features {
 				string(specs.UserNamespace), string(specs.UTSNamespace),
 			},
 			Capabilities: caps,
-			// No rdma: kan applies no cgroup limits yet and refuses
-			// linux.resources.rdma (resources.go).
-			Cgroup:   &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
+			// rdma limits need the rdma controller on the cgroup2
+			// hierarchy, which a hybrid host may not give it.
+			Cgroup:   &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: boolp(hasController("rdma"))},
 			Seccomp:  &features.Seccomp{Enabled: &no},
 			Apparmor: &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
 			Selinux:  &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},

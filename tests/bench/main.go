@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,7 +27,7 @@ type rt struct {
 	bin  string
 	root string
 	args []string // global options
-	rss  int64 // peak RSS of one runtime process, KiB
+	rss  int64    // peak RSS of one runtime process, KiB
 }
 
 type sample struct {
@@ -42,12 +41,14 @@ func main() {
 	runc := flag.String("runc", "runc", "runc binary")
 	crun := flag.String("crun", "crun", "crun binary")
 	floor := flag.String("floor", "", "the floor helper (tests/bench/floor/floor.c)")
+	maxrss := flag.String("maxrss", "", "the peak-RSS wrapper (tests/bench/floor/maxrss.c)")
 	rootfs := flag.String("rootfs", "", "busybox rootfs for the bundle")
 	n := flag.Int("n", 30, "iterations of the single-container cases")
 	out := flag.String("out", "docs/performance.md", "report to write")
 	plot := flag.String("plot", "docs/performance.png", "plot to write")
 	minMem := flag.String("min-memory", "", "smallest memory.max kan's container starts under, from the VM")
 	flag.Parse()
+	rssWrapper = *maxrss
 	if err := run(*kan, *runc, *crun, *floor, *rootfs, *n, *out, *plot, *minMem); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -219,24 +220,42 @@ func benchCgroup() (string, error) {
 	return dir, os.Mkdir(dir, 0o755)
 }
 
+// rssWrapper, when set, runs each runtime command to measure its peak RSS.
+var rssWrapper string
+
 func command(r *rt, args ...string) *exec.Cmd {
-	cmd := exec.Command(r.bin, append(append(slices.Clone(r.args), "--root", r.root), args...)...)
-	return cmd
+	argv := append(append([]string{r.bin}, r.args...), "--root", r.root)
+	argv = append(argv, args...)
+	if rssWrapper != "" {
+		argv = append([]string{rssWrapper}, argv...)
+	}
+	return exec.Command(argv[0], argv[1:]...)
 }
 
-// timed runs cmd and returns its wall time and peak RSS.
+// timed runs cmd and returns its wall time and peak RSS. Its stderr goes
+// to a file: a container's init inherits it, and a pipe would not close
+// until the container exits.
 func timed(cmd *exec.Cmd) sample {
-	var errBuf strings.Builder
-	cmd.Stderr = &errBuf
+	errFile, err := os.CreateTemp("", "bench-stderr-")
+	if err != nil {
+		return sample{err: err}
+	}
+	defer os.Remove(errFile.Name())
+	defer errFile.Close()
+	cmd.Stderr = errFile
+	rssFile := errFile.Name() + ".rss"
+	defer os.Remove(rssFile)
+	cmd.Env = append(os.Environ(), "MAXRSS_OUT="+rssFile)
 	t0 := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	d := time.Since(t0)
 	s := sample{d: d, err: err}
 	if err != nil {
-		s.err = fmt.Errorf("%v: %v %s", cmd.Args, err, strings.TrimSpace(errBuf.String()))
+		msg, _ := os.ReadFile(errFile.Name())
+		s.err = fmt.Errorf("%v: %v %s", cmd.Args, err, strings.TrimSpace(string(msg)))
 	}
-	if cmd.ProcessState != nil {
-		s.rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	if data, err := os.ReadFile(rssFile); err == nil {
+		fmt.Sscan(string(data), &s.rss)
 	}
 	return s
 }

@@ -19,6 +19,7 @@ fi
 work=$(mktemp -d /tmp/kan-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 gcc -O2 -static -o "$work/floor" "$here/floor/floor.c"
+gcc -O2 -static -o "$work/maxrss" "$here/floor/maxrss.c"
 (cd "$repo" && ${GO:-go} build -o "$work/bench" ./tests/bench)
 "$here/../mkrootfs.sh" "$work/rootfs" >/dev/null
 
@@ -40,5 +41,5 @@ cd "$repo"
 unshare -m --propagation private sh -c '
 	umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh \
 	"$work/bench" -kan "$kan" -runc "$(command -v runc)" -crun "$(command -v crun)" \
-	-floor "$work/floor" -rootfs "$work/rootfs" -n "${BENCH_N:-30}" -min-memory "$minmem" \
+	-floor "$work/floor" -maxrss "$work/maxrss" -rootfs "$work/rootfs" -n "${BENCH_N:-30}" -min-memory "$minmem" \
 	-out docs/performance.md -plot docs/performance.png
