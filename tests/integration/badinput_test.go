@@ -84,8 +84,8 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if hostMounts(t) != before {
-		t.Fatal("host mount table changed")
+	if diff := mountDiff(before, hostMounts(t)); diff != "" {
+		t.Fatal("host mount table changed:\n" + diff)
 	}
 }
 

@@ -138,8 +138,8 @@ func TestFieldBadInput(t *testing.T) {
 			}
 		})
 	}
-	if hostMounts(t) != before {
-		t.Error("host mount table changed")
+	if diff := mountDiff(before, hostMounts(t)); diff != "" {
+		t.Error("host mount table changed:\n" + diff)
 	}
 	if entries, _ := os.ReadDir(e.root); len(entries) > 1 {
 		t.Errorf("state root not clean: %v", entries)
@@ -275,8 +275,8 @@ func TestNetDevicesBadInput(t *testing.T) {
 			}
 		})
 	}
-	if hostMounts(t) != before {
-		t.Error("host mount table changed")
+	if diff := mountDiff(before, hostMounts(t)); diff != "" {
+		t.Error("host mount table changed:\n" + diff)
 	}
 }
 

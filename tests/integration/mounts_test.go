@@ -485,8 +485,8 @@ func TestMountBadInput(t *testing.T) {
 			}
 		})
 	}
-	if hostMounts(t) != before {
-		t.Fatal("host mount table changed")
+	if diff := mountDiff(before, hostMounts(t)); diff != "" {
+		t.Fatal("host mount table changed:\n" + diff)
 	}
 	if entries, _ := os.ReadDir(e.root); len(entries) > 1 {
 		t.Errorf("state root not clean: %v", entries)
@@ -524,8 +524,8 @@ func TestRidmapReachesSubmounts(t *testing.T) {
 	if string(out) != "1000\n65534\n1000\n1000\n" {
 		t.Errorf("owners of /tmp/f /tmp/sub/g /home/f /home/sub/g: %q, want 1000 65534 1000 1000", out)
 	}
-	if hostMounts(t) != before {
-		t.Error("host mount table changed")
+	if diff := mountDiff(before, hostMounts(t)); diff != "" {
+		t.Error("host mount table changed:\n" + diff)
 	}
 }
 
