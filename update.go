@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
@@ -156,7 +157,7 @@ func updateResources(cmd *cli.Command) (*specs.LinuxResources, error) {
 	return r, nil
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?(?:([kmgtp])i?b?|b)?$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?(?:([kmgtp])i?b?|b)?$`) })
 
 // parseSize reads a byte size as runc's and Docker's flags take it: plain
 // bytes, or a number with a binary unit (k, m, g, t, p, optionally
@@ -165,7 +166,7 @@ func parseSize(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := sizeRE.FindStringSubmatch(strings.ToLower(s))
+	m := sizeRE().FindStringSubmatch(strings.ToLower(s))
 	if m == nil {
 		return 0, fmt.Errorf("invalid size %q (want bytes, a number with a unit such as 100m or 1g, or -1)", s)
 	}

@@ -55,13 +55,15 @@ func Validate(s *specs.Spec) error {
 // versionRE matches MAJOR.MINOR.PATCH with an optional pre-release and
 // build suffix. It is looser than SemVer (leading zeros pass) on purpose:
 // only the major version decides whether kan understands the config.
-var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+})
 
 func checkVersion(s *specs.Spec) error {
 	if s.Version == "" {
 		return errors.New("ociVersion: missing; kan needs to know which version of the runtime spec the config follows")
 	}
-	m := versionRE.FindStringSubmatch(s.Version)
+	m := versionRE().FindStringSubmatch(s.Version)
 	if m == nil {
 		return fmt.Errorf("ociVersion: %q is not a version of the form MAJOR.MINOR.PATCH", s.Version)
 	}
@@ -723,7 +725,7 @@ var schedFlags = []specs.LinuxSchedulerFlag{
 
 // netDeviceNameRE is what the kernel accepts as an interface name (at most
 // 15 bytes, no "/", ":" or white space), with "%d" allowed as a template.
-var netDeviceNameRE = regexp.MustCompile(`^[^/:\s]{1,15}$`)
+var netDeviceNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^/:\s]{1,15}$`) })
 
 // checkNetDevices checks linux.netDevices: the interfaces go into the
 // container's network namespace, so there must be one, and names must be
@@ -740,7 +742,7 @@ func checkNetDevices(s *specs.Spec) error {
 			if i == 1 && name == "" {
 				continue // keeps the host's name
 			}
-			if !netDeviceNameRE.MatchString(name) || name == "." || name == ".." {
+			if !netDeviceNameRE().MatchString(name) || name == "." || name == ".." {
 				return fmt.Errorf("linux.netDevices[%s]: %q is not a valid interface name", host, name)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -380,13 +381,13 @@ func ioSettings(r *specs.LinuxResources) ([]setting, error) {
 	return out, nil
 }
 
-var pageSize = regexp.MustCompile(`^[0-9]+[KMG]B$`)
+var pageSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+[KMG]B$`) })
 
 func hugetlbSettings(r *specs.LinuxResources) ([]setting, error) {
 	var out []setting
 	for i, h := range r.HugepageLimits {
 		field := fmt.Sprintf("linux.resources.hugepageLimits[%d]", i)
-		if !pageSize.MatchString(h.Pagesize) {
+		if !pageSize().MatchString(h.Pagesize) {
 			return nil, fmt.Errorf("%s.pageSize: %q is not a huge page size such as 2MB or 1GB", field, h.Pagesize)
 		}
 		v := strconv.FormatUint(h.Limit, 10)

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -31,7 +32,7 @@ const (
 // cgroup paths and log lines.
 const MaxIDLength = 1024
 
-var validID = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$`)
+var validID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$`) })
 
 // ValidateID rejects ids that could not safely name a directory under the
 // root: empty, over-long, containing '/', or made of dots.
@@ -41,7 +42,7 @@ func ValidateID(id string) error {
 		return errors.New("container id is empty")
 	case len(id) > MaxIDLength:
 		return fmt.Errorf("container id is %d bytes long, the limit is %d", len(id), MaxIDLength)
-	case !validID.MatchString(id) || strings.Contains(id, ".."):
+	case !validID().MatchString(id) || strings.Contains(id, ".."):
 		return fmt.Errorf("invalid container id %q: use letters, digits and _ + . - (not starting with . and without ..)", id)
 	}
 	return nil
