@@ -7,11 +7,13 @@
 # rootfs for bundles, the initramfs, then the boot (vmrun.sh).
 # Env: KAN_VM_TIMEOUT (seconds for the VM, default 600), KAN_VM_ARGS (more
 # vmrun.sh options, e.g. "-v" or "-a vm.debug=1"), KAN_VM_WORK (keep the
-# built files there instead of a temporary directory).
+# built files there instead of a temporary directory), KAN_VM_RUNTIMES (other
+# runtimes, e.g. "/usr/sbin/runc /usr/bin/crun", that TestValidationSuite
+# also runs the suite's cgroup tests with, for comparison).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -ge 1 ] || { sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 kan=$(realpath "$1")
 shift
 tmo=${KAN_VM_TIMEOUT:-600}
@@ -59,13 +61,56 @@ validation() {
 	cp "$all"/bin/linux_cgroups_* "$all/bin/delete_resources" "$pl/validation/bin/"
 	cp "$here/../validation/expected-vm.txt" "$pl/validation/"
 	rm -rf "$all"
+	# Other runtimes to run the same tests with, for comparison only
+	# (KAN_VM_RUNTIMES="/usr/sbin/runc /usr/bin/crun"): the binary and the
+	# shared libraries it links, at their own paths under sysroot/, which
+	# run copies to / in the VM (its root is a throwaway ramfs) so that the
+	# ELF interpreter and the re-exec of /proc/self/exe work as on the host.
+	local rt name rts=""
+	for rt in ${KAN_VM_RUNTIMES:-}; do
+		rt=$(command -v "$rt") || { echo "vmtest: runtime not found: $rt" >&2; return 1; }
+		name=$(basename "$rt")
+		mkdir -p "$pl/validation/rt"
+		cp "$rt" "$pl/validation/rt/$name"
+		ldd "$rt" | grep -o '/[^ ]*' | while read -r lib; do
+			mkdir -p "$pl/sysroot$(dirname "$lib")"
+			cp -L "$lib" "$pl/sysroot$lib"
+		done
+		if [ "$name" = crun ]; then
+			# crun 1.8 rejects ociVersion 1.2.0 and later, the suite
+			# writes 1.3.0: the same fix-up as ../validation/crun-runtime.sh,
+			# in busybox sh.
+			mv "$pl/validation/rt/crun" "$pl/validation/rt/crun.bin"
+			cat >"$pl/validation/rt/crun" <<-'EOS'
+				#!/bin/sh
+				if [ "$1" = create ]; then
+					b=.; prev=""
+					for a in "$@"; do
+						case $prev in --bundle | -b) b=$a ;; esac
+						case $a in --bundle=*) b=${a#--bundle=} ;; esac
+						prev=$a
+					done
+					[ -f "$b/config.json" ] && sed -i 's/"ociVersion": *"1\.[0-9]*\.[0-9]*[^"]*"/"ociVersion":"1.0.2"/' "$b/config.json"
+				fi
+				exec /payload/validation/rt/crun.bin "$@"
+			EOS
+			chmod +x "$pl/validation/rt/crun"
+		fi
+		rts="$rts $name=/payload/validation/rt/$name"
+	done
+	validation_runtimes=${rts# }
 }
+validation_runtimes=""
 step "validation suite" validation
 # The test binary's own timeout comes before the VM's, so that a hung test
 # ends with Go's report of where it hung rather than a killed VM.
 {
 	echo "# written by tests/vm/run.sh"
 	printf 'export KAN_BINARY=/payload/kan KAN_ROOTFS=/payload/rootfs KAN_VALIDATION=/payload/validation\n'
+	if [ -n "$validation_runtimes" ]; then
+		echo '[ -d sysroot ] && cp -a sysroot/. /'
+		printf 'export KAN_VALIDATION_RUNTIMES=%q\n' "$validation_runtimes"
+	fi
 	printf 'exec ./vm.test -test.v -test.timeout=%ss' $((tmo > 120 ? tmo - 60 : tmo))
 	for a in "$@"; do printf ' %q' "$a"; done
 	echo
