@@ -65,6 +65,11 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if dropped, err := caps.DropUngrantable(); err != nil {
+		return nil, err
+	} else if len(dropped) > 0 {
+		slog.Warn("process.capabilities: kan runs without these, so the container cannot get them either; left out", "capabilities", dropped)
+	}
 	if raise := caps.RaisableAmbient(); len(raise) < len(caps.Ambient) {
 		slog.Warn("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
 			"ambient", caps.Ambient, "raised", raise)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
@@ -72,6 +74,15 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	if !filepath.IsAbs(p.Cwd) {
 		return 0, fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+	}
+	caps, err := capabilities.Parse(p.Capabilities)
+	if err != nil {
+		return 0, err
+	}
+	if dropped, err := caps.DropUngrantable(); err != nil {
+		return 0, err
+	} else if len(dropped) > 0 {
+		slog.Warn("process.capabilities: kan runs without these, so the process cannot get them either; left out", "capabilities", dropped)
 	}
 	if err := lsm.Check(p.ApparmorProfile, p.SelinuxLabel, ""); err != nil {
 		return 0, err

@@ -253,6 +253,10 @@ func becomeProcess(p *specs.Process, l *specs.Linux, preserveFds int) (path stri
 	if err != nil {
 		return "", nil, err
 	}
+	// kan warned about these already (Create, Exec).
+	if _, err := caps.DropUngrantable(); err != nil {
+		return "", nil, err
+	}
 	if err := caps.ApplyBounding(); err != nil {
 		return "", nil, err
 	}

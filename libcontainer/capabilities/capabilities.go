@@ -146,6 +146,36 @@ func (s *Set) outsideBounding() string {
 	return ""
 }
 
+// DropUngrantable removes from every set the capabilities outside the
+// bounding set this process runs with: no process it starts can get them
+// (kan nested in a restricted environment). The spec asks runtimes to log
+// those and carry on rather than fail; it returns their names for that.
+func (s *Set) DropUngrantable() ([]string, error) {
+	now, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, err
+	}
+	if err := now.Load(); err != nil {
+		return nil, err
+	}
+	var dropped []string
+	keep := func(in []capability.Cap) []capability.Cap {
+		return slices.DeleteFunc(in, func(c capability.Cap) bool {
+			if now.Get(capability.BOUNDING, c) {
+				return false
+			}
+			name := "CAP_" + strings.ToUpper(c.String())
+			if !slices.Contains(dropped, name) {
+				dropped = append(dropped, name)
+			}
+			return true
+		})
+	}
+	s.Bounding, s.Effective, s.Permitted = keep(s.Bounding), keep(s.Effective), keep(s.Permitted)
+	s.Inheritable, s.Ambient = keep(s.Inheritable), keep(s.Ambient)
+	return dropped, nil
+}
+
 // RaisableAmbient is the part of the ambient set the kernel lets a process
 // raise: capabilities that are both permitted and inheritable. Like runc,
 // kan raises those and leaves the rest out (Create logs a warning), since
