@@ -92,7 +92,9 @@ func cliScenario(t *testing.T, e *cliEngine, rt string) {
 	run := func(args ...string) []string {
 		return append(append([]string{"run"}, e.runOpts(rt)...), args...)
 	}
-	cat := func(v2, v1 string) string { return "cat /sys/fs/cgroup/" + v2 + " 2>/dev/null || cat /sys/fs/cgroup/" + v1 }
+	cat := func(v2, v1 string) string {
+		return "cat /sys/fs/cgroup/" + v2 + " 2>/dev/null || cat /sys/fs/cgroup/" + v1
+	}
 
 	step(t, "run", func(t *testing.T) {
 		r := e.cmd(t, rt, run("--rm", e.image, "sh", "-c", "echo out; echo err >&2; exit 3")...)
