@@ -10,7 +10,7 @@ LDFLAGS  := -s -w -extldflags -static -X main.version=$(VERSION) -X main.commit=
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
 SOURCES  := $(shell find . -name '*.go' -o -name '*.c' | grep -v '^./tests/') go.mod go.sum
 
-.PHONY: all test unit integration validation vmtest demo deps vmdeps clean lint
+.PHONY: all test unit integration validation vmtest engines enginedeps demo deps vmdeps clean lint
 
 all: kan
 
@@ -22,6 +22,9 @@ deps:
 
 vmdeps:
 	tests/deps.sh vm
+
+enginedeps:
+	tests/engines/deps.sh
 
 lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
@@ -48,7 +51,13 @@ validation: kan
 vmtest: kan vmdeps
 	GO=$(GO) tests/vm/run.sh $(CURDIR)/kan $(TESTFLAGS)
 
-test: deps lint unit integration validation vmtest
+# kan behind Podman, containerd (ctr) and Docker from Debian, each step
+# also with runc for comparison; the daemons run with all their state in a
+# temporary directory (tests/engines). Prints the engine × step matrix.
+engines: kan enginedeps
+	cd tests/engines && KAN_BINARY=$(CURDIR)/kan $(GO) test -count=1 -timeout 20m $(TESTFLAGS)
+
+test: deps lint unit integration validation vmtest engines
 
 demo: deps kan
 	tests/demo.sh $(CURDIR)/kan

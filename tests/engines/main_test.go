@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -82,7 +83,9 @@ func testMain(m *testing.M) int {
 			fmt.Println("image:", err)
 			return 1
 		}
-		return m.Run()
+		code := m.Run()
+		printMatrix()
+		return code
 	}()
 	unmountUnder(work)
 	if err := os.RemoveAll(work); err != nil {
@@ -182,7 +185,57 @@ func forRuntimes(t *testing.T, f func(t *testing.T, rt string)) {
 // the first failure is the one to read).
 func step(t *testing.T, name string, f func(t *testing.T)) {
 	t.Helper()
-	t.Run(name, f)
+	var sub *testing.T
+	t.Run(name, func(t *testing.T) { sub = t; f(t) })
+	res := "pass"
+	switch {
+	case sub.Failed():
+		res = "FAIL"
+	case sub.Skipped():
+		res = "skip"
+	}
+	// t is Test<Engine>/<runtime>
+	engine, rt, _ := strings.Cut(strings.TrimPrefix(t.Name(), "Test"), "/")
+	matrixMu.Lock()
+	defer matrixMu.Unlock()
+	if matrix[engine] == nil {
+		matrix[engine] = map[string]map[string]string{}
+		engineOrder = append(engineOrder, engine)
+	}
+	if matrix[engine][name] == nil {
+		matrix[engine][name] = map[string]string{}
+		stepOrder[engine] = append(stepOrder[engine], name)
+	}
+	matrix[engine][name][rt] = res
+}
+
+var (
+	matrixMu    sync.Mutex
+	matrix      = map[string]map[string]map[string]string{} // engine, step, runtime: result
+	engineOrder []string
+	stepOrder   = map[string][]string{}
+)
+
+// printMatrix prints what each step gave with each runtime.
+func printMatrix() {
+	for _, engine := range engineOrder {
+		fmt.Printf("\n%-12s %-24s", engine, "step")
+		for _, rt := range runtimes {
+			fmt.Printf(" %-5s", rt)
+		}
+		fmt.Println()
+		for _, s := range stepOrder[engine] {
+			fmt.Printf("%-12s %-24s", "", s)
+			for _, rt := range runtimes {
+				r := matrix[engine][s][rt]
+				if r == "" {
+					r = "-"
+				}
+				fmt.Printf(" %-5s", r)
+			}
+			fmt.Println()
+		}
+	}
 }
 
 // startDaemon starts a daemon in the background with its output in log,
