@@ -7,16 +7,18 @@
 # their state under a temporary directory).
 set -eu
 need=""
-[ -x /usr/bin/podman ] || need="$need podman"
-command -v conmon >/dev/null 2>&1 || need="$need conmon"
-[ -x /usr/bin/containerd ] || need="$need containerd"
-[ -x /usr/bin/ctr ] || need="$need containerd"
-[ -x /usr/sbin/dockerd ] || need="$need docker.io"
-[ -x /usr/bin/docker ] || need="$need docker.io"
-[ -x /usr/sbin/runc ] || need="$need runc"
-command -v script >/dev/null 2>&1 || need="$need bsdutils"
-# podman's overlay storage on kernels without native overlay for rootful
-# use needs nothing more; its default network stack is not used (--network=none).
+add() { case " $need " in *" $1 "*) ;; *) need="$need $1" ;; esac; }
+[ -x /usr/bin/podman ] || add podman
+command -v conmon >/dev/null 2>&1 || add conmon
+[ -x /usr/bin/containerd ] || add containerd
+[ -x /usr/bin/ctr ] || add containerd
+[ -x /usr/bin/containerd-shim-runc-v2 ] || add containerd
+[ -x /usr/sbin/dockerd ] || add docker.io
+[ -x /usr/bin/docker ] || add docker.io
+[ -x /usr/sbin/runc ] || add runc
+command -v tar >/dev/null 2>&1 || add tar
+# No recommends: podman's network stack, buildah, fuse-overlayfs, slirp4netns
+# and uidmap are not used (rootful, overlay, --network=none).
 if [ -n "$need" ]; then
 	echo "engines deps: installing$need"
 	apt-get update -qq
@@ -26,5 +28,6 @@ if [ -n "$need" ]; then
 		chmod 755 /usr/sbin/policy-rc.d
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
+	# shellcheck disable=SC2086 # a list of package names
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
