@@ -30,6 +30,7 @@ lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags vmtest ./tests/vm/
+	cd tests/engines/cri && $(GO) vet .
 
 unit:
 	$(GO) test -count=1 ./spec/... ./libcontainer/... .
@@ -54,8 +55,13 @@ vmtest: kan vmdeps
 # kan behind Podman, containerd (ctr) and Docker from Debian, each step
 # also with runc for comparison; the daemons run with all their state in a
 # temporary directory (tests/engines). Prints the engine × step matrix.
-engines: kan enginedeps
-	cd tests/engines && KAN_BINARY=$(CURDIR)/kan $(GO) test -count=1 -timeout 20m $(TESTFLAGS)
+engines: kan enginedeps tests/engines/cri/cri
+	cd tests/engines && KAN_BINARY=$(CURDIR)/kan CRI_BINARY=$(CURDIR)/tests/engines/cri/cri $(GO) test -count=1 -timeout 20m $(TESTFLAGS)
+
+# A small CRI client (crictl is not in Debian 12), its own module: kan's
+# go.mod does not carry gRPC.
+tests/engines/cri/cri: tests/engines/cri/main.go tests/engines/cri/go.mod
+	cd tests/engines/cri && $(GO) build -o cri .
 
 test: deps lint unit integration validation vmtest engines
 

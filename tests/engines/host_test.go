@@ -54,10 +54,10 @@ var enginePaths = []string{
 }
 
 // Top-level cgroups the engines make: ctr's namespace, docker's parent,
-// podman's parent.
+// podman's parent, the CRI plugin's namespace.
 var engineID = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-var engineCgroups = []string{"default", "docker", "libpod_parent", "moby"}
+var engineCgroups = []string{"default", "docker", "libpod_parent", "moby", "k8s.io"}
 
 type hostState struct {
 	mounts   map[string]bool
@@ -202,7 +202,7 @@ func unmountUnder(dir string) {
 
 // writeDockerArchive makes a one-layer image in the docker-archive format
 // (what docker save writes and ctr image import reads) from a rootfs tar.
-func writeDockerArchive(layer, out, ref string) error {
+func writeDockerArchive(layer, out, ref string, cmd ...string) error {
 	lf, err := os.Open(layer)
 	if err != nil {
 		return err
@@ -218,7 +218,7 @@ func writeDockerArchive(layer, out, ref string) error {
 		"architecture": "amd64",
 		"os":           "linux",
 		"config": map[string]any{
-			"Cmd": []string{"/bin/sh"},
+			"Cmd": cmd,
 			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},

@@ -79,7 +79,7 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 		imageTar = filepath.Join(work, "image.tar")
-		if err := writeDockerArchive(rootfsTar, imageTar, "localhost/bbox:latest"); err != nil {
+		if err := writeDockerArchive(rootfsTar, imageTar, "localhost/bbox:latest", "/bin/sh"); err != nil {
 			fmt.Println("image:", err)
 			return 1
 		}
@@ -194,8 +194,10 @@ func step(t *testing.T, name string, f func(t *testing.T)) {
 	case sub.Skipped():
 		res = "skip"
 	}
-	// t is Test<Engine>/<runtime>
-	engine, rt, _ := strings.Cut(strings.TrimPrefix(t.Name(), "Test"), "/")
+	// t is Test<Engine>[/<setup>]/<runtime>
+	full := strings.TrimPrefix(t.Name(), "Test")
+	i := strings.LastIndexByte(full, '/')
+	engine, rt := full[:i], full[i+1:]
 	matrixMu.Lock()
 	defer matrixMu.Unlock()
 	if matrix[engine] == nil {
@@ -219,13 +221,13 @@ var (
 // printMatrix prints what each step gave with each runtime.
 func printMatrix() {
 	for _, engine := range engineOrder {
-		fmt.Printf("\n%-12s %-24s", engine, "step")
+		fmt.Printf("\n%-20s %-24s", engine, "step")
 		for _, rt := range runtimes {
 			fmt.Printf(" %-5s", rt)
 		}
 		fmt.Println()
 		for _, s := range stepOrder[engine] {
-			fmt.Printf("%-12s %-24s", "", s)
+			fmt.Printf("%-20s %-24s", "", s)
 			for _, rt := range runtimes {
 				r := matrix[engine][s][rt]
 				if r == "" {
