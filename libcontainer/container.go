@@ -369,8 +369,14 @@ func (c *Container) Start() error {
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	status := c.Status()
 	if all {
+		// Like runc: signalling every process of a stopped container
+		// whose cgroup is empty succeeds, there is nothing left to
+		// signal. containerd's shim sends "kill --all ID 9" before
+		// "delete" on a forced removal (ctr task rm -f, docker rm -f) of
+		// a container that already exited, and fails the removal if
+		// this fails.
 		if status == Stopped && !cgroupPopulated(c.State.CgroupPath) {
-			return errors.New("container is not running")
+			return nil
 		}
 		return cgroups.Signal(c.State.CgroupPath, sig)
 	}

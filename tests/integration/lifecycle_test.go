@@ -136,6 +136,11 @@ func TestKillAll(t *testing.T) {
 	e.must("start", id)
 	e.must("kill", "--all", id, "KILL")
 	e.waitStatus(id, "stopped")
+	// As with runc, --all on a stopped container has nothing left to
+	// signal and succeeds (containerd's shim does this on a forced
+	// removal), while signalling its init alone says it is not running.
+	e.must("kill", "--all", id, "KILL")
+	e.fails("not running", "kill", id, "KILL")
 	e.must("delete", id)
 }
 
