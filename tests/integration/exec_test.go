@@ -282,14 +282,17 @@ func TestExecTerminal(t *testing.T) {
 	}
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "tty.sock")
-	tty := exec.Command(recvtty, "-no-stdin", sock)
+	pidFile := filepath.Join(dir, "recvtty.pid")
+	tty := exec.Command(recvtty, "-no-stdin", "-pid-file", pidFile, sock)
 	outFile, _ := os.Create(filepath.Join(dir, "tty.out"))
 	tty.Stdout = outFile
 	if err := tty.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { tty.Process.Kill(); tty.Wait() }()
-	waitFor(t, "recvtty socket", func() bool { _, err := os.Stat(sock); return err == nil })
+	// The pid file is written once recvtty listens (the socket file
+	// exists a moment earlier, when a connect is still refused).
+	waitFor(t, "recvtty to listen", func() bool { _, err := os.Stat(pidFile); return err == nil })
 	// A short-lived program: nothing it writes may be lost.
 	e.must("exec", "-t", "-d", "--console-socket", sock, id, "sh", "-c", "tty; echo tty-exec-done")
 	if err := tty.Wait(); err != nil {
