@@ -395,6 +395,10 @@ func (c *Container) Delete(force bool) error {
 	if err := c.dir.Remove(); err != nil {
 		return err
 	}
+	// A create killed before its first save left no config behind.
+	if c.State.Config == nil {
+		return nil
+	}
 	if h := c.State.Config.Hooks; h != nil {
 		// poststop failures are logged and the rest still run: the
 		// container is gone anyway.
