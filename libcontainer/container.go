@@ -17,6 +17,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
@@ -129,12 +130,14 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
+	crashpoint.Hit("create-state-saved")
 	if err = cgroups.Create(cgroupDir); err != nil {
 		return
 	}
 	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}
+	crashpoint.Hit("create-cgroup")
 	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return c, fmt.Errorf("open cgroup: %w", err)
@@ -149,11 +152,13 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}
 	defer startFifo.Close()
 	defer doneFifo.Close()
+	crashpoint.Hit("create-fifos")
 
 	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket)
 	if err != nil {
 		return
 	}
+	crashpoint.Hit("create-init-started")
 	plan.Close() // the child has its own copies now
 	pid, err := init.waitPid(o.Spec)
 	if err != nil {
@@ -164,6 +169,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
+	crashpoint.Hit("create-pid-saved")
 	if err = moveNetDevices(o.Spec.Linux.NetDevices, pid); err != nil {
 		return
 	}
@@ -200,10 +206,12 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return
 	}
 	init.conn.Close()
+	crashpoint.Hit("create-ready")
 	c.State.Status = Created
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
+	crashpoint.Hit("create-created")
 	return c, nil
 }
 
@@ -308,6 +316,7 @@ func (c *Container) Start() error {
 		return fmt.Errorf("cannot start a container that is %s", s)
 	}
 	err := releaseInit(c.dir.Path)
+	crashpoint.Hit("start-released")
 	os.Remove(filepath.Join(c.dir.Path, state.FifoFile))
 	os.Remove(filepath.Join(c.dir.Path, state.DoneFile))
 	if err != nil {
@@ -318,6 +327,7 @@ func (c *Container) Start() error {
 	if err := c.dir.Save(c.State); err != nil {
 		return err
 	}
+	crashpoint.Hit("start-saved")
 	if h := c.State.Config.Hooks; h != nil {
 		// Spec 1.3: a failing poststart hook fails the container.
 		if err := hooks.Run("poststart", h.Poststart, c.State.OCI(Running)); err != nil {
@@ -382,11 +392,13 @@ func (c *Container) Delete(force bool) error {
 	if c.State.Pid > 0 && alive(c.State.Pid, c.State.InitStartTime) {
 		signalInit(c.State, unix.SIGKILL)
 	}
+	crashpoint.Hit("delete-killed")
 	if c.State.CgroupPath != "" {
 		if err := cgroups.Destroy(c.State.CgroupPath); err != nil {
 			return err
 		}
 	}
+	crashpoint.Hit("delete-cgroup-removed")
 	// The init is in the cgroup, so it is dead now; wait until it is
 	// gone from the process table as far as we can tell.
 	for i := 0; i < 100 && alive(c.State.Pid, c.State.InitStartTime); i++ {
@@ -395,6 +407,7 @@ func (c *Container) Delete(force bool) error {
 	if err := c.dir.Remove(); err != nil {
 		return err
 	}
+	crashpoint.Hit("delete-dir-removed")
 	// A create killed before its first save left no config behind.
 	if c.State.Config == nil {
 		return nil

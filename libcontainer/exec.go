@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/console"
+	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 )
@@ -118,6 +119,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	crashpoint.Hit("exec-cloned")
 	plan.Close()
 	ok := false
 	defer func() {
@@ -129,6 +131,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	crashpoint.Hit("exec-pid")
 	consoleFd := -1
 	if o.ConsoleSocket != nil {
 		consoleFd = 3 + o.PreserveFds + 2
@@ -156,6 +159,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	init.conn.Close()
 	ok = true
+	crashpoint.Hit("exec-running")
 	return pid, nil
 }
 
