@@ -212,6 +212,9 @@ func TestConsoleWithHostileDevSymlinks(t *testing.T) {
 			id := newID(t)
 			r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id)
 			t.Logf("kan run: %v", r)
+			if r.code != 0 && !strings.Contains(r.stderr, "/dev/") {
+				t.Fatalf("refused without naming the device: %v", r)
+			}
 			if r.code == 0 {
 				out := strings.ReplaceAll(l.output(t), "\r", "")
 				if !strings.HasPrefix(out, "c\n") || !strings.Contains(out, "secret\ndone") {
