@@ -80,6 +80,11 @@ func Create(o CreateOptions) (c *Container, err error) {
 		}
 		return nil, fmt.Errorf("root.path %s: %w", rootfs, err)
 	}
+	// The host's own root is no container root: pivot_root would fail
+	// half-way, and binds and masks would land on the host.
+	if real, err := filepath.EvalSymlinks(rootfs); err == nil && real == "/" {
+		return nil, fmt.Errorf("root.path %s: is the host's root directory /", rootfs)
+	}
 	mnt, err := cgroups.Mountpoint()
 	if err != nil {
 		return nil, err
