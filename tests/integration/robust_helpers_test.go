@@ -135,17 +135,22 @@ func (e *env) assertNoLeak(id string, initPid int, initStart uint64, mountsBefor
 	if left := e.stateEntries(); len(left) > 0 {
 		e.t.Errorf("state root not clean: %v", left)
 	}
-	if mountsBefore != "" && hostMounts(e.t) != mountsBefore {
-		e.t.Errorf("host mount table changed")
+	if mountsBefore != "" {
+		if diff := mountDiff(mountsBefore, hostMounts(e.t)); len(diff) > 0 {
+			e.t.Errorf("host mount table changed: %v", diff)
+		}
 	}
 }
 
-// cgroupDirs counts the cgroups under kan's parent cgroup.
+// cgroupDirs counts the cgroups under kan's parent cgroup of this test
+// run's containers (ids carry the test process's pid: other kan users of
+// the host come and go meanwhile).
 func cgroupDirs() int {
 	entries, _ := os.ReadDir(filepath.Join(cgroupRoot, "kan"))
 	n := 0
+	mark := "-" + strconv.Itoa(os.Getpid()) + "-"
 	for _, ent := range entries {
-		if ent.IsDir() {
+		if ent.IsDir() && strings.Contains(ent.Name(), mark) {
 			n++
 		}
 	}
@@ -157,3 +162,55 @@ func openFds() int {
 	entries, _ := os.ReadDir("/proc/self/fd")
 	return len(entries)
 }
+
+// mountDiff lists the mount table lines (mount point and type, as
+// hostMounts gives them) added (+) and removed (-) from before to after.
+func mountDiff(before, after string) []string {
+	count := map[string]int{}
+	for _, l := range strings.Split(before, "\n") {
+		count[l]--
+	}
+	for _, l := range strings.Split(after, "\n") {
+		count[l]++
+	}
+	var diff []string
+	for l, n := range count {
+		if foreign(l) {
+			continue
+		}
+		for ; n > 0; n-- {
+			diff = append(diff, "+"+l)
+		}
+		for ; n < 0; n++ {
+			diff = append(diff, "-"+l)
+		}
+	}
+	return diff
+}
+
+// foreign tells whether a mount table line is another user's of this
+// shared host: under /tmp, /run or /var but not in this test run's
+// directories (its rootfs, bundles and state roots are all under /tmp).
+func foreign(line string) bool {
+	mp, _, _ := strings.Cut(line, " ")
+	for _, p := range []string{"/tmp/", "/run/", "/var/"} {
+		if strings.HasPrefix(mp, p) {
+			return !strings.HasPrefix(mp, filepath.Dir(rootfsDir)) && !strings.Contains(mp, "/kan-it-") && !ownTemp(mp)
+		}
+	}
+	return false
+}
+
+// ownTemp tells whether path is under a t.TempDir of one of this
+// package's tests (Go names them /tmp/<TestName><random>/).
+func ownTemp(path string) bool {
+	for _, name := range ownTests {
+		if strings.HasPrefix(path, "/tmp/"+name) {
+			return true
+		}
+	}
+	return false
+}
+
+var ownTests = []string{"TestCrash", "TestBadInput", "TestConcurrent", "TestParallel", "TestSoak", "TestProcfs", "TestMasked",
+	"TestConsoleWith", "TestExecCwd", "TestExhaust", "TestRunForwards", "TestRunSubreaper"}
