@@ -80,6 +80,14 @@ func TestCrashSafety(t *testing.T) {
 		e.assertNoLeak(id, pid, start, mounts)
 	}
 
+	for rep := 0; rep < pick(1, 5); rep++ {
+		crashEverywhere(t, e, crash, check, initOf, cleanup)
+	}
+	t.Logf("%d SIGKILLs injected", kills)
+}
+
+func crashEverywhere(t *testing.T, e *env, crash func(*testing.T, string, ...string), check func(*testing.T, string) string,
+	initOf func(string) (int, uint64), cleanup func(*testing.T, string, string)) {
 	createPoints := crashpoint.Points["create"]
 	for _, cmd := range []string{"create", "run"} {
 		for _, point := range createPoints {
@@ -166,5 +174,4 @@ func TestCrashSafety(t *testing.T) {
 			e.assertNoLeak(id, pid, start, mounts)
 		})
 	}
-	t.Logf("%d SIGKILLs injected", kills)
 }
