@@ -163,6 +163,10 @@ func crashEverywhere(t *testing.T, e *env, crash func(*testing.T, string, ...str
 			e.must("run", "-d", "--bundle", sleeper(t).write(t), id)
 			pid, start := initOf(id)
 			crash(t, point, "delete", "--force", id)
+			// The init got its SIGKILL before any of these points; let
+			// it finish dying, so that list and state, run one after
+			// the other, see the same truth.
+			waitFor(t, "the init to die", func() bool { return procStart(pid) != start })
 			want := "stopped"
 			if point == "delete-dir-removed" {
 				want = "absent"

@@ -213,3 +213,36 @@ func TestExhaustionDoesNotAffectKan(t *testing.T) {
 		t.Fatalf("host mount table changed: %v", diff)
 	}
 }
+
+// TestExecForwardsEverySignal: the same for kan exec, whose process is not
+// a pid namespace's init (so only trapped signals leave it alive).
+func TestExecForwardsEverySignal(t *testing.T) {
+	e := newEnv(t)
+	id := e.running(sleeper(t))
+	var script strings.Builder
+	for _, s := range forwardable() {
+		fmt.Fprintf(&script, "trap 'echo got-%d' %d; ", s, s)
+	}
+	script.WriteString("echo ready; while :; do sleep 0.02; done")
+	cmd := exec.Command(kanBin, "--root", e.root, "exec", id, "sh", "-c", script.String())
+	out := filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, out, "ready")
+	for _, s := range forwardable() {
+		cmd.Process.Signal(s)
+		waitOutput(t, out, fmt.Sprintf("got-%d\n", s))
+	}
+	e.must("kill", "--all", id, "KILL")
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 128+9 {
+		t.Fatalf("kan exec of a killed process: exit %d, want 137", code)
+	}
+}
