@@ -45,6 +45,15 @@ func (e *env) startRun(b *bundle, id string) (*exec.Cmd, string) {
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
+	// A test that fails half-way must not leave kan run and its
+	// container behind.
+	e.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		e.kan("delete", "--force", id)
+	})
 	return cmd, out
 }
 
@@ -235,6 +244,12 @@ func TestExecForwardsEverySignal(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	waitOutput(t, out, "ready")
 	for _, s := range forwardable() {
 		cmd.Process.Signal(s)
