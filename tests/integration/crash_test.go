@@ -95,6 +95,7 @@ func crashEverywhere(t *testing.T, e *env, crash func(*testing.T, string, ...str
 				mounts := hostMounts(t)
 				id := newID(t)
 				b := sleeper(t).write(t)
+				t.Cleanup(func() { e.kan("delete", "--force", id) })
 				crash(t, point, cmd, "--bundle", b, id)
 				want := map[string]string{"create-state-tmpdir": "absent", "create-created": "created"}[point]
 				if want == "" {
@@ -121,6 +122,7 @@ func crashEverywhere(t *testing.T, e *env, crash func(*testing.T, string, ...str
 			mounts := hostMounts(t)
 			id := newID(t)
 			e.must("create", "--bundle", sleeper(t).write(t), id)
+			t.Cleanup(func() { e.kan("delete", "--force", id) })
 			crash(t, point, "start", id)
 			// The init was released before any of these points: the
 			// program runs, whatever the file says.
@@ -140,6 +142,7 @@ func crashEverywhere(t *testing.T, e *env, crash func(*testing.T, string, ...str
 			mounts := hostMounts(t)
 			id := newID(t)
 			e.must("run", "-d", "--bundle", sleeper(t).write(t), id)
+			t.Cleanup(func() { e.kan("delete", "--force", id) })
 			crash(t, point, "exec", id, "sleep", "999")
 			if got := check(t, id); got != "running" {
 				t.Fatalf("status after a crash at %s: %q, want running", point, got)
@@ -161,6 +164,7 @@ func crashEverywhere(t *testing.T, e *env, crash func(*testing.T, string, ...str
 			mounts := hostMounts(t)
 			id := newID(t)
 			e.must("run", "-d", "--bundle", sleeper(t).write(t), id)
+			t.Cleanup(func() { e.kan("delete", "--force", id) })
 			pid, start := initOf(id)
 			crash(t, point, "delete", "--force", id)
 			// The init got its SIGKILL before any of these points; let

@@ -186,6 +186,7 @@ func TestExhaustionDoesNotAffectKan(t *testing.T) {
 	shm := newBundle(t, "sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=1024 2>/dev/null; echo filled; sleep 1000")
 	shmID := newID(t)
 	e.must("run", "-d", "--bundle", shm.write(t), shmID)
+	t.Cleanup(func() { e.kan("delete", "--force", shmID) })
 
 	// The init (sleep) stays; the bomb is an exec'd shell that forks
 	// sleeps until RLIMIT_NPROC makes fork fail (busybox sh then exits).
@@ -194,6 +195,7 @@ func TestExhaustionDoesNotAffectKan(t *testing.T) {
 	bomb.Spec.Process.Rlimits = append(bomb.Spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Soft: 200, Hard: 200})
 	bombID := newID(t)
 	e.must("run", "-d", "--bundle", bomb.write(t), bombID)
+	t.Cleanup(func() { e.kan("delete", "--force", bombID) })
 	e.must("exec", "-d", bombID, "sh", "-c", "while :; do sleep 1000 & done")
 	waitFor(t, "the fork bomb to hit its limit", func() bool { return len(procsInCgroup(bombID)) >= 150 })
 
