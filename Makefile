@@ -10,7 +10,7 @@ LDFLAGS  := -s -w -extldflags -static -X main.version=$(VERSION) -X main.commit=
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
 SOURCES  := $(shell find . -name '*.go' -o -name '*.c' | grep -v '^./tests/') go.mod go.sum
 
-.PHONY: all test unit integration validation vmtest engines enginedeps demo deps vmdeps clean lint bench
+.PHONY: all test unit fuzz integration stress validation vmtest engines enginedeps demo deps vmdeps clean lint bench
 
 all: kan
 
@@ -35,6 +35,13 @@ lint:
 unit:
 	$(GO) test -count=1 ./spec/... ./libcontainer/... .
 
+# Short fuzz runs of the config parser and validator; the seed corpus is
+# spec/testdata/fuzz. make stress runs them longer.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./spec/
+	$(GO) test -run='^$$' -fuzz=FuzzValidate -fuzztime=$(FUZZTIME) ./spec/
+
 # The console-socket test helper (tests/recvtty): receives a container's pty.
 tests/recvtty/recvtty: tests/recvtty/main.go $(SOURCES)
 	$(GO) build -o $@ ./tests/recvtty
@@ -42,6 +49,15 @@ tests/recvtty/recvtty: tests/recvtty/main.go $(SOURCES)
 # Integration tests drive the real binary as root on busybox bundles.
 integration: kan tests/recvtty/recvtty
 	KAN_BINARY=$(CURDIR)/kan RECVTTY_BINARY=$(CURDIR)/tests/recvtty/recvtty $(GO) test -count=1 -timeout 20m ./tests/integration/ $(TESTFLAGS)
+
+# The long variants of the robustness tests (docs/security.md): 1,000
+# run/delete cycles and 1,000 execs, 300 containers at once, 25 rounds of 20
+# commands on one id, every crash point 5 times, then a minute of fuzzing
+# each. make test runs the quick variants.
+STRESS_TESTS := TestSoak|TestParallelContainers|TestConcurrentCommandsOneID|TestCrashSafety
+stress: kan tests/recvtty/recvtty
+	KAN_STRESS=1 KAN_BINARY=$(CURDIR)/kan RECVTTY_BINARY=$(CURDIR)/tests/recvtty/recvtty $(GO) test -count=1 -timeout 120m -v -run '$(STRESS_TESTS)' ./tests/integration/ $(TESTFLAGS)
+	$(MAKE) fuzz FUZZTIME=60s
 
 validation: kan
 	tests/validation/run.sh -r $(CURDIR)/kan -e tests/validation/expected.txt
@@ -63,7 +79,7 @@ engines: kan enginedeps tests/engines/cri/cri
 tests/engines/cri/cri: tests/engines/cri/main.go tests/engines/cri/go.mod
 	cd tests/engines/cri && $(GO) build -o cri .
 
-test: deps lint unit integration validation vmtest engines
+test: deps lint unit fuzz integration validation vmtest engines
 
 # kan against runc and crun, side by side: writes docs/performance.md.
 bench: deps kan vmdeps

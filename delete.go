@@ -26,6 +26,9 @@ var deleteCommand = &cli.Command{
 		c, err := libcontainer.Open(cmd.Root().String("root"), id)
 		if err != nil {
 			if cmd.Bool("force") && errors.Is(err, state.ErrNotExist) {
+				// Also what creates of this or any id killed
+				// before their state dir had its name left.
+				state.SweepTemp(cmd.Root().String("root"))
 				return nil // engines delete --force what may be gone already
 			}
 			return err

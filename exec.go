@@ -41,7 +41,7 @@ var execCommand = &cli.Command{
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N more fds (3 to 3+N-1) to the process"},
 		&cli.StringFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container's cgroup"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
-		&cli.BoolFlag{Name: "no-subreaper", Hidden: true, Usage: "accepted for runc compatibility"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the process's orphans (kan is otherwise their subreaper)"},
 	},
 	// Everything after the container id is the command and its own flags.
 	StopOnNthArg: ptr(1),
@@ -73,6 +73,9 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
+	if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
+		becomeSubreaper()
+	}
 
 	c, err := libcontainer.Open(cmd.Root().String("root"), id)
 	if err != nil {

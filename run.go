@@ -27,6 +27,9 @@ var runCommand = &cli.Command{
 		sigs := make(chan os.Signal, 64)
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
+		if !cmd.Bool("detach") {
+			becomeSubreaper()
+		}
 
 		// A terminal container run in the foreground without
 		// --console-socket gets the caller's terminal, as with runc run.
@@ -109,17 +112,31 @@ func forwardSignals(sigs <-chan os.Signal, pid int, term *terminal) {
 	}
 }
 
-// waitExit waits for the init (kan's child: nsenter forks it with
-// CLONE_PARENT) and returns its exit status, or 128+n for signal n.
+// becomeSubreaper makes kan the reaper of the container's orphans, as
+// runc run and exec are: without a pid namespace of its own, a process
+// the container's program forks and abandons is reparented to kan (not to
+// the host's init) and reaped by waitExit, instead of escaping kan's
+// supervision.
+func becomeSubreaper() {
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// waitExit waits for the process pid (kan's child: nsenter forks it with
+// CLONE_PARENT) and returns its exit status, or 128+n for signal n. Any
+// other child that exits meanwhile (an orphan kan inherited as subreaper)
+// is reaped on the way.
 func waitExit(pid int) int {
 	for {
 		var ws unix.WaitStatus
-		_, err := unix.Wait4(pid, &ws, 0, nil)
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return 255
+		}
+		if wpid != pid {
+			continue // an orphan: reaped
 		}
 		switch {
 		case ws.Exited():

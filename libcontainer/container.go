@@ -17,6 +17,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
@@ -84,6 +85,11 @@ func Create(o CreateOptions) (c *Container, err error) {
 		}
 		return nil, fmt.Errorf("root.path %s: %w", rootfs, err)
 	}
+	// The host's own root is no container root: pivot_root would fail
+	// half-way, and binds and masks would land on the host.
+	if real, err := filepath.EvalSymlinks(rootfs); err == nil && real == "/" {
+		return nil, fmt.Errorf("root.path %s: is the host's root directory /", rootfs)
+	}
 	mnt, err := cgroups.Mountpoint()
 	if err != nil {
 		return nil, err
@@ -143,12 +149,14 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
+	crashpoint.Hit("create-state-saved")
 	if err = cgroups.Create(cgroupDir); err != nil {
 		return
 	}
 	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}
+	crashpoint.Hit("create-cgroup")
 	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return c, fmt.Errorf("open cgroup: %w", err)
@@ -163,11 +171,13 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}
 	defer startFifo.Close()
 	defer doneFifo.Close()
+	crashpoint.Hit("create-fifos")
 
 	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket)
 	if err != nil {
 		return
 	}
+	crashpoint.Hit("create-init-started")
 	plan.Close() // the child has its own copies now
 	pid, err := init.waitPid(o.Spec)
 	if err != nil {
@@ -178,6 +188,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
+	crashpoint.Hit("create-pid-saved")
 	if len(o.Spec.Linux.NetDevices) > 0 {
 		if netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
 			err = fmt.Errorf("linux.netDevices: open the container's network namespace: %w", err)
@@ -223,10 +234,12 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return
 	}
 	init.conn.Close()
+	crashpoint.Hit("create-ready")
 	c.State.Status = Created
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
+	crashpoint.Hit("create-created")
 	return c, nil
 }
 
@@ -344,6 +357,7 @@ func (c *Container) Start() error {
 		return fmt.Errorf("cannot start a container that is %s", s)
 	}
 	err := releaseInit(c.dir.Path)
+	crashpoint.Hit("start-released")
 	os.Remove(filepath.Join(c.dir.Path, state.FifoFile))
 	os.Remove(filepath.Join(c.dir.Path, state.DoneFile))
 	if err != nil {
@@ -354,6 +368,7 @@ func (c *Container) Start() error {
 	if err := c.dir.Save(c.State); err != nil {
 		return err
 	}
+	crashpoint.Hit("start-saved")
 	if h := c.State.Config.Hooks; h != nil {
 		// Spec 1.3: a failing poststart hook fails the container.
 		if err := hooks.Run("poststart", h.Poststart, c.State.OCI(Running)); err != nil {
@@ -424,11 +439,13 @@ func (c *Container) Delete(force bool) error {
 	if c.State.Pid > 0 && alive(c.State.Pid, c.State.InitStartTime) {
 		signalInit(c.State, unix.SIGKILL)
 	}
+	crashpoint.Hit("delete-killed")
 	if c.State.CgroupPath != "" {
 		if err := cgroups.Destroy(c.State.CgroupPath); err != nil {
 			return err
 		}
 	}
+	crashpoint.Hit("delete-cgroup-removed")
 	// The init is in the cgroup, so it is dead now; wait until it is
 	// gone from the process table as far as we can tell.
 	for i := 0; i < 100 && alive(c.State.Pid, c.State.InitStartTime); i++ {
@@ -436,6 +453,11 @@ func (c *Container) Delete(force bool) error {
 	}
 	if err := c.dir.Remove(); err != nil {
 		return err
+	}
+	crashpoint.Hit("delete-dir-removed")
+	// A create killed before its first save left no config behind.
+	if c.State.Config == nil {
+		return nil
 	}
 	if h := c.State.Config.Hooks; h != nil {
 		// poststop failures are logged and the rest still run: the

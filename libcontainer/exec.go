@@ -14,6 +14,7 @@ import (
 
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/console"
+	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 )
@@ -129,6 +130,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	crashpoint.Hit("exec-cloned")
 	plan.Close()
 	ok := false
 	defer func() {
@@ -140,6 +142,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	crashpoint.Hit("exec-pid")
 	consoleFd := -1
 	if o.ConsoleSocket != nil {
 		consoleFd = 3 + o.PreserveFds + 2
@@ -167,6 +170,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	init.conn.Close()
 	ok = true
+	crashpoint.Hit("exec-running")
 	return pid, nil
 }
 

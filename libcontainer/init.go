@@ -22,6 +22,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/procattr"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
+	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
 // initConfig is what kan sends `kan init` once it is in its namespaces.
@@ -148,8 +149,8 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		if !strings.Contains(key, "/") {
 			rel = strings.ReplaceAll(key, ".", "/")
 		}
-		path := filepath.Join("/proc/sys", rel)
-		if err := os.WriteFile(path, []byte(value), 0); err != nil {
+		path := filepath.Join("sys", rel)
+		if err := safeproc.WriteRoot(path, value); err != nil {
 			return fmt.Errorf("linux.sysctl %s: %w", key, err)
 		}
 	}
@@ -198,7 +199,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 // path and environment. The init and `kan exec` share it.
 func becomeProcess(p *specs.Process, l *specs.Linux, preserveFds int) (path string, env []string, err error) {
 	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+		if err := safeproc.WriteSelf("oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
 			return "", nil, fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}

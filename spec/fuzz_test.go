@@ -2,7 +2,12 @@ package spec
 
 import (
 	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // FuzzParse checks that Parse never panics on any input, and that Validate
@@ -47,5 +52,61 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse returned neither a config nor an error")
 		}
 		_ = Validate(s)
+	})
+}
+
+// FuzzValidate fills the fields of a valid config that name paths, ids
+// and keys with fuzzed values. Validate must never panic, and whatever it
+// accepts must keep the promises the rest of kan relies on: mount
+// destinations and sysctl keys do not climb out with "..", device nodes
+// stay under /dev, the cgroup path stays in its hierarchy, the cwd and
+// hook paths are absolute, namespace types are known and unique.
+func FuzzValidate(f *testing.F) {
+	f.Add("/tmp", "/dev/x", "net.ipv4.ip_forward", "/kan/c1", "/", "/bin/true", "network", "", uint32(0), uint32(1), uint32(3))
+	f.Add("/../../etc", "/dev/../etc/passwd", "../../x", "/kan/../../x", "tmp", "bin/true", "bogus", "proc/1/ns/net", uint32(4294967295), uint32(0), uint32(99999))
+	f.Add("", "dev/x", "", "a:b:c", "/proc/self/fd/7", "", "pid", "/proc/1/ns/pid", uint32(65534), uint32(5), uint32(1<<20))
+	f.Add("/a/./b/../../..", "/dev//./x", "kernel..panic", "//kan//x", "/x/../..", "/x\x00y", "user", "/x", uint32(1), uint32(136), uint32(0))
+	f.Fuzz(func(t *testing.T, mountDest, devPath, sysctlKey, cgroupsPath, cwd, hookPath, nsType, nsPath string, uid, major, minor uint32) {
+		s := Default(false, 0, 0)
+		s.Root.Path = "rootfs"
+		s.Process.Terminal = false
+		s.Process.User.UID = uid
+		s.Process.Cwd = cwd
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: mountDest, Type: "tmpfs", Source: "tmpfs"})
+		s.Linux.Devices = []specs.LinuxDevice{{Path: devPath, Type: "c", Major: int64(major), Minor: int64(minor)}}
+		s.Linux.Sysctl = map[string]string{sysctlKey: "1"}
+		s.Linux.CgroupsPath = cgroupsPath
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(nsType), Path: nsPath})
+		s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: hookPath}}}
+		if err := Validate(s); err != nil {
+			if err.Error() == "" {
+				t.Fatal("an empty error message")
+			}
+			return
+		}
+		climbs := func(p string) bool {
+			return strings.HasPrefix(filepath.Clean("/"+p), "/..") || slices.Contains(strings.Split(p, "/"), "..")
+		}
+		switch {
+		case climbs(mountDest):
+			t.Fatalf("accepted mount destination %q", mountDest)
+		case !strings.HasPrefix(filepath.Clean(devPath), "/dev/"):
+			t.Fatalf("accepted device path %q", devPath)
+		case slices.Contains(strings.Split(cgroupsPath, "/"), ".."):
+			t.Fatalf("accepted cgroupsPath %q", cgroupsPath)
+		case climbs(strings.ReplaceAll(sysctlKey, ".", "/")) || strings.Contains(sysctlKey, "/.."):
+			t.Fatalf("accepted sysctl key %q", sysctlKey)
+		case !filepath.IsAbs(cwd):
+			t.Fatalf("accepted relative cwd %q", cwd)
+		case !filepath.IsAbs(hookPath):
+			t.Fatalf("accepted relative hook path %q", hookPath)
+		}
+		seen := map[specs.LinuxNamespaceType]bool{}
+		for _, ns := range s.Linux.Namespaces {
+			if seen[ns.Type] {
+				t.Fatalf("accepted duplicate namespace %q", ns.Type)
+			}
+			seen[ns.Type] = true
+		}
 	})
 }

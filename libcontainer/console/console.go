@@ -27,6 +27,11 @@ func Setup(socket *os.File, size *specs.Box, devConsole bool) error {
 		return fmt.Errorf("open /dev/ptmx: %w", err)
 	}
 	defer master.Close()
+	// /dev/ptmx comes from the rootfs (a link to pts/ptmx, or a node):
+	// it must be the pty multiplexer, not whatever a link points at.
+	if err := checkChar(master, "/dev/ptmx", func(maj, min uint32) bool { return maj == 5 && min == 2 }); err != nil {
+		return err
+	}
 	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		return fmt.Errorf("unlock pty: %w", err)
 	}
@@ -35,6 +40,18 @@ func Setup(socket *os.File, size *specs.Box, devConsole bool) error {
 		return fmt.Errorf("get pty number: %w", err)
 	}
 	slavePath := fmt.Sprintf("/dev/pts/%d", n)
+	// The slave straight from the master (TIOCGPTPEER), not by its path:
+	// /dev/pts/N of the rootfs could be a link to anything (the
+	// CVE-2025-52565 class).
+	slave, err := peer(master)
+	if err != nil {
+		return fmt.Errorf("open the pty slave: %w", err)
+	}
+	defer slave.Close()
+	// Unix98 pty slaves have majors 136-143.
+	if err := checkChar(slave, slavePath, func(maj, min uint32) bool { return maj >= 136 && maj <= 143 }); err != nil {
+		return err
+	}
 	if size != nil {
 		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
 		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {
@@ -42,18 +59,13 @@ func Setup(socket *os.File, size *specs.Box, devConsole bool) error {
 		}
 	}
 	if devConsole {
-		if err := bindConsole(slavePath); err != nil {
+		if err := bindConsole(slave, slavePath); err != nil {
 			return err
 		}
 	}
 	if err := SendFd(socket, slavePath, master); err != nil {
 		return fmt.Errorf("send pty master over the console socket: %w", err)
 	}
-	slave, err := os.OpenFile(slavePath, unix.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", slavePath, err)
-	}
-	defer slave.Close()
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
@@ -68,15 +80,51 @@ func Setup(socket *os.File, size *specs.Box, devConsole bool) error {
 	return nil
 }
 
-// bindConsole makes /dev/console the container's terminal.
-func bindConsole(slavePath string) error {
-	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+// peer opens the slave of the pty master.
+func peer(master *os.File) (*os.File, error) {
+	fd, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		return nil, errno
+	}
+	return os.NewFile(fd, "pty-slave"), nil
+}
+
+// checkChar checks that f is a character device whose numbers ok accepts.
+func checkChar(f *os.File, name string, ok func(maj, min uint32) bool) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || !ok(unix.Major(st.Rdev), unix.Minor(st.Rdev)) {
+		return fmt.Errorf("%s is not a pty device (mode %#o, %d:%d): refusing to use it", name, st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	return nil
+}
+
+// bindConsole makes /dev/console the container's terminal: the slave is
+// bind-mounted, by file descriptor, onto the very file opened (never
+// following a link) as /dev/console.
+func bindConsole(slave *os.File, slavePath string) error {
+	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create /dev/console: %w", err)
 	}
-	f.Close()
-	if err := unix.Mount(slavePath, "/dev/console", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind %s to /dev/console: %w", slavePath, err)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat /dev/console: %w", err)
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
+		return fmt.Errorf("/dev/console is not a file or device (mode %#o)", st.Mode)
+	}
+	src := fmt.Sprintf("/proc/self/fd/%d", slave.Fd())
+	dst := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		// A container without /proc: the paths, checked above.
+		src, dst = slavePath, "/dev/console"
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind the pty to /dev/console: %w", err)
 	}
 	return nil
 }

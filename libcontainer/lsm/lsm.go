@@ -14,6 +14,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
 // AppArmorEnabled tells whether the host kernel runs AppArmor.
@@ -55,37 +57,27 @@ func CheckSpec(s *specs.Spec) error {
 func SetExecAttrs(apparmorProfile, selinuxLabel string) error {
 	if apparmorProfile != "" {
 		// The LSM-specific file first (5.8+), then the shared one.
-		err := writeAttr("/proc/thread-self/attr/apparmor/exec", "exec "+apparmorProfile)
+		err := writeAttr("attr/apparmor/exec", "exec "+apparmorProfile)
 		if errors.Is(err, unix.ENOENT) {
-			err = writeAttr("/proc/thread-self/attr/exec", "exec "+apparmorProfile)
+			err = writeAttr("attr/exec", "exec "+apparmorProfile)
 		}
 		if err != nil {
 			return fmt.Errorf("process.apparmorProfile %q: %w", apparmorProfile, err)
 		}
 	}
 	if selinuxLabel != "" {
-		if err := writeAttr("/proc/thread-self/attr/exec", selinuxLabel); err != nil {
+		if err := writeAttr("attr/exec", selinuxLabel); err != nil {
 			return fmt.Errorf("process.selinuxLabel %q: %w", selinuxLabel, err)
 		}
 	}
 	return nil
 }
 
-func writeAttr(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
-		return err
-	}
-	if st.Type != unix.PROC_SUPER_MAGIC {
-		return fmt.Errorf("%s is not on procfs", path)
-	}
-	_, err = f.WriteString(value)
-	return err
+// writeAttr writes /proc/thread-self/<subpath> through safeproc: a
+// bind mount over /proc/self/attr (even of another procfs file, which an
+// fstatfs check alone would accept) cannot redirect it.
+func writeAttr(subpath, value string) error {
+	return safeproc.WriteThreadSelf(subpath, value)
 }
 
 // MountData adds the SELinux context option for label to the data of a

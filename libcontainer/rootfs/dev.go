@@ -95,6 +95,26 @@ func createDevice(c *Config, root *os.File, d specs.LinuxDevice) error {
 }
 
 func bindDevice(root *os.File, d specs.LinuxDevice) error {
+	// Whatever the image has there that is not a plain file (a link
+	// above all: fileInRoot would follow it) goes, as with mknod.
+	dir, name := splitDev(d.Path)
+	parent, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+	if err != nil {
+		return err
+	}
+	pdir, err := pathrs.Reopen(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	parent.Close()
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(pdir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		if err := unix.Unlinkat(int(pdir.Fd()), name, 0); err != nil {
+			pdir.Close()
+			return fmt.Errorf("remove existing %s: %w", d.Path, err)
+		}
+	}
+	pdir.Close()
 	target, err := fileInRoot(root, d.Path)
 	if err != nil {
 		return err

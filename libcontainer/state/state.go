@@ -19,6 +19,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 )
 
 // File names inside a container's directory.
@@ -117,7 +119,20 @@ func Create(root, id string) (*Dir, error) {
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)
 	}
-	tmp, err := os.MkdirTemp(root, ".new-"+safePrefix(id))
+	SweepTemp(root)
+	for try := 0; ; try++ {
+		d, err := create(root, id)
+		// A concurrent SweepTemp may remove our temporary directory
+		// between its creation and our lock: make another.
+		if errors.Is(err, unix.ENOENT) && try < 10 {
+			continue
+		}
+		return d, err
+	}
+}
+
+func create(root, id string) (*Dir, error) {
+	tmp, err := os.MkdirTemp(root, tempPrefix+safePrefix(id))
 	if err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
@@ -126,6 +141,7 @@ func Create(root, id string) (*Dir, error) {
 		os.Remove(tmp)
 		return nil, err
 	}
+	crashpoint.Hit("create-state-tmpdir")
 	final := filepath.Join(root, id)
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
 		unix.Close(fd)
@@ -135,7 +151,31 @@ func Create(root, id string) (*Dir, error) {
 		}
 		return nil, fmt.Errorf("create state dir %s: %w", final, err)
 	}
+	crashpoint.Hit("create-state-dir")
 	return &Dir{ID: id, Path: final, fd: fd}, nil
+}
+
+// tempPrefix starts the names of state directories being created.
+const tempPrefix = ".new-"
+
+// SweepTemp removes the temporary state directories of creates that died
+// before renaming them into place: those no process holds locked.
+func SweepTemp(root string) {
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		path := filepath.Join(root, e.Name())
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(path)
+		}
+		unix.Close(fd)
+	}
 }
 
 func safePrefix(id string) string {
@@ -284,7 +324,11 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	_, err = f.Write(data[:len(data)/2])
+	if err == nil {
+		crashpoint.Hit("save-partial")
+		_, err = f.Write(data[len(data)/2:])
+	}
 	if err == nil {
 		err = f.Chmod(mode)
 	}
@@ -292,6 +336,7 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 		err = cerr
 	}
 	if err == nil {
+		crashpoint.Hit("save-tmp-written")
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {

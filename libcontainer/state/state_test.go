@@ -116,3 +116,76 @@ func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
 		t.Fatalf("content %q, entries %v", data, entries)
 	}
 }
+
+// TestSaveIsAtomicForReaders: while one goroutine rewrites state.json with
+// states of very different sizes, readers never see a partial or mixed
+// file.
+func TestSaveIsAtomicForReaders(t *testing.T) {
+	root := t.TempDir()
+	d, err := Create(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	small := &State{Public: Public{ID: "c1", Status: "created"}}
+	big := &State{Public: Public{ID: "c1", Status: "running", Annotations: map[string]string{"x": strings.Repeat("y", 1<<20)}}}
+	if err := d.Save(small); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s := small
+			if i%2 == 1 {
+				s = big
+			}
+			if err := d.Save(s); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	reads := 0
+	for reads < 300 {
+		st, err := Read(root, "c1")
+		if err != nil {
+			t.Fatalf("read %d: %v", reads, err)
+		}
+		if st.Status == "running" && len(st.Annotations["x"]) != 1<<20 {
+			t.Fatalf("read %d: a mixed state", reads)
+		}
+		reads++
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// TestSweepTemp: the temporary directory of a create that died (unlocked)
+// is removed; one whose create still runs (locked) is kept.
+func TestSweepTemp(t *testing.T) {
+	root := t.TempDir()
+	dead := filepath.Join(root, tempPrefix+"dead-1")
+	live := filepath.Join(root, tempPrefix+"live-1")
+	os.Mkdir(dead, 0o700)
+	os.Mkdir(live, 0o700)
+	fd, err := lockDir(live, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	SweepTemp(root)
+	if _, err := os.Stat(dead); err == nil {
+		t.Error("the dead create's directory is still there")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Error("the live create's directory was removed")
+	}
+}

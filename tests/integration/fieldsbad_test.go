@@ -138,8 +138,8 @@ func TestFieldBadInput(t *testing.T) {
 			}
 		})
 	}
-	if diff := mountDiff(before, hostMounts(t)); diff != "" {
-		t.Error("host mount table changed:\n" + diff)
+	if diff := mountDiff(before, hostMounts(t)); len(diff) > 0 {
+		t.Error("host mount table changed:\n" + strings.Join(diff, "\n"))
 	}
 	if entries, _ := os.ReadDir(e.root); len(entries) > 1 {
 		t.Errorf("state root not clean: %v", entries)
@@ -275,8 +275,8 @@ func TestNetDevicesBadInput(t *testing.T) {
 			}
 		})
 	}
-	if diff := mountDiff(before, hostMounts(t)); diff != "" {
-		t.Error("host mount table changed:\n" + diff)
+	if diff := mountDiff(before, hostMounts(t)); len(diff) > 0 {
+		t.Error("host mount table changed:\n" + strings.Join(diff, "\n"))
 	}
 }
 

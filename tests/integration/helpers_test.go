@@ -286,28 +286,6 @@ func hostMounts(t *testing.T) string {
 	return strings.Join(lines, "\n")
 }
 
-// mountDiff lists the mount table lines added (+) and removed (-) between
-// two hostMounts readings, or "" when they are the same.
-func mountDiff(before, after string) string {
-	count := map[string]int{}
-	for _, l := range strings.Split(before, "\n") {
-		count[l]--
-	}
-	for _, l := range strings.Split(after, "\n") {
-		count[l]++
-	}
-	var out []string
-	for l, n := range count {
-		switch {
-		case n > 0:
-			out = append(out, "+ "+l)
-		case n < 0:
-			out = append(out, "- "+l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 // waitFor polls cond for up to 10 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -138,7 +138,7 @@ func TestHookTimeoutsAndErrors(t *testing.T) {
 		t.Errorf("poststop timeout: %v, want success with a warning", r)
 	}
 	e.assertGone(id)
-	if diff := mountDiff(before, hostMounts(t)); diff != "" {
-		t.Error("host mount table changed:\n" + diff)
+	if diff := mountDiff(before, hostMounts(t)); len(diff) > 0 {
+		t.Error("host mount table changed:\n" + strings.Join(diff, "\n"))
 	}
 }

@@ -485,8 +485,8 @@ func TestMountBadInput(t *testing.T) {
 			}
 		})
 	}
-	if diff := mountDiff(before, hostMounts(t)); diff != "" {
-		t.Fatal("host mount table changed:\n" + diff)
+	if diff := mountDiff(before, hostMounts(t)); len(diff) > 0 {
+		t.Fatal("host mount table changed:\n" + strings.Join(diff, "\n"))
 	}
 	if entries, _ := os.ReadDir(e.root); len(entries) > 1 {
 		t.Errorf("state root not clean: %v", entries)
@@ -524,8 +524,8 @@ func TestRidmapReachesSubmounts(t *testing.T) {
 	if string(out) != "1000\n65534\n1000\n1000\n" {
 		t.Errorf("owners of /tmp/f /tmp/sub/g /home/f /home/sub/g: %q, want 1000 65534 1000 1000", out)
 	}
-	if diff := mountDiff(before, hostMounts(t)); diff != "" {
-		t.Error("host mount table changed:\n" + diff)
+	if diff := mountDiff(before, hostMounts(t)); len(diff) > 0 {
+		t.Error("host mount table changed:\n" + strings.Join(diff, "\n"))
 	}
 }
 

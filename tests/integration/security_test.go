@@ -167,7 +167,7 @@ func TestMountThroughSymlinkStaysInside(t *testing.T) {
 	if len(entries) != 0 {
 		t.Fatalf("mount created things outside the rootfs: %v", entries)
 	}
-	if diff := mountDiff(before, hostMounts(t)); diff != "" {
-		t.Fatal("host mount table changed:\n" + diff)
+	if diff := mountDiff(before, hostMounts(t)); len(diff) > 0 {
+		t.Fatal("host mount table changed:\n" + strings.Join(diff, "\n"))
 	}
 }
