@@ -462,6 +462,9 @@ func (rp *report) markdown(plotName string) string {
 	if rp.minMem != "" {
 		fmt.Fprintf(&b, "\nSmallest `memory.max` under which kan's `run` of /bin/true still succeeds, in the cgroup v2 VM (tests/vm TestSmallestMemoryMax): %s.\n", rp.minMem)
 	}
+	if notes, err := os.ReadFile("tests/bench/notes.md"); err == nil {
+		b.Write(notes)
+	}
 	fmt.Fprintf(&b, "\n![medians](%s)\n\nThe plot: for each case, the median of kan (blue), runc (orange), crun (green), relative to the slowest runtime of the case; the grey line is the floor's share of `run`.\n", plotName)
 	return b.String()
 }
