@@ -43,6 +43,21 @@ var createCommand = &cli.Command{
 	},
 }
 
+// onContainer opens the container named by the command's one argument,
+// locked, and runs do on it: start, pause and resume are just that.
+func onContainer(cmd *cli.Command, do func(*libcontainer.Container) error) error {
+	id, err := containerID(cmd)
+	if err != nil {
+		return err
+	}
+	c, err := libcontainer.Open(cmd.Root().String("root"), id)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return do(c)
+}
+
 // containerID returns the single container id argument.
 func containerID(cmd *cli.Command) (string, error) {
 	if cmd.NArg() != 1 {

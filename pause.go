@@ -13,15 +13,6 @@ var pauseCommand = &cli.Command{
 	Usage:     "suspend every process of a running container (cgroup freezer)",
 	ArgsUsage: "<container-id>",
 	Action: func(ctx context.Context, cmd *cli.Command) error {
-		id, err := containerID(cmd)
-		if err != nil {
-			return err
-		}
-		c, err := libcontainer.Open(cmd.Root().String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return c.Pause()
+		return onContainer(cmd, (*libcontainer.Container).Pause)
 	},
 }

@@ -13,15 +13,6 @@ var startCommand = &cli.Command{
 	Usage:     "start the program of a created container",
 	ArgsUsage: "<container-id>",
 	Action: func(ctx context.Context, cmd *cli.Command) error {
-		id, err := containerID(cmd)
-		if err != nil {
-			return err
-		}
-		c, err := libcontainer.Open(cmd.Root().String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return c.Start()
+		return onContainer(cmd, (*libcontainer.Container).Start)
 	},
 }
