@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
@@ -34,13 +35,39 @@ var createCommand = &cli.Command{
 	ArgsUsage: "<container-id>",
 	Flags:     createFlags(),
 	Action: func(ctx context.Context, cmd *cli.Command) error {
-		c, err := createContainer(cmd, nil)
+		b, err := loadBundle(cmd)
+		if err != nil {
+			return err
+		}
+		c, err := createContainer(cmd, b, nil)
 		if err != nil {
 			return err
 		}
 		c.Close()
 		return nil
 	},
+}
+
+// bundleConfig is the bundle of --bundle and its config, read once.
+type bundleConfig struct {
+	dir  string // absolute
+	spec *specs.Spec
+}
+
+func loadBundle(cmd *cli.Command) (*bundleConfig, error) {
+	dir := cmd.String("bundle")
+	if dir == "" {
+		dir = "."
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--bundle: %w", err)
+	}
+	s, err := spec.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &bundleConfig{dir: dir, spec: s}, nil
 }
 
 // onContainer opens the container named by the command's one argument,
@@ -74,23 +101,12 @@ func containerID(cmd *cli.Command) (string, error) {
 // the container, write the pid file. It returns the container locked.
 // consoleSock, when not nil, receives the terminal instead of
 // --console-socket (run uses it to attach the caller's terminal).
-func createContainer(cmd *cli.Command, consoleSock *os.File) (*libcontainer.Container, error) {
+func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File) (*libcontainer.Container, error) {
 	id, err := containerID(cmd)
 	if err != nil {
 		return nil, err
 	}
-	bundle := cmd.String("bundle")
-	if bundle == "" {
-		bundle = "."
-	}
-	bundle, err = filepath.Abs(bundle)
-	if err != nil {
-		return nil, fmt.Errorf("--bundle: %w", err)
-	}
-	s, err := spec.Load(bundle)
-	if err != nil {
-		return nil, err
-	}
+	bundle, s := b.dir, b.spec
 	n := cmd.Int("preserve-fds")
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer"
-	"github.com/kan-runtime/kan/spec"
 )
 
 var runCommand = &cli.Command{
@@ -33,9 +32,13 @@ var runCommand = &cli.Command{
 
 		// A terminal container run in the foreground without
 		// --console-socket gets the caller's terminal, as with runc run.
+		b, err := loadBundle(cmd)
+		if err != nil {
+			return err
+		}
+		wantsTerminal := b.spec.Process != nil && b.spec.Process.Terminal
 		var term *terminal
-		if cmd.String("console-socket") == "" && !cmd.Bool("detach") && wantsTerminal(cmd) {
-			var err error
+		if cmd.String("console-socket") == "" && !cmd.Bool("detach") && wantsTerminal {
 			if term, err = newTerminal(); err != nil {
 				return err
 			}
@@ -45,7 +48,7 @@ var runCommand = &cli.Command{
 		if term != nil {
 			sock = term.theirs
 		}
-		c, err := createContainer(cmd, sock)
+		c, err := createContainer(cmd, b, sock)
 		if err != nil {
 			return err
 		}
@@ -55,7 +58,7 @@ var runCommand = &cli.Command{
 				c.Delete(true)
 				return err
 			}
-		} else if cmd.String("console-socket") == "" && wantsTerminal(cmd) {
+		} else if cmd.String("console-socket") == "" && wantsTerminal {
 			c.Delete(true)
 			return fmt.Errorf("run --detach: process.terminal needs --console-socket")
 		}
@@ -81,16 +84,6 @@ var runCommand = &cli.Command{
 		}
 		return &exitError{code: code}
 	},
-}
-
-// wantsTerminal peeks at process.terminal of the bundle's config.
-func wantsTerminal(cmd *cli.Command) bool {
-	bundle := cmd.String("bundle")
-	if bundle == "" {
-		bundle = "."
-	}
-	s, err := spec.Load(bundle)
-	return err == nil && s.Process.Terminal
 }
 
 // forwardSignals passes every signal kan receives on to the container's
