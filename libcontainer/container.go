@@ -139,13 +139,19 @@ func Create(o CreateOptions) (c *Container, err error) {
 				init.kill()
 			}
 			cgroups.Destroy(cgroupDir)
+			cgroups.RemoveParents(cgroupDir, c.State.CgroupTop)
 			dir.Remove()
 			c = nil
 			err = fmt.Errorf("create %s: %w", o.ID, err)
 		}
 	}()
 	// Record the cgroup before making it, so that a kan killed from here
-	// on leaves enough behind for delete --force to clean up.
+	// on leaves enough behind for delete --force to clean up. The parents
+	// a configured path needs are the container's too; the default
+	// parent (/kan) is shared by all and stays.
+	if o.Spec.Linux.CgroupsPath != "" {
+		c.State.CgroupTop = cgroups.MissingTop(cgroupDir)
+	}
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
@@ -444,6 +450,7 @@ func (c *Container) Delete(force bool) error {
 		if err := cgroups.Destroy(c.State.CgroupPath); err != nil {
 			return err
 		}
+		cgroups.RemoveParents(c.State.CgroupPath, c.State.CgroupTop)
 	}
 	crashpoint.Hit("delete-cgroup-removed")
 	// The init is in the cgroup, so it is dead now; wait until it is

@@ -105,6 +105,34 @@ func Create(dir string) error {
 	return nil
 }
 
+// MissingTop returns the topmost directory on the way to dir that does not
+// exist yet — what Create will make first — or "" when dir exists.
+func MissingTop(dir string) string {
+	if exists(dir) {
+		return ""
+	}
+	top := dir
+	for p := filepath.Dir(dir); p != top && !exists(p); p = filepath.Dir(p) {
+		top = p
+	}
+	return top
+}
+
+// RemoveParents removes the now empty parents of dir up to and including
+// top, the first directory a create made for it (MissingTop): a container
+// must not leave behind the cgroups made only to hold it. It stops at the
+// first that still holds something — another container's cgroup, say.
+func RemoveParents(dir, top string) {
+	if top == "" || top == dir || !strings.HasPrefix(dir, top+"/") {
+		return
+	}
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		if unix.Rmdir(p) != nil || p == top {
+			return
+		}
+	}
+}
+
 // Controllers lists the controllers available in dir (cgroup.controllers).
 func Controllers(dir string) ([]string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))

@@ -1,6 +1,8 @@
 package cgroups
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,5 +38,48 @@ func TestMountpoint(t *testing.T) {
 	}
 	if _, err := Controllers(mnt); err != nil {
 		t.Fatalf("%s is not a cgroup2 root: %v", mnt, err)
+	}
+}
+
+// Plain directories stand in for cgroups: rmdir treats both alike when
+// they are empty.
+func TestMissingTopAndRemoveParents(t *testing.T) {
+	root := t.TempDir()
+	leaf := filepath.Join(root, "a", "b", "c")
+	if got := MissingTop(leaf); got != filepath.Join(root, "a") {
+		t.Fatalf("MissingTop = %q", got)
+	}
+	if err := os.MkdirAll(leaf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := MissingTop(leaf); got != "" {
+		t.Fatalf("MissingTop of an existing dir = %q", got)
+	}
+	// A sibling keeps its parent alive.
+	os.Mkdir(filepath.Join(root, "a", "other"), 0o755)
+	os.Remove(leaf)
+	RemoveParents(leaf, filepath.Join(root, "a"))
+	if _, err := os.Stat(filepath.Join(root, "a", "b")); err == nil {
+		t.Fatal("a/b, empty and made for the leaf, is still there")
+	}
+	if _, err := os.Stat(filepath.Join(root, "a")); err != nil {
+		t.Fatal("a, which still holds a sibling, was removed")
+	}
+	os.Remove(filepath.Join(root, "a", "other"))
+	os.MkdirAll(leaf, 0o755)
+	os.Remove(leaf)
+	RemoveParents(leaf, filepath.Join(root, "a"))
+	if _, err := os.Stat(filepath.Join(root, "a")); err == nil {
+		t.Fatal("a is still there")
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Fatal("RemoveParents went above top")
+	}
+	// No top, or a top that is not a parent: nothing happens.
+	os.MkdirAll(leaf, 0o755)
+	RemoveParents(leaf, "")
+	RemoveParents(leaf, "/elsewhere")
+	if _, err := os.Stat(filepath.Dir(leaf)); err != nil {
+		t.Fatal("parents removed without a top")
 	}
 }

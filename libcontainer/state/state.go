@@ -71,6 +71,7 @@ type State struct {
 
 	InitStartTime uint64 `json:"kanInitStartTime,omitempty"` // /proc/<pid>/stat field 22, guards against pid reuse
 	CgroupPath    string `json:"kanCgroupPath,omitempty"`    // absolute directory of the container's cgroup
+	CgroupTop     string `json:"kanCgroupTop,omitempty"`     // the topmost of its parents create made, removed with it
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
 	// Config is the container's config as created: the hooks of start
 	// and delete, the devices an update keeps, the process exec starts from.

@@ -321,3 +321,30 @@ done`
 		t.Fatalf("after an invalid update: %q", got)
 	}
 }
+
+// TestNestedCgroupsPathLeavesNothing: the parents kan makes for a nested
+// linux.cgroupsPath go with the container — after a run, and after a
+// create that fails once the cgroup exists.
+func TestNestedCgroupsPathLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	top := fmt.Sprintf("kan-nest-%d", os.Getpid())
+	t.Cleanup(func() { os.Remove(filepath.Join(cgroupRoot, top, "x")); os.Remove(filepath.Join(cgroupRoot, top)) })
+	b := newBundle(t, "cat", "/proc/self/cgroup")
+	b.Spec.Linux.CgroupsPath = "/" + top + "/x/c1"
+	// Without a cgroup namespace, the path shows inside.
+	b.Spec.Linux.Namespaces = slices.DeleteFunc(b.Spec.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+		return n.Type == specs.CgroupNamespace
+	})
+	if out := e.mustRun(b); !strings.Contains(out, "/"+top+"/x/c1") {
+		t.Fatalf("container cgroup: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(cgroupRoot, top)); err == nil {
+		t.Fatalf("%s, made for the container, is left behind", top)
+	}
+	b = newBundle(t, "/no/such/program")
+	b.Spec.Linux.CgroupsPath = "/" + top + "/x/c2"
+	e.fails("/no/such/program", "create", "--bundle", b.write(t), newID(t))
+	if _, err := os.Stat(filepath.Join(cgroupRoot, top)); err == nil {
+		t.Fatalf("%s is left behind by a failed create", top)
+	}
+}
