@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
-	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
@@ -187,13 +186,8 @@ func execInit(c *execConfig) error {
 	}
 	unix.Close(c.RootFd)
 	p := c.Process
-	if c.ConsoleFd >= 0 {
-		sock := os.NewFile(uintptr(c.ConsoleFd), "console-socket")
-		err := console.Setup(sock, p.ConsoleSize, false)
-		sock.Close()
-		if err != nil {
-			return fmt.Errorf("process.terminal: %w", err)
-		}
+	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize, false); err != nil {
+		return err
 	}
 	path, env, err := becomeProcess(p, c.Linux, c.PreserveFds)
 	if err != nil {

@@ -122,13 +122,8 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
 		return err
 	}
-	if c.ConsoleFd >= 0 {
-		sock := os.NewFile(uintptr(c.ConsoleFd), "console-socket")
-		err := console.Setup(sock, p.ConsoleSize, true)
-		sock.Close()
-		if err != nil {
-			return fmt.Errorf("process.terminal: %w", err)
-		}
+	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize, true); err != nil {
+		return err
 	}
 	if _, ok := namespaces.Find(s.Linux.Namespaces, specs.UTSNamespace); ok {
 		if s.Hostname != "" {
@@ -189,6 +184,21 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	err = unix.Exec(path, p.Args, env)
 	done.WriteString(fmt.Sprintf("exec %s: %v", path, err))
 	os.Exit(127)
+	return nil
+}
+
+// setupTerminal gives the process a terminal whose master goes over the
+// console socket at fd (none when fd < 0); devConsole also makes it
+// /dev/console, which only the container's first process does.
+func setupTerminal(fd int, size *specs.Box, devConsole bool) error {
+	if fd < 0 {
+		return nil
+	}
+	sock := os.NewFile(uintptr(fd), "console-socket")
+	defer sock.Close()
+	if err := console.Setup(sock, size, devConsole); err != nil {
+		return fmt.Errorf("process.terminal: %w", err)
+	}
 	return nil
 }
 

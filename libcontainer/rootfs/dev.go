@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -46,12 +45,7 @@ func createDevice(c *Config, root *os.File, d specs.LinuxDevice) error {
 		return bindDevice(root, d)
 	}
 	dir, name := splitDev(d.Path)
-	parent, err := pathrs.MkdirAllHandle(root, dir, 0o755)
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
-	pdir, err := pathrs.Reopen(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	pdir, err := openDirInRoot(root, dir)
 	if err != nil {
 		return err
 	}
@@ -98,12 +92,7 @@ func bindDevice(root *os.File, d specs.LinuxDevice) error {
 	// Whatever the image has there that is not a plain file (a link
 	// above all: fileInRoot would follow it) goes, as with mknod.
 	dir, name := splitDev(d.Path)
-	parent, err := pathrs.MkdirAllHandle(root, dir, 0o755)
-	if err != nil {
-		return err
-	}
-	pdir, err := pathrs.Reopen(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-	parent.Close()
+	pdir, err := openDirInRoot(root, dir)
 	if err != nil {
 		return err
 	}
@@ -134,12 +123,7 @@ func splitDev(p string) (string, string) {
 
 // devSymlinks adds the links every container has in /dev.
 func devSymlinks(root *os.File) error {
-	dev, err := pathrs.MkdirAllHandle(root, "/dev", 0o755)
-	if err != nil {
-		return err
-	}
-	defer dev.Close()
-	ddir, err := pathrs.Reopen(dev, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	ddir, err := openDirInRoot(root, "/dev")
 	if err != nil {
 		return err
 	}

@@ -84,13 +84,7 @@ func mountTree(root *os.File, tree *os.File, dest string, opts *options) error {
 	if err := unix.Fstat(int(tree.Fd()), &st); err != nil {
 		return err
 	}
-	var target *os.File
-	var err error
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		target, err = mkdirInRoot(root, dest)
-	} else {
-		target, err = fileInRoot(root, dest)
-	}
+	target, err := mountPointInRoot(root, dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return err
 	}

@@ -348,12 +348,7 @@ func mountBind(root *os.File, source, dest string, opts *options) error {
 	if err != nil {
 		return fmt.Errorf("bind source: %w", err)
 	}
-	var target *os.File
-	if fi.IsDir() {
-		target, err = mkdirInRoot(root, dest)
-	} else {
-		target, err = fileInRoot(root, dest)
-	}
+	target, err := mountPointInRoot(root, dest, fi.IsDir())
 	if err != nil {
 		return err
 	}
@@ -453,6 +448,26 @@ func mkdirInRoot(root *os.File, dest string) (*os.File, error) {
 	return f, nil
 }
 
+// openDirInRoot resolves dir inside root, creating what is missing, and
+// opens it as a directory, to create entries in it with the *at calls.
+func openDirInRoot(root *os.File, dir string) (*os.File, error) {
+	h, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+}
+
+// mountPointInRoot is mkdirInRoot for a directory to mount, fileInRoot
+// for anything else.
+func mountPointInRoot(root *os.File, dest string, dir bool) (*os.File, error) {
+	if dir {
+		return mkdirInRoot(root, dest)
+	}
+	return fileInRoot(root, dest)
+}
+
 // fileInRoot resolves dest inside root, creating an empty file (and its
 // parents) if missing, and returns an O_PATH handle on it.
 func fileInRoot(root *os.File, dest string) (*os.File, error) {
@@ -460,14 +475,9 @@ func fileInRoot(root *os.File, dest string) (*os.File, error) {
 		return f, nil
 	}
 	dir, name := filepath.Split(dest)
-	parent, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+	parentDir, err := openDirInRoot(root, dir)
 	if err != nil {
 		return nil, fmt.Errorf("create parent of %s in rootfs: %w", dest, err)
-	}
-	defer parent.Close()
-	parentDir, err := pathrs.Reopen(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-	if err != nil {
-		return nil, err
 	}
 	defer parentDir.Close()
 	fd, err := unix.Openat(int(parentDir.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
