@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -70,9 +69,7 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 		}
 	}
 	// Signals are forwarded from the start, so that none is lost.
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	sigs := catchSignals(cmd.Bool("detach"))
 	if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
 		becomeSubreaper()
 	}
@@ -108,6 +105,7 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 		defer term.close()
 		sock = term.theirs
 	}
+	sigs.wait()
 	pid, err := c.Exec(libcontainer.ExecOptions{
 		Process:       p,
 		ConsoleSocket: sock,
@@ -132,7 +130,7 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 	if detach {
 		return nil
 	}
-	go forwardSignals(sigs, pid, term)
+	go sigs.forward(pid, term)
 	code := waitExit(pid)
 	if term != nil {
 		term.drain()

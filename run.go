@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
@@ -21,11 +20,9 @@ var runCommand = &cli.Command{
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 	),
 	Action: func(ctx context.Context, cmd *cli.Command) error {
-		// Forward signals from the moment the container exists: ask for
-		// them before create, so that none is lost in between.
-		sigs := make(chan os.Signal, 64)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		// Forward signals from the moment the container exists: they
+		// are all caught before create, so that none is lost in between.
+		sigs := catchSignals(cmd.Bool("detach"))
 		if !cmd.Bool("detach") {
 			becomeSubreaper()
 		}
@@ -48,6 +45,7 @@ var runCommand = &cli.Command{
 		if term != nil {
 			sock = term.theirs
 		}
+		sigs.wait()
 		c, err := createContainer(cmd, b, sock)
 		if err != nil {
 			return err
@@ -70,7 +68,7 @@ var runCommand = &cli.Command{
 		if cmd.Bool("detach") {
 			return nil
 		}
-		go forwardSignals(sigs, pid, term)
+		go sigs.forward(pid, term)
 		code := waitExit(pid)
 		if term != nil {
 			term.drain()
@@ -84,25 +82,6 @@ var runCommand = &cli.Command{
 		}
 		return &exitError{code: code}
 	},
-}
-
-// forwardSignals passes every signal kan receives on to the container's
-// init, except those that are about kan's own children or runtime; a
-// window size change resizes the container's terminal instead.
-func forwardSignals(sigs <-chan os.Signal, pid int, term *terminal) {
-	for s := range sigs {
-		sig := s.(unix.Signal)
-		switch sig {
-		case unix.SIGCHLD, unix.SIGURG: // ours; SIGURG is Go's preemption
-			continue
-		case unix.SIGWINCH:
-			if term != nil {
-				term.resize()
-				continue
-			}
-		}
-		unix.Kill(pid, sig)
-	}
 }
 
 // becomeSubreaper makes kan the reaper of the container's orphans, as
