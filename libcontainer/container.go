@@ -168,9 +168,6 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return c, fmt.Errorf("open cgroup: %w", err)
 	}
 	defer cg.Close()
-	if err = devices.Apply(int(cg.Fd()), deviceRules(o.Spec.Linux)); err != nil {
-		return c, fmt.Errorf("linux.resources.devices: %w", err)
-	}
 	startFifo, doneFifo, err := execFifos(dir.Path)
 	if err != nil {
 		return c, err
@@ -184,6 +181,14 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return
 	}
 	crashpoint.Hit("create-init-started")
+	// The device filter goes on while the init starts up (loading it
+	// takes as long as the init's exec): the init is kan's own code until
+	// it gets its config below, and it opens and makes device nodes only
+	// after that, when the filter is in force.
+	if err = devices.Apply(int(cg.Fd()), deviceRules(o.Spec.Linux)); err != nil {
+		err = fmt.Errorf("linux.resources.devices: %w", err)
+		return
+	}
 	plan.Close() // the child has its own copies now
 	pid, err := init.waitPid(o.Spec)
 	if err != nil {
