@@ -61,7 +61,16 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 	if console != nil {
 		extra = append(extra, console)
 	}
-	env := append(plan.Env(3+len(extra)),
+	// Namespaces that clone alone can make are made by clone, from here:
+	// that spares nsenter a fork into the new pid namespace, and the
+	// kernel memory of the namespaces is charged to kan, not to the
+	// container. The rest is nsenter's.
+	cloneFlags, byClone := plan.CloneFlags()
+	var env []string
+	if !byClone {
+		env = plan.Env(3 + len(extra))
+	}
+	env = append(env,
 		fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd),
 		// The init stage allocates little and lives briefly: no GC.
 		"GOGC=off",
@@ -80,6 +89,7 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 		Stderr:     os.Stderr,
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:  cloneFlags,
 			UseCgroupFD: cgroupFd >= 0,
 			CgroupFD:    cgroupFd,
 		},
@@ -144,6 +154,9 @@ func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
 				return 0, p.initFailed(err)
 			}
 		case msgPid:
+			if m.Pid == 0 { // nsenter did not fork: the init is our child
+				m.Pid = p.cmd.Process.Pid
+			}
 			p.pid = m.Pid
 			if m.Pid != p.cmd.Process.Pid {
 				// The intermediate process has forked the init

@@ -1,7 +1,7 @@
 // Package namespaces turns the linux.namespaces list of a config into what
-// the nsenter stage of `kan init` needs: the clone flags of the namespaces to
-// create and open handles on the ones to join. A namespace type absent from
-// the list is shared with the host.
+// kan's clone of `kan init` and its nsenter stage need: the clone flags of
+// the namespaces to create and open handles on the ones to join. A namespace
+// type absent from the list is shared with the host.
 package namespaces
 
 import (
@@ -78,6 +78,18 @@ func Prepare(list []specs.LinuxNamespace) (*Plan, error) {
 		p.Join = append(p.Join, Handle{Type: ns.Type, File: f})
 	}
 	return p, nil
+}
+
+// CloneFlags returns the clone flags that create all of the plan's
+// namespaces when the plan can be carried out by clone alone, and ok false
+// when it needs nsenter: to join a namespace, to write the id maps of a new
+// user namespace between its creation and the others', or to write the
+// offsets of a new time namespace before a process enters it.
+func (p *Plan) CloneFlags() (flags uintptr, ok bool) {
+	if len(p.Join) > 0 || p.New&(unix.CLONE_NEWUSER|unix.CLONE_NEWTIME) != 0 {
+		return 0, false
+	}
+	return p.New, true
 }
 
 // Env returns the environment for nsenter, given that the join handles will

@@ -188,7 +188,6 @@ __attribute__((constructor)) static void kan_nsenter(void)
 			write_file("/proc/self/timens_offsets", offsets);
 	}
 
-	char line[64];
 	// A new or joined pid or time namespace applies only to children: fork
 	// once more so that the process that runs Go is inside it. CLONE_PARENT
 	// makes it a child of kan itself, which can then wait for it.
@@ -197,13 +196,15 @@ __attribute__((constructor)) static void kan_nsenter(void)
 		if (pid < 0)
 			fail("fork into the pid namespace");
 		if (pid > 0) {
+			char line[64];
 			snprintf(line, sizeof(line), "{\"type\":\"pid\",\"pid\":%d}\n", pid);
 			send_line(line);
 			_exit(0);
 		}
 	} else {
-		snprintf(line, sizeof(line), "{\"type\":\"pid\",\"pid\":%d}\n", getpid());
-		send_line(line);
+		// pid 0: this process, the one kan started. (getpid would not
+		// name it for kan when kan's clone made a new pid namespace.)
+		send_line("{\"type\":\"pid\",\"pid\":0}\n");
 	}
 	// The child and the no-fork case go on into the Go runtime.
 }

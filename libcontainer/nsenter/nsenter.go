@@ -13,8 +13,13 @@
 // The protocol with the parent (see libcontainer/process.go) is a stream of
 // JSON lines on the sync socket: {"type":"userns"} asks the parent to write
 // the uid and gid maps, answered by {"type":"userns-done"}; {"type":"pid",
-// "pid":N} ends this stage and names the process that goes on to run Go;
-// {"type":"error","msg":"..."} reports a failure.
+// "pid":N} ends this stage and names the process that goes on to run Go (0:
+// this one, which did not fork); {"type":"error","msg":"..."} reports a
+// failure.
+//
+// When a config only creates namespaces, and neither a user nor a time
+// namespace, kan's clone creates them all and nsenter has nothing to do
+// but report.
 package nsenter
 
 // #cgo CFLAGS: -Wall -Werror -O2
