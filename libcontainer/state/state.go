@@ -317,8 +317,17 @@ func List(root string) ([]string, error) {
 	return ids, nil
 }
 
-// WriteFileAtomic writes data to a temporary file beside path and renames
-// it over path.
+// WriteFileAtomic writes data to a temporary file beside path and puts it
+// in path's place.
+//
+// The swap is renameat2's RENAME_EXCHANGE, then the old file (now under the
+// temporary name) is removed: as atomic for readers as a rename over path,
+// but ext4 (where /run is not a tmpfs) starts writing back a file renamed
+// over another (auto_da_alloc), which made each save of a container's state
+// cost 0.3 to 2 ms. The state lives in /run and need not outlive a reboot,
+// so nothing here waits for the disk. A kan killed between the two steps
+// leaves the temporary file, which goes with the directory. Where path is
+// not a regular file yet, a plain rename does it.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
 	if err != nil {
@@ -336,12 +345,22 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	exchanged := false
 	if err == nil {
 		crashpoint.Hit("save-tmp-written")
-		err = os.Rename(tmp, path)
+		err = errors.New("no regular file to exchange with")
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode().IsRegular() {
+			err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+		}
+		exchanged = err == nil
+		if !exchanged {
+			err = os.Rename(tmp, path)
+		}
+	}
+	if err != nil || exchanged {
+		os.Remove(tmp)
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -117,6 +117,42 @@ func TestWriteFileAtomicLeavesNoTemp(t *testing.T) {
 	}
 }
 
+// TestWriteFileAtomicOverNonFiles: the exchange is only ever made with a
+// regular file; over a directory or a symlink the write behaves as a rename
+// would (a symlink is replaced, a directory is an error and stays).
+func TestWriteFileAtomicOverNonFiles(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(sub, []byte("x"), 0o600); err == nil {
+		t.Fatal("wrote over a directory")
+	}
+	if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
+		t.Fatalf("directory gone: %v", err)
+	}
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, []byte("keep"), 0o600)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(link, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "keep" {
+		t.Fatalf("write went through the symlink: target %q", data)
+	}
+	if fi, err := os.Lstat(link); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("link not replaced by a file: %v %v", fi, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Fatalf("entries %v, want sub, target, link", entries)
+	}
+}
+
 // TestSaveIsAtomicForReaders: while one goroutine rewrites state.json with
 // states of very different sizes, readers never see a partial or mixed
 // file.
