@@ -4,10 +4,11 @@
 // root with pivot_root(2) (or MS_MOVE and chroot with --no-pivot), then the
 // masked and read-only paths and a read-only root.
 //
-// Every path inside the rootfs is resolved with filepath-securejoin's
-// pathrs, as an O_PATH handle, and mounts target that handle through
-// /proc/self/fd, so that a symlink planted in the rootfs cannot send a
-// mount to the host.
+// Every path inside the rootfs is resolved by the kernel as if the rootfs
+// were "/" (openat2 with RESOLVE_IN_ROOT, see openInRoot; filepath-securejoin's
+// pathrs where directories must be made), as an O_PATH handle, and mounts
+// target that handle through /proc/self/fd, so that a symlink planted in
+// the rootfs cannot send a mount to the host.
 package rootfs
 
 import (
@@ -312,12 +313,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 
 // copyUp copies the directory a tmpfs now covers into the tmpfs at dest.
 func copyUp(root *os.File, dest string, under *os.File) error {
-	mounted, err := pathrs.OpenatInRoot(root, dest)
-	if err != nil {
-		return err
-	}
-	defer mounted.Close()
-	dst, err := pathrs.Reopen(mounted, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	dst, err := openInRoot(root, dest, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
@@ -365,7 +361,7 @@ func mountBind(root *os.File, source, dest string, opts *options) error {
 // recursive attributes.
 func remountBind(root *os.File, dest string, opts *options) error {
 	if rest := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 || opts.cleared != 0 {
-		mounted, err := pathrs.OpenatInRoot(root, dest)
+		mounted, err := openInRoot(root, dest, unix.O_PATH)
 		if err != nil {
 			return err
 		}
@@ -389,7 +385,7 @@ func finishMountAt(root *os.File, dest string, opts *options) error {
 	if len(opts.propagation) == 0 && opts.attrSet == 0 && opts.attrClr == 0 {
 		return nil
 	}
-	mounted, err := pathrs.OpenatInRoot(root, dest)
+	mounted, err := openInRoot(root, dest, unix.O_PATH)
 	if err != nil {
 		return err
 	}
@@ -438,9 +434,35 @@ func mountCgroup(c *Config, root *os.File, dest string, opts *options) error {
 	return mountBind(root, c.CgroupDir, dest, &bind)
 }
 
+// openInRoot opens path inside root with openat2(RESOLVE_IN_ROOT |
+// RESOLVE_NO_MAGICLINKS): the kernel resolves every component, symlinks and
+// ".." included, as if root were "/", so the file it returns cannot be
+// outside root. pathrs-lite does the same on kernels with openat2, and then
+// reads the file's path back through procfs only to name the *os.File; that
+// naming, a dozen syscalls per path, is what this skips. A rename racing the
+// lookup makes the kernel answer EAGAIN: it is tried again a few times.
+func openInRoot(root *os.File, path string, flags uint64) (*os.File, error) {
+	how := &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	var err error
+	for range 16 {
+		var fd int
+		fd, err = unix.Openat2(int(root.Fd()), path, how)
+		if err == nil {
+			return os.NewFile(uintptr(fd), filepath.Join(root.Name(), path)), nil
+		}
+		if err != unix.EAGAIN && err != unix.EINTR {
+			break
+		}
+	}
+	return nil, &os.PathError{Op: "open in rootfs", Path: path, Err: err}
+}
+
 // mkdirInRoot resolves dest inside root, creating missing directories,
 // and returns an O_PATH handle on it.
 func mkdirInRoot(root *os.File, dest string) (*os.File, error) {
+	if f, err := openInRoot(root, dest, unix.O_PATH|unix.O_DIRECTORY); err == nil {
+		return f, nil
+	}
 	f, err := pathrs.MkdirAllHandle(root, dest, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("create mount point %s in rootfs: %w", dest, err)
@@ -451,6 +473,9 @@ func mkdirInRoot(root *os.File, dest string) (*os.File, error) {
 // openDirInRoot resolves dir inside root, creating what is missing, and
 // opens it as a directory, to create entries in it with the *at calls.
 func openDirInRoot(root *os.File, dir string) (*os.File, error) {
+	if f, err := openInRoot(root, dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
+		return f, nil
+	}
 	h, err := pathrs.MkdirAllHandle(root, dir, 0o755)
 	if err != nil {
 		return nil, err
@@ -471,7 +496,7 @@ func mountPointInRoot(root *os.File, dest string, dir bool) (*os.File, error) {
 // fileInRoot resolves dest inside root, creating an empty file (and its
 // parents) if missing, and returns an O_PATH handle on it.
 func fileInRoot(root *os.File, dest string) (*os.File, error) {
-	if f, err := pathrs.OpenatInRoot(root, dest); err == nil {
+	if f, err := openInRoot(root, dest, unix.O_PATH); err == nil {
 		return f, nil
 	}
 	dir, name := filepath.Split(dest)
@@ -487,5 +512,5 @@ func fileInRoot(root *os.File, dest string) (*os.File, error) {
 	if err == nil {
 		unix.Close(fd)
 	}
-	return pathrs.OpenatInRoot(root, dest)
+	return openInRoot(root, dest, unix.O_PATH)
 }
