@@ -211,7 +211,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}
 	err = init.waitReady(&initConfig{
 		ID:           o.ID,
-		Spec:         o.Spec,
+		Spec:         toWire(o.Spec),
 		Bundle:       o.Bundle,
 		Rootfs:       rootfs,
 		NoPivot:      o.NoPivot,

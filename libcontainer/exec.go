@@ -38,7 +38,7 @@ type ExecOptions struct {
 // container's namespaces.
 type execConfig struct {
 	Process     *specs.Process `json:"process"`
-	Linux       *specs.Linux   `json:"linux"` // the container's: personality, memory policy
+	Linux       *wireLinux     `json:"linux"` // the container's: personality, memory policy
 	RootFd      int            `json:"rootFd"`
 	ConsoleFd   int            `json:"consoleFd"` // -1: no terminal
 	PreserveFds int            `json:"preserveFds,omitempty"`
@@ -148,7 +148,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	err = init.conn.send(message{Type: msgExec, Exec: &execConfig{
 		Process:     p,
-		Linux:       cfg.Linux,
+		Linux:       toWireLinux(cfg.Linux),
 		RootFd:      3 + o.PreserveFds + 1,
 		ConsoleFd:   consoleFd,
 		PreserveFds: o.PreserveFds,
@@ -189,7 +189,7 @@ func execInit(c *execConfig) error {
 	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize, false); err != nil {
 		return err
 	}
-	path, env, err := becomeProcess(p, c.Linux, c.PreserveFds)
+	path, env, err := becomeProcess(p, c.Linux.linux(), c.PreserveFds)
 	if err != nil {
 		return err
 	}

@@ -27,17 +27,17 @@ import (
 
 // initConfig is what kan sends `kan init` once it is in its namespaces.
 type initConfig struct {
-	ID           string      `json:"id"`
-	Spec         *specs.Spec `json:"spec"`
-	Bundle       string      `json:"bundle"`
-	Rootfs       string      `json:"rootfs"`
-	NoPivot      bool        `json:"noPivot,omitempty"`
-	NoNewKeyring bool        `json:"noNewKeyring,omitempty"`
-	CgroupDir    string      `json:"cgroupDir,omitempty"`
-	PreserveFds  int         `json:"preserveFds,omitempty"`
-	FifoFd       int         `json:"fifoFd"`
-	DoneFd       int         `json:"doneFd"`
-	ConsoleFd    int         `json:"consoleFd"` // -1: no terminal
+	ID           string    `json:"id"`
+	Spec         *wireSpec `json:"spec"`
+	Bundle       string    `json:"bundle"`
+	Rootfs       string    `json:"rootfs"`
+	NoPivot      bool      `json:"noPivot,omitempty"`
+	NoNewKeyring bool      `json:"noNewKeyring,omitempty"`
+	CgroupDir    string    `json:"cgroupDir,omitempty"`
+	PreserveFds  int       `json:"preserveFds,omitempty"`
+	FifoFd       int       `json:"fifoFd"`
+	DoneFd       int       `json:"doneFd"`
+	ConsoleFd    int       `json:"consoleFd"` // -1: no terminal
 }
 
 // Init is the body of `kan init`: the process that becomes the container.
@@ -80,7 +80,7 @@ func Init() {
 }
 
 func initContainer(c *initConfig, conn *syncConn) error {
-	s := c.Spec
+	s := c.Spec.spec()
 	p := s.Process
 	unix.CloseOnExec(c.FifoFd)
 	unix.CloseOnExec(c.DoneFd)

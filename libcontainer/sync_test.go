@@ -1,0 +1,78 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestWireSpecCarriesEveryField: every field of specs.Spec and specs.Linux
+// either reaches the init or is one kan acts on itself. A field added to
+// runtime-spec fails here until it is sorted into one or the other.
+func TestWireSpecCarriesEveryField(t *testing.T) {
+	kanOnly := map[string][]string{
+		"Spec":  {"Version", "Annotations", "Solaris", "Windows", "VM", "ZOS", "FreeBSD"},
+		"Linux": {"Resources", "CgroupsPath", "NetDevices", "Seccomp", "IntelRdt"},
+	}
+	check := func(name string, full, wire reflect.Type) {
+		for i := 0; i < full.NumField(); i++ {
+			f := full.Field(i).Name
+			_, carried := wire.FieldByName(f)
+			if !carried && !slices.Contains(kanOnly[name], f) {
+				t.Errorf("%s.%s neither reaches the init nor is listed as kan's own", name, f)
+			}
+		}
+	}
+	check("Spec", reflect.TypeOf(specs.Spec{}), reflect.TypeOf(wireSpec{}))
+	check("Linux", reflect.TypeOf(specs.Linux{}), reflect.TypeOf(wireLinux{}))
+}
+
+// TestWireSpecRoundTrip: what the init rebuilds equals the config, less
+// the fields it does not get.
+func TestWireSpecRoundTrip(t *testing.T) {
+	umask := uint32(0o27)
+	s := &specs.Spec{
+		Version:    "1.3.0",
+		Process:    &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", User: specs.User{UID: 1, Umask: &umask}},
+		Root:       &specs.Root{Path: "rootfs", Readonly: true},
+		Hostname:   "h",
+		Domainname: "d",
+		Mounts:     []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}},
+		Hooks:      &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}},
+		Linux: &specs.Linux{
+			UIDMappings:       []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+			GIDMappings:       []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+			Sysctl:            map[string]string{"net.ipv4.ip_forward": "1"},
+			Namespaces:        []specs.LinuxNamespace{{Type: specs.PIDNamespace}},
+			Devices:           []specs.LinuxDevice{{Path: "/dev/x", Type: "c", Major: 1, Minor: 3}},
+			RootfsPropagation: "slave",
+			MaskedPaths:       []string{"/proc/kcore"},
+			ReadonlyPaths:     []string{"/proc/sys"},
+			MountLabel:        "l",
+			Personality:       &specs.LinuxPersonality{Domain: specs.PerLinux32},
+			MemoryPolicy:      &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"},
+			TimeOffsets:       map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}},
+			Resources:         &specs.LinuxResources{},
+			CgroupsPath:       "/x",
+		},
+	}
+	data, err := json.Marshal(toWire(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w wireSpec
+	if err := json.Unmarshal(data, &w); err != nil {
+		t.Fatal(err)
+	}
+	want := *s
+	want.Version = ""
+	l := *s.Linux
+	l.Resources, l.CgroupsPath = nil, ""
+	want.Linux = &l
+	if got := w.spec(); !reflect.DeepEqual(got, &want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, &want)
+	}
+}
