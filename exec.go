@@ -79,7 +79,11 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	defer c.Close()
-	p, err := execProcess(cmd, c.State.Config)
+	base, err := c.Process()
+	if err != nil {
+		return err
+	}
+	p, err := execProcess(cmd, base)
 	if err != nil {
 		return err
 	}
@@ -141,7 +145,7 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 // execProcess builds the process to run: from --process, or from the
 // container's own process with the command line and flags over it, as
 // runc exec does.
-func execProcess(cmd *cli.Command, cfg *specs.Spec) (*specs.Process, error) {
+func execProcess(cmd *cli.Command, base *specs.Process) (*specs.Process, error) {
 	var p specs.Process
 	if path := cmd.String("process"); path != "" {
 		data, err := os.ReadFile(path)
@@ -162,8 +166,8 @@ func execProcess(cmd *cli.Command, cfg *specs.Spec) (*specs.Process, error) {
 	if cmd.NArg() < 2 {
 		return nil, errors.New("exec: expected a command after the container id (or --process)")
 	}
-	if cfg != nil && cfg.Process != nil {
-		p = *cfg.Process
+	if base != nil {
+		p = *base
 	}
 	p.Args = cmd.Args().Slice()[1:]
 	p.Terminal = cmd.Bool("tty")

@@ -120,8 +120,8 @@ func Create(o CreateOptions) (c *Container, err error) {
 			Annotations: o.Spec.Annotations,
 		},
 		CgroupPath: cgroupDir,
-		Config:     o.Spec,
-		Resources:  o.Spec.Linux.Resources,
+		Config:     state.MustLazy(o.Spec),
+		Resources:  lazyResources(o.Spec.Linux.Resources),
 	}}
 	var init *initProcess
 	var netns *os.File // the container's network namespace, for linux.netDevices
@@ -380,7 +380,11 @@ func (c *Container) Start() error {
 		return err
 	}
 	crashpoint.Hit("start-saved")
-	if h := c.State.Config.Hooks; h != nil {
+	h, err := c.hooks()
+	if err != nil {
+		return err
+	}
+	if h != nil {
 		// Spec 1.3: a failing poststart hook fails the container.
 		if err := hooks.Run("poststart", h.Poststart, c.State.OCI(Running)); err != nil {
 			signalInit(c.State, unix.SIGKILL)
@@ -471,7 +475,11 @@ func (c *Container) Delete(force bool) error {
 	if c.State.Config == nil {
 		return nil
 	}
-	if h := c.State.Config.Hooks; h != nil {
+	h, err := c.hooks()
+	if err != nil {
+		return err
+	}
+	if h != nil {
 		// poststop failures are logged and the rest still run: the
 		// container is gone anyway.
 		if err := hooks.RunAll("poststop", h.Poststop, c.State.OCI(Stopped)); err != nil {
@@ -511,4 +519,35 @@ func consoleFd(o CreateOptions) int {
 		return -1
 	}
 	return 3 + o.PreserveFds + 3
+}
+
+// hooks returns the hooks of the container's config, decoding nothing else.
+func (c *Container) hooks() (*specs.Hooks, error) {
+	var cfg struct {
+		Hooks *specs.Hooks `json:"hooks"`
+	}
+	if err := c.State.Config.DecodeInto(&cfg); err != nil {
+		return nil, fmt.Errorf("read the hooks of %s: %w", c.State.ID, err)
+	}
+	return cfg.Hooks, nil
+}
+
+// Process returns the process of the container's config (nil if the state
+// has none), decoding nothing else: exec starts from it.
+func (c *Container) Process() (*specs.Process, error) {
+	var cfg struct {
+		Process *specs.Process `json:"process"`
+	}
+	if err := c.State.Config.DecodeInto(&cfg); err != nil {
+		return nil, fmt.Errorf("read the process of %s: %w", c.State.ID, err)
+	}
+	return cfg.Process, nil
+}
+
+// lazyResources keeps r, or nothing when the config has no resources.
+func lazyResources(r *specs.LinuxResources) *state.Lazy[specs.LinuxResources] {
+	if r == nil {
+		return nil
+	}
+	return state.MustLazy(r)
 }

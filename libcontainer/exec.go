@@ -87,8 +87,13 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err := lsm.Check(p.ApparmorProfile, p.SelinuxLabel, ""); err != nil {
 		return 0, err
 	}
-	cfg := c.State.Config
-	if cfg == nil || cfg.Linux == nil {
+	var cfg struct {
+		Linux *wireLinux `json:"linux"`
+	}
+	if err := c.State.Config.DecodeInto(&cfg); err != nil {
+		return 0, fmt.Errorf("read the config: %w", err)
+	}
+	if cfg.Linux == nil {
 		return 0, errors.New("state has no config (created by an older kan?)")
 	}
 	initPid := c.State.Pid
@@ -148,7 +153,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	err = init.conn.send(message{Type: msgExec, Exec: &execConfig{
 		Process:     p,
-		Linux:       toWireLinux(cfg.Linux),
+		Linux:       cfg.Linux,
 		RootFd:      3 + o.PreserveFds + 1,
 		ConsoleFd:   consoleFd,
 		PreserveFds: o.PreserveFds,

@@ -39,7 +39,11 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	default:
 		return fmt.Errorf("cannot update a container that is %s", s)
 	}
-	merged := mergeResources(c.State.Resources, r)
+	old, err := c.State.Resources.Get()
+	if err != nil {
+		return fmt.Errorf("read the resources in force: %w", err)
+	}
+	merged := mergeResources(old, r)
 	mnt, err := cgroups.Mountpoint()
 	if err != nil {
 		return err
@@ -47,7 +51,15 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	var rules []specs.LinuxDeviceCgroup
 	if len(r.Devices) > 0 {
 		// Check the rules before anything changes.
-		rules = deviceRules(&specs.Linux{Resources: merged, Devices: c.State.Config.Linux.Devices})
+		var cfg struct {
+			Linux struct {
+				Devices []specs.LinuxDevice `json:"devices"`
+			} `json:"linux"`
+		}
+		if err := c.State.Config.DecodeInto(&cfg); err != nil {
+			return fmt.Errorf("read the config's devices: %w", err)
+		}
+		rules = deviceRules(&specs.Linux{Resources: merged, Devices: cfg.Linux.Devices})
 		if _, err := devices.Program(rules); err != nil {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
@@ -65,7 +77,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
 	}
-	c.State.Resources = merged
+	c.State.Resources = lazyResources(merged)
 	return c.dir.Save(c.State)
 }
 

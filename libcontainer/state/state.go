@@ -75,11 +75,11 @@ type State struct {
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
 	// Config is the container's config as created: the hooks of start
 	// and delete, the devices an update keeps, the process exec starts from.
-	Config *specs.Spec `json:"kanConfig,omitempty"`
+	Config *Lazy[specs.Spec] `json:"kanConfig,omitempty"`
 	// Resources are the cgroup resources in force: the config's, with
 	// every update merged in, so that an update changes only what it
 	// names.
-	Resources *specs.LinuxResources `json:"kanResources,omitempty"`
+	Resources *Lazy[specs.LinuxResources] `json:"kanResources,omitempty"`
 }
 
 // OCI returns the runtime-spec state with the given status: what hooks

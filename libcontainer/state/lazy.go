@@ -1,0 +1,73 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// Lazy holds a JSON value of type T that is decoded only when a command
+// asks for it.
+//
+// A container's state carries its whole config and its resources, but most
+// commands (state, kill, list, pause) never read them, and decoding them is
+// not free: on the first decode into a type, encoding/json builds encoders
+// for every type reachable from it, which for specs.Spec takes about 2 ms
+// in a fresh kan process. Kept as raw JSON, they cost a copy; saving the
+// state again writes the same bytes back.
+type Lazy[T any] struct {
+	raw json.RawMessage
+}
+
+// NewLazy encodes v.
+func NewLazy[T any](v *T) (*Lazy[T], error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return &Lazy[T]{raw: raw}, nil
+}
+
+// MustLazy is NewLazy for values that always encode (the specs types).
+func MustLazy[T any](v *T) *Lazy[T] {
+	l, err := NewLazy(v)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// Get decodes the whole value. A nil Lazy gives nil.
+func (l *Lazy[T]) Get() (*T, error) {
+	if l == nil {
+		return nil, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(l.raw, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DecodeInto decodes the value into v, a type with only the fields the
+// caller needs (JSON ignores the others), which is cheaper than Get.
+func (l *Lazy[T]) DecodeInto(v any) error {
+	if l == nil {
+		return nil
+	}
+	return json.Unmarshal(l.raw, v)
+}
+
+func (l *Lazy[T]) MarshalJSON() ([]byte, error) {
+	if l == nil || l.raw == nil {
+		return []byte("null"), nil
+	}
+	return l.raw, nil
+}
+
+func (l *Lazy[T]) UnmarshalJSON(data []byte) error {
+	if l == nil {
+		return errors.New("state: UnmarshalJSON on nil Lazy")
+	}
+	l.raw = append(json.RawMessage(nil), data...)
+	return nil
+}
