@@ -384,17 +384,17 @@ func switchUser(eu *user.ExecUser, u specs.User) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set keep-caps: %w", err)
 	}
-	if err := unix.Setgroups(groups); err != nil {
+	if err := setgroupsThread(groups); err != nil {
 		// A user namespace whose setgroups is denied accepts only
 		// "no groups" — and only if none were asked for.
 		if !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
 			return fmt.Errorf("process.user.additionalGids %v: %w", groups, err)
 		}
 	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+	if err := setresThread(unix.SYS_SETRESGID, int(u.GID)); err != nil {
 		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
 	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+	if err := setresThread(unix.SYS_SETRESUID, int(u.UID)); err != nil {
 		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
@@ -402,6 +402,37 @@ func switchUser(eu *user.ExecUser, u specs.User) error {
 	}
 	if u.Umask != nil {
 		unix.Umask(int(*u.Umask))
+	}
+	return nil
+}
+
+// setgroupsThread and setresThread change the credentials of this thread
+// only, with the raw system calls. The libc wrappers (which cgo makes Go's
+// own calls go through) change every thread of the process, by signalling
+// each one in turn: a costly round on a virtual machine, and needless
+// here, where the only thread that matters is this one: it executes the
+// program, and execve ends the others, which run nothing but the Go
+// runtime until then.
+func setgroupsThread(gids []int) error {
+	list := make([]uint32, len(gids))
+	for i, g := range gids {
+		list[i] = uint32(g)
+	}
+	var p unsafe.Pointer
+	if len(list) > 0 {
+		p = unsafe.Pointer(&list[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(list)), uintptr(p), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// setresThread sets the real, effective and saved ids of trap
+// (SYS_SETRESUID or SYS_SETRESGID) to id.
+func setresThread(trap uintptr, id int) error {
+	if _, _, e := unix.RawSyscall(trap, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
+		return e
 	}
 	return nil
 }
