@@ -74,6 +74,9 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 		fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd),
 		// The init stage allocates little and lives briefly: no GC.
 		"GOGC=off",
+		// It runs one goroutine, locked to its thread: a second P only
+		// makes the runtime start threads that execve must then end.
+		"GOMAXPROCS=1",
 	)
 	if s.Linux.TimeOffsets != nil {
 		env = append(env, nsenter.EnvTimeOffsets+"="+timeOffsets(s.Linux.TimeOffsets))
