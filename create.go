@@ -39,7 +39,7 @@ var createCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		c, err := createContainer(cmd, b, nil)
+		c, err := createContainer(cmd, b, nil, nil)
 		if err != nil {
 			return err
 		}
@@ -100,8 +100,9 @@ func containerID(cmd *cli.Command) (string, error) {
 // createContainer is create's work, shared with run: read the bundle, make
 // the container, write the pid file. It returns the container locked.
 // consoleSock, when not nil, receives the terminal instead of
-// --console-socket (run uses it to attach the caller's terminal).
-func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File) (*libcontainer.Container, error) {
+// --console-socket (run uses it to attach the caller's terminal);
+// beforeStart, when not nil, runs just before the container's init starts.
+func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, beforeStart func()) (*libcontainer.Container, error) {
 	id, err := containerID(cmd)
 	if err != nil {
 		return nil, err
@@ -145,6 +146,7 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File) (*
 		NoNewKeyring:  cmd.Bool("no-new-keyring"),
 		PreserveFds:   n,
 		ConsoleSocket: consoleSock,
+		BeforeStart:   beforeStart,
 	})
 	if err != nil {
 		return nil, err

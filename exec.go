@@ -109,13 +109,13 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 		defer term.close()
 		sock = term.theirs
 	}
-	sigs.wait()
 	pid, err := c.Exec(libcontainer.ExecOptions{
 		Process:       p,
 		ConsoleSocket: sock,
 		PreserveFds:   n,
 		SubCgroup:     cmd.String("cgroup"),
 		IgnorePaused:  cmd.Bool("ignore-paused"),
+		BeforeStart:   sigs.wait, // every signal is caught once the process exists
 	})
 	if err != nil {
 		return err

@@ -45,8 +45,8 @@ var runCommand = &cli.Command{
 		if term != nil {
 			sock = term.theirs
 		}
-		sigs.wait()
-		c, err := createContainer(cmd, b, sock)
+		// Every signal is caught by the time the init starts.
+		c, err := createContainer(cmd, b, sock, sigs.wait)
 		if err != nil {
 			return err
 		}

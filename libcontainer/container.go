@@ -39,6 +39,9 @@ type CreateOptions struct {
 	// ConsoleSocket is a connected unix socket that receives the pty
 	// master when process.terminal is set.
 	ConsoleSocket *os.File
+	// BeforeStart, when set, is called just before the container's first
+	// process is started (run waits there for its signal catcher).
+	BeforeStart func()
 }
 
 // Container is a container whose state directory is open and locked.
@@ -176,6 +179,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	defer doneFifo.Close()
 	crashpoint.Hit("create-fifos")
 
+	if o.BeforeStart != nil {
+		o.BeforeStart()
+	}
 	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket)
 	if err != nil {
 		return

@@ -32,6 +32,7 @@ type ExecOptions struct {
 	PreserveFds   int      // fds 3..3+N-1 of the caller go to the process
 	SubCgroup     string   // run in this cgroup below the container's (--cgroup)
 	IgnorePaused  bool
+	BeforeStart   func() // called just before the process is started
 }
 
 // execConfig is what kan sends the exec stage once it is in the
@@ -130,6 +131,9 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 
 	procSpec := &specs.Spec{Process: p, Linux: &specs.Linux{}}
+	if o.BeforeStart != nil {
+		o.BeforeStart()
+	}
 	init, err := startInit(c.root, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket)
 	if err != nil {
 		return 0, err
