@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/spec"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -41,7 +42,29 @@ func main() {
 		libcontainer.Init()
 		return
 	}
+	if readsConfig(os.Args[1:]) {
+		go spec.Prewarm()
+	}
 	os.Exit(run(os.Args))
+}
+
+// readsConfig tells whether the command line is a create or a run, which
+// read a config.json: the first argument that is not a global flag (or
+// the value of one) names the command.
+func readsConfig(args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "create" || a == "run":
+			return true
+		case a == "--root" || a == "--log" || a == "--log-format":
+			i++ // its value
+		case strings.HasPrefix(a, "-"):
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // exitError carries an exit status without a message: `kan run` exits
