@@ -21,7 +21,7 @@ var runCommand = &cli.Command{
 	),
 	Action: func(ctx context.Context, cmd *cli.Command) error {
 		// Forward signals from the moment the container exists: they
-		// are all caught before create, so that none is lost in between.
+		// are all caught before its init starts, so none is lost.
 		sigs := catchSignals(cmd.Bool("detach"))
 		if !cmd.Bool("detach") {
 			becomeSubreaper()

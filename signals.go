@@ -13,7 +13,8 @@ import (
 // Asking for all signals is slow: the Go runtime enables them one at a
 // time, each a round trip to its signal thread (about 3 ms for all of them
 // here). So the catcher asks in the background, while kan reads the config,
-// and the command waits for it only before the container exists. Nothing
+// and the command waits for it only just before the container's process
+// is started (BeforeStart in libcontainer). Nothing
 // stops the catching: it lasts until kan exits (signal.Stop would cost as
 // much again). A detached command, like create, hands the container over
 // and forwards nothing, so it catches nothing.

@@ -483,7 +483,9 @@ func (c *Container) Delete(force bool) error {
 	}
 	h, err := c.hooks()
 	if err != nil {
-		return err
+		// The container is gone already; only its hooks are lost.
+		slog.Warn(err.Error())
+		return nil
 	}
 	if h != nil {
 		// poststop failures are logged and the rest still run: the

@@ -126,7 +126,7 @@ func TestRunReportsSignalExit(t *testing.T) {
 // reports the init's own status.
 func TestRunSubreaper(t *testing.T) {
 	e := newEnv(t)
-	b := newBundle(t, "sh", "-c", "(sleep 0.5 &); (true &); echo ready; sleep 2; exit 3")
+	b := newBundle(t, "sh", "-c", "(sleep 1 &); (true &); echo ready; sleep 3; exit 3")
 	withoutPidNS(b.Spec)
 	id := newID(t)
 	cmd, out := e.startRun(b, id)
@@ -156,12 +156,22 @@ func TestRunSubreaper(t *testing.T) {
 		}
 		return
 	}
-	// The abandoned sleep 0.5 is kan's child now (the init's sleep 2 is
-	// the init's).
-	if orphans, _ := children(); len(orphans) == 0 {
-		t.Error("the container's orphan was not reparented to kan run")
+	// The abandoned sleep 1 is kan's child now (the init's sleep 3 is
+	// the init's). It may still be the forked shell, not yet sleep, for a
+	// moment after "ready": look for it until it is about to end.
+	ready := time.Now()
+	for {
+		if orphans, _ := children(); len(orphans) > 0 {
+			break
+		}
+		if time.Since(ready) > 800*time.Millisecond {
+			out, _ := exec.Command("ps", "-eo", "pid,ppid,stat,comm").Output()
+			t.Errorf("the container's orphan was not reparented to kan run (pid %d):\n%s", kan, out)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(time.Until(ready.Add(1700 * time.Millisecond)))
 	if _, zombies := children(); len(zombies) > 0 {
 		t.Errorf("kan run leaves its orphans as zombies: %v", zombies)
 	}
