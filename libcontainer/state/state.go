@@ -348,11 +348,9 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	exchanged := false
 	if err == nil {
 		crashpoint.Hit("save-tmp-written")
-		err = errors.New("no regular file to exchange with")
 		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode().IsRegular() {
-			err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+			exchanged = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE) == nil
 		}
-		exchanged = err == nil
 		if !exchanged {
 			err = os.Rename(tmp, path)
 		}
