@@ -123,8 +123,8 @@ func Create(o CreateOptions) (c *Container, err error) {
 			Annotations: o.Spec.Annotations,
 		},
 		CgroupPath: cgroupDir,
-		Config:     state.MustLazy(o.Spec),
-		Resources:  lazyResources(o.Spec.Linux.Resources),
+		Config:     state.LazyOf(o.Spec),
+		Resources:  state.LazyOf(o.Spec.Linux.Resources),
 	}}
 	var init *initProcess
 	var netns *os.File // the container's network namespace, for linux.netDevices
@@ -529,33 +529,30 @@ func consoleFd(o CreateOptions) int {
 	return 3 + o.PreserveFds + 3
 }
 
-// hooks returns the hooks of the container's config, decoding nothing else.
+// configPart decodes into v, a struct with only the fields a command needs,
+// that part of the container's saved config; what names it in errors.
+func (c *Container) configPart(what string, v any) error {
+	if err := c.State.Config.DecodeInto(v); err != nil {
+		return fmt.Errorf("read the %s of %s: %w", what, c.State.ID, err)
+	}
+	return nil
+}
+
+// hooks returns the hooks of the container's config.
 func (c *Container) hooks() (*specs.Hooks, error) {
 	var cfg struct {
 		Hooks *specs.Hooks `json:"hooks"`
 	}
-	if err := c.State.Config.DecodeInto(&cfg); err != nil {
-		return nil, fmt.Errorf("read the hooks of %s: %w", c.State.ID, err)
-	}
-	return cfg.Hooks, nil
+	err := c.configPart("hooks", &cfg)
+	return cfg.Hooks, err
 }
 
 // Process returns the process of the container's config (nil if the state
-// has none), decoding nothing else: exec starts from it.
+// has none): exec starts from it.
 func (c *Container) Process() (*specs.Process, error) {
 	var cfg struct {
 		Process *specs.Process `json:"process"`
 	}
-	if err := c.State.Config.DecodeInto(&cfg); err != nil {
-		return nil, fmt.Errorf("read the process of %s: %w", c.State.ID, err)
-	}
-	return cfg.Process, nil
-}
-
-// lazyResources keeps r, or nothing when the config has no resources.
-func lazyResources(r *specs.LinuxResources) *state.Lazy[specs.LinuxResources] {
-	if r == nil {
-		return nil
-	}
-	return state.MustLazy(r)
+	err := c.configPart("process", &cfg)
+	return cfg.Process, err
 }

@@ -91,8 +91,8 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	var cfg struct {
 		Linux *wireLinux `json:"linux"`
 	}
-	if err := c.State.Config.DecodeInto(&cfg); err != nil {
-		return 0, fmt.Errorf("read the config: %w", err)
+	if err := c.configPart("linux section", &cfg); err != nil {
+		return 0, err
 	}
 	if cfg.Linux == nil {
 		return 0, errors.New("state has no config (created by an older kan?)")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
 // Pause freezes every process of a running container.
@@ -56,8 +57,8 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 				Devices []specs.LinuxDevice `json:"devices"`
 			} `json:"linux"`
 		}
-		if err := c.State.Config.DecodeInto(&cfg); err != nil {
-			return fmt.Errorf("read the config's devices: %w", err)
+		if err := c.configPart("devices", &cfg); err != nil {
+			return err
 		}
 		rules = deviceRules(&specs.Linux{Resources: merged, Devices: cfg.Linux.Devices})
 		if _, err := devices.Program(rules); err != nil {
@@ -77,7 +78,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
 	}
-	c.State.Resources = lazyResources(merged)
+	c.State.Resources = state.LazyOf(merged)
 	return c.dir.Save(c.State)
 }
 

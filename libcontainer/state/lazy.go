@@ -18,22 +18,18 @@ type Lazy[T any] struct {
 	raw json.RawMessage
 }
 
-// NewLazy encodes v.
-func NewLazy[T any](v *T) (*Lazy[T], error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+// LazyOf encodes v, or gives nil for a nil v (absent from the state). It
+// is for values that always encode, as the specs types do: it panics
+// otherwise.
+func LazyOf[T any](v *T) *Lazy[T] {
+	if v == nil {
+		return nil
 	}
-	return &Lazy[T]{raw: raw}, nil
-}
-
-// MustLazy is NewLazy for values that always encode (the specs types).
-func MustLazy[T any](v *T) *Lazy[T] {
-	l, err := NewLazy(v)
+	raw, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
-	return l
+	return &Lazy[T]{raw: raw}
 }
 
 // Get decodes the whole value. A nil Lazy gives nil.

@@ -17,7 +17,7 @@ func TestLazyRoundTrip(t *testing.T) {
 		Process:  &specs.Process{Args: []string{"/bin/sh"}, Cwd: "/"},
 		Hooks:    &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}},
 	}
-	in := State{Public: Public{ID: "c"}, Config: MustLazy(spec)}
+	in := State{Public: Public{ID: "c"}, Config: LazyOf(spec)}
 	data, err := json.Marshal(&in)
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +42,9 @@ func TestLazyRoundTrip(t *testing.T) {
 	}
 	if out.Resources != nil {
 		t.Fatal("absent resources came back")
+	}
+	if LazyOf[specs.LinuxResources](nil) != nil {
+		t.Fatal("LazyOf(nil) is not nil")
 	}
 	if r, err := out.Resources.Get(); r != nil || err != nil {
 		t.Fatalf("nil Lazy Get = %v, %v", r, err)
