@@ -182,7 +182,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket)
+	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket, false)
 	if err != nil {
 		return
 	}

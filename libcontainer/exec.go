@@ -21,9 +21,10 @@ import (
 // `kan exec` adds a process to a running container. It is started like
 // the init (a sealed kan, cloned straight into the cgroup, the nsenter
 // stage joining every namespace of the init and forking into its pid
-// namespace so that the new process is kan's child), then the Go stage
-// takes the init's root, becomes the process of the given config and
-// executes it. Nothing of the rootfs is built again.
+// namespace so that the new process is kan's child), then the exec stage,
+// still in C, takes the init's root, becomes the process kan exec planned
+// (execplan.go) and executes it. Nothing of the rootfs is built again,
+// and no Go runtime starts inside the container.
 
 // ExecOptions describe one process to add to a container.
 type ExecOptions struct {
@@ -33,16 +34,6 @@ type ExecOptions struct {
 	SubCgroup     string   // run in this cgroup below the container's (--cgroup)
 	IgnorePaused  bool
 	BeforeStart   func() // called just before the process is started
-}
-
-// execConfig is what kan sends the exec stage once it is in the
-// container's namespaces.
-type execConfig struct {
-	Process     *specs.Process `json:"process"`
-	Linux       *wireLinux     `json:"linux"` // the container's: personality, memory policy
-	RootFd      int            `json:"rootFd"`
-	ConsoleFd   int            `json:"consoleFd"` // -1: no terminal
-	PreserveFds int            `json:"preserveFds,omitempty"`
 }
 
 // Exec starts o.Process in the container and returns its pid once the
@@ -130,11 +121,20 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, errors.New("the container stopped")
 	}
 
+	ep, err := planExec(p, cfg.Linux.linux(), caps, root, o.PreserveFds, o.ConsoleSocket != nil)
+	if err != nil {
+		return 0, err
+	}
+	wire, err := ep.Marshal()
+	if err != nil {
+		return 0, err
+	}
+
 	procSpec := &specs.Spec{Process: p, Linux: &specs.Linux{}}
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	init, err := startInit(c.root, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket)
+	init, err := startInit(c.root, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket, true)
 	if err != nil {
 		return 0, err
 	}
@@ -151,22 +151,14 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	crashpoint.Hit("exec-pid")
-	consoleFd := -1
-	if o.ConsoleSocket != nil {
-		consoleFd = 3 + o.PreserveFds + 2
+	if err := setExecAttrs(pid, p); err != nil {
+		return 0, err
 	}
-	err = init.conn.send(message{Type: msgExec, Exec: &execConfig{
-		Process:     p,
-		Linux:       cfg.Linux,
-		RootFd:      3 + o.PreserveFds + 1,
-		ConsoleFd:   consoleFd,
-		PreserveFds: o.PreserveFds,
-	}})
-	if err != nil {
+	if _, err := init.conn.f.Write(wire); err != nil {
 		return 0, init.initFailed(err)
 	}
 	// The sync socket closes on exec: EOF means the program runs; the
-	// stage reports any failure before that.
+	// exec stage reports any failure before that.
 	m, err := init.conn.recv()
 	switch {
 	case err == nil && m.Type == msgError:
@@ -180,31 +172,4 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	ok = true
 	crashpoint.Hit("exec-running")
 	return pid, nil
-}
-
-// execInit is the Go stage of `kan exec`, in the container's namespaces
-// and cgroup: take the init's root, become the process and execute it.
-// It returns only on failure.
-func execInit(c *execConfig) error {
-	unix.CloseOnExec(c.RootFd)
-	if err := unix.Fchdir(c.RootFd); err != nil {
-		return fmt.Errorf("enter the container's root: %w", err)
-	}
-	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("enter the container's root: %w", err)
-	}
-	unix.Close(c.RootFd)
-	p := c.Process
-	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize, false); err != nil {
-		return err
-	}
-	path, env, err := becomeProcess(p, c.Linux.linux(), c.PreserveFds)
-	if err != nil {
-		return err
-	}
-	if err := setRlimits(p.Rlimits); err != nil {
-		return err
-	}
-	err = unix.Exec(path, p.Args, env)
-	return fmt.Errorf("exec %s: %w", path, err)
 }

@@ -69,12 +69,10 @@ func Init() {
 	case err != nil:
 	case m.Type == msgConfig && m.Config != nil:
 		err = initContainer(m.Config, conn)
-	case m.Type == msgExec && m.Exec != nil:
-		err = execInit(m.Exec)
 	default:
-		err = fmt.Errorf("expected config or exec, got %q", m.Type)
+		err = fmt.Errorf("expected config, got %q", m.Type)
 	}
-	// Both return only on failure.
+	// It returns only on failure.
 	conn.send(message{Type: msgError, Msg: err.Error()})
 	os.Exit(1)
 }
@@ -220,17 +218,17 @@ func becomeProcess(p *specs.Process, l *specs.Linux, preserveFds int) (path stri
 	if err := procattr.Personality(l.Personality); err != nil {
 		return "", nil, err
 	}
-	if err := procattr.Scheduler(p.Scheduler); err != nil {
+	if err := procattr.Scheduler(0, p.Scheduler); err != nil {
 		return "", nil, err
 	}
-	if err := procattr.IOPriority(p.IOPriority); err != nil {
+	if err := procattr.IOPriority(0, p.IOPriority); err != nil {
 		return "", nil, err
 	}
 	if err := procattr.MemoryPolicy(l.MemoryPolicy); err != nil {
 		return "", nil, err
 	}
 	if a := p.ExecCPUAffinity; a != nil {
-		if err := procattr.CPUAffinity("process.execCPUAffinity.final", a.Final); err != nil {
+		if err := procattr.CPUAffinity(0, "process.execCPUAffinity.final", a.Final); err != nil {
 			return "", nil, err
 		}
 	}

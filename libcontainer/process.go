@@ -37,7 +37,10 @@ type initProcess struct {
 //	3+N+1, 3+N+2   exec.fifo and exec.done, opened read-write (execfifo.go)
 //	3+N+3          console socket, with process.terminal
 //	then           namespaces to join
-func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File) (*initProcess, error) {
+//
+// execStage makes the process `kan exec`'s: it runs the exec stage (C)
+// instead of the Go init.
+func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File, execStage bool) (*initProcess, error) {
 	exe, exePath, err := exeseal.Open(emptyDir(root))
 	if err != nil {
 		return nil, err
@@ -78,6 +81,9 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 		// makes the runtime start threads that execve must then end.
 		"GOMAXPROCS=1",
 	)
+	if execStage {
+		env = append(env, nsenter.EnvStage+"=exec")
+	}
 	if s.Linux.TimeOffsets != nil {
 		env = append(env, nsenter.EnvTimeOffsets+"="+timeOffsets(s.Linux.TimeOffsets))
 	}
@@ -117,7 +123,7 @@ func startOnCPUs(cmd *exec.Cmd, a *specs.CPUAffinity) error {
 	if err := unix.SchedGetaffinity(0, &old); err != nil {
 		return err
 	}
-	if err := procattr.CPUAffinity("process.execCPUAffinity.initial", a.Initial); err != nil {
+	if err := procattr.CPUAffinity(0, "process.execCPUAffinity.initial", a.Initial); err != nil {
 		return err
 	}
 	defer unix.SchedSetaffinity(0, &old)

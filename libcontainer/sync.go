@@ -19,7 +19,6 @@ type message struct {
 	Pid    int         `json:"pid,omitempty"`
 	Msg    string      `json:"msg,omitempty"`
 	Config *initConfig `json:"config,omitempty"`
-	Exec   *execConfig `json:"exec,omitempty"`
 	// State is the container's state JSON, for the hooks the init runs.
 	State json.RawMessage `json:"state,omitempty"`
 }
@@ -30,7 +29,6 @@ const (
 	msgUsernsDone = "userns-done" // kan → init
 	msgPid        = "pid"         // init → kan: this pid runs the container
 	msgConfig     = "config"      // kan → init: what to build
-	msgExec       = "exec"        // kan → exec stage: the process to become
 	msgHooks      = "hooks"       // init → kan: run prestart and createRuntime hooks now
 	msgHooksDone  = "hooks-done"  // kan → init, with the state for createContainer
 	msgMountFds   = "mount-fds"   // init → kan: send the idmapped mounts (then sent as SCM_RIGHTS)

@@ -190,3 +190,22 @@ func (s *Set) RaisableAmbient() []capability.Cap {
 	}
 	return out
 }
+
+// Masks are the five sets as bit masks (bit n: capability n), for a
+// process that sets them with capset(2) and prctl(2) itself: the ambient
+// mask holds only what RaisableAmbient allows. last is the kernel's last
+// capability, the highest bit the bounding set is dropped up to.
+func (s *Set) Masks() (bounding, effective, permitted, inheritable, ambient uint64, last uint32, err error) {
+	l, err := capability.LastCap()
+	if err != nil {
+		return 0, 0, 0, 0, 0, 0, fmt.Errorf("find the kernel's last capability: %w", err)
+	}
+	mask := func(caps []capability.Cap) uint64 {
+		var m uint64
+		for _, c := range caps {
+			m |= 1 << uint(c)
+		}
+		return m
+	}
+	return mask(s.Bounding), mask(s.Effective), mask(s.Permitted), mask(s.Inheritable), mask(s.RaisableAmbient()), uint32(l), nil
+}

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "laststage.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -37,11 +39,13 @@ static void send_line(const char *line)
 	}
 }
 
-// fail reports an error to the parent and exits. Messages are plain ASCII
-// without quotes or backslashes, so they need no JSON escaping.
-static void fail(const char *fmt, ...)
+const char *kan_fail_prefix = "nsenter: ";
+
+// kan_fail reports an error to the parent and exits. Messages are plain
+// ASCII without quotes or backslashes, so they need no JSON escaping.
+void kan_fail(const char *fmt, ...)
 {
-	char msg[512], line[640];
+	char msg[512], line[768];
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
@@ -50,7 +54,16 @@ static void fail(const char *fmt, ...)
 	for (char *c = msg; *c; c++)
 		if (*c == '"' || *c == '\\' || *c < 0x20)
 			*c = ' ';
-	snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"nsenter: %s: %s\"}\n", msg, strerror(saved));
+	if (saved) {
+		// Lower case, as Go writes the same errors.
+		char reason[128];
+		snprintf(reason, sizeof(reason), "%s", strerror(saved));
+		if (reason[0] >= 'A' && reason[0] <= 'Z' && !(reason[1] >= 'A' && reason[1] <= 'Z'))
+			reason[0] += 'a' - 'A';
+		snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"%s%s: %s\"}\n", kan_fail_prefix, msg, reason);
+	}
+	else
+		snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"%s%s\"}\n", kan_fail_prefix, msg);
 	if (sync_fd >= 0)
 		send_line(line);
 	_exit(1);
@@ -67,7 +80,7 @@ static void wait_for(const char *want)
 			continue;
 		if (n <= 0) {
 			errno = n == 0 ? EPIPE : errno;
-			fail("waiting for %s", want);
+			kan_fail("waiting for %s", want);
 		}
 		if (buf[len] == '\n')
 			break;
@@ -76,7 +89,7 @@ static void wait_for(const char *want)
 	buf[len] = '\0';
 	if (strcmp(buf, want) != 0) {
 		errno = EPROTO;
-		fail("expected %s from parent", want);
+		kan_fail("expected %s from parent", want);
 	}
 }
 
@@ -106,14 +119,14 @@ static int join(char *spec)
 		char *colon = strchr(item, ':');
 		if (!colon) {
 			errno = EINVAL;
-			fail("bad namespace entry %s", item);
+			kan_fail("bad namespace entry %s", item);
 		}
 		*colon = '\0';
 		fds[n] = atoi(item);
 		flags[n] = ns_flag(colon + 1);
 		if (!flags[n]) {
 			errno = EINVAL;
-			fail("unknown namespace type %s", colon + 1);
+			kan_fail("unknown namespace type %s", colon + 1);
 		}
 		n++;
 	}
@@ -123,14 +136,14 @@ static int join(char *spec)
 			if ((pass == 0) != user)
 				continue;
 			if (setns(fds[i], flags[i]) < 0)
-				fail("setns to %s namespace (fd %d)", user ? "user" : "a", fds[i]);
+				kan_fail("setns to %s namespace (fd %d)", user ? "user" : "a", fds[i]);
 			close(fds[i]);
 			joined |= flags[i];
 			if (user) {
 				// Become root of the joined namespace: files we create
 				// must be owned by a mapped id.
 				if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-					fail("become root in the joined user namespace");
+					kan_fail("become root in the joined user namespace");
 			}
 		}
 	}
@@ -141,9 +154,9 @@ static void write_file(const char *path, const char *data)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		fail("open %s", path);
+		kan_fail("open %s", path);
 	if (write(fd, data, strlen(data)) != (ssize_t)strlen(data))
-		fail("write %s", path);
+		kan_fail("write %s", path);
 	close(fd);
 }
 
@@ -158,7 +171,7 @@ __attribute__((constructor)) static void kan_nsenter(void)
 	// or open /proc/<pid>/ files of kan while kan still holds what
 	// belongs to the host.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail("prctl(PR_SET_DUMPABLE)");
+		kan_fail("prctl(PR_SET_DUMPABLE)");
 
 	int joined = 0, created = 0;
 	char *join_env = getenv("_KAN_NS_JOIN");
@@ -171,16 +184,16 @@ __attribute__((constructor)) static void kan_nsenter(void)
 
 	if (created & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
-			fail("unshare user namespace");
+			kan_fail("unshare user namespace");
 		// Only the parent, outside, may write our id maps.
 		send_line("{\"type\":\"userns\"}\n");
 		wait_for("{\"type\":\"userns-done\"}");
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-			fail("become root in the new user namespace");
+			kan_fail("become root in the new user namespace");
 	}
 	int rest = created & ~CLONE_NEWUSER;
 	if (rest && unshare(rest) < 0)
-		fail("unshare namespaces 0x%x", rest);
+		kan_fail("unshare namespaces 0x%x", rest);
 
 	if (created & CLONE_NEWTIME) {
 		const char *offsets = getenv("_KAN_TIME_OFFSETS");
@@ -194,7 +207,7 @@ __attribute__((constructor)) static void kan_nsenter(void)
 	if ((created | joined) & (CLONE_NEWPID | CLONE_NEWTIME)) {
 		pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
 		if (pid < 0)
-			fail("fork into the pid namespace");
+			kan_fail("fork into the pid namespace");
 		if (pid > 0) {
 			char line[64];
 			snprintf(line, sizeof(line), "{\"type\":\"pid\",\"pid\":%d}\n", pid);
@@ -206,5 +219,9 @@ __attribute__((constructor)) static void kan_nsenter(void)
 		// name it for kan when kan's clone made a new pid namespace.)
 		send_line("{\"type\":\"pid\",\"pid\":0}\n");
 	}
-	// The child and the no-fork case go on into the Go runtime.
+	// `kan exec`'s process becomes the program here, without the Go
+	// runtime (laststage.c). The init goes on into Go.
+	const char *stage = getenv("_KAN_STAGE");
+	if (stage && strcmp(stage, "exec") == 0)
+		kan_exec_stage(sync_fd);
 }

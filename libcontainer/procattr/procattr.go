@@ -2,7 +2,9 @@
 // the kernel keeps across execve: execution domain (personality),
 // scheduling policy, I/O priority, CPU affinity and NUMA memory policy.
 // Each applies to the calling thread, which is the one that executes the
-// container's program.
+// container's program, or, for those the kernel lets a process set on
+// another, to a pid: `kan exec` sets them on the process it adds, whose
+// last stage runs no Go.
 package procattr
 
 import (
@@ -21,25 +23,34 @@ const (
 	perLinux32 = 0x0008
 )
 
-// Personality sets linux.personality. Only the two Linux domains exist for
-// containers; the spec defines no flags yet.
-func Personality(p *specs.LinuxPersonality) error {
-	if p == nil {
-		return nil
-	}
-	var persona uintptr
+// Persona is personality(2)'s argument for p. Only the two Linux domains
+// exist for containers; the spec defines no flags yet.
+func Persona(p *specs.LinuxPersonality) (uint64, error) {
+	var persona uint64
 	switch p.Domain {
 	case specs.PerLinux:
 		persona = perLinux
 	case specs.PerLinux32:
 		persona = perLinux32
 	default:
-		return fmt.Errorf("linux.personality.domain: unknown domain %q (valid: LINUX, LINUX32)", p.Domain)
+		return 0, fmt.Errorf("linux.personality.domain: unknown domain %q (valid: LINUX, LINUX32)", p.Domain)
 	}
 	if len(p.Flags) > 0 {
-		return fmt.Errorf("linux.personality.flags: %v: no flags are defined", p.Flags)
+		return 0, fmt.Errorf("linux.personality.flags: %v: no flags are defined", p.Flags)
 	}
-	if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, persona, 0, 0); errno != 0 {
+	return persona, nil
+}
+
+// Personality sets linux.personality.
+func Personality(p *specs.LinuxPersonality) error {
+	if p == nil {
+		return nil
+	}
+	persona, err := Persona(p)
+	if err != nil {
+		return err
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, uintptr(persona), 0, 0); errno != 0 {
 		return fmt.Errorf("linux.personality: %w", errno)
 	}
 	return nil
@@ -56,10 +67,10 @@ var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
 	specs.SchedFlagUtilClampMin: 0x20, specs.SchedFlagUtilClampMax: 0x40,
 }
 
-// Scheduler sets process.scheduler with sched_setattr(2), which alone
-// takes every field of the config (nice, priority, flags, deadline
-// parameters) at once.
-func Scheduler(s *specs.Scheduler) error {
+// Scheduler sets process.scheduler on pid (0: this thread) with
+// sched_setattr(2), which alone takes every field of the config (nice,
+// priority, flags, deadline parameters) at once.
+func Scheduler(pid int, s *specs.Scheduler) error {
 	if s == nil {
 		return nil
 	}
@@ -83,14 +94,15 @@ func Scheduler(s *specs.Scheduler) error {
 		}
 		attr.Flags |= bit
 	}
-	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
+	if err := unix.SchedSetAttr(pid, attr, 0); err != nil {
 		return fmt.Errorf("process.scheduler (policy %s, priority %d, nice %d): %w", s.Policy, s.Priority, s.Nice, err)
 	}
 	return nil
 }
 
-// IOPriority sets process.ioPriority with ioprio_set(2) on this thread.
-func IOPriority(p *specs.LinuxIOPriority) error {
+// IOPriority sets process.ioPriority with ioprio_set(2) on pid (0: this
+// thread).
+func IOPriority(pid int, p *specs.LinuxIOPriority) error {
 	if p == nil {
 		return nil
 	}
@@ -104,15 +116,15 @@ func IOPriority(p *specs.LinuxIOPriority) error {
 		return fmt.Errorf("process.ioPriority.priority: %d is not between 0 and 7", p.Priority)
 	}
 	prio := class<<classShift | p.Priority
-	if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, 0, uintptr(prio)); errno != 0 {
+	if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, uintptr(pid), uintptr(prio)); errno != 0 {
 		return fmt.Errorf("process.ioPriority (%s %d): %w", p.Class, p.Priority, errno)
 	}
 	return nil
 }
 
-// CPUAffinity pins the calling thread (and so what it executes) to the
-// CPUs of list. field names the config field for errors.
-func CPUAffinity(field, list string) error {
+// CPUAffinity pins pid (0: the calling thread, and so what it executes)
+// to the CPUs of list. field names the config field for errors.
+func CPUAffinity(pid int, field, list string) error {
 	if list == "" {
 		return nil
 	}
@@ -127,7 +139,7 @@ func CPUAffinity(field, list string) error {
 		}
 		set.Set(c)
 	}
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
+	if err := unix.SchedSetaffinity(pid, &set); err != nil {
 		return fmt.Errorf("%s %q: %w", field, list, err)
 	}
 	return nil
@@ -146,28 +158,25 @@ var mpolFlags = map[specs.MemoryPolicyFlagType]uintptr{
 	specs.MpolFStaticNodes:   unix.MPOL_F_STATIC_NODES,
 }
 
-// MemoryPolicy sets linux.memoryPolicy with set_mempolicy(2).
-func MemoryPolicy(p *specs.LinuxMemoryPolicy) error {
-	if p == nil {
-		return nil
-	}
+// MemoryPolicyArgs are set_mempolicy(2)'s arguments for p: the mode with
+// its flags, the node mask and the number of bits the kernel reads of it.
+func MemoryPolicyArgs(p *specs.LinuxMemoryPolicy) (mode uintptr, mask []uint64, maxNode uintptr, err error) {
 	mode, ok := mpolModes[p.Mode]
 	if !ok {
-		return fmt.Errorf("linux.memoryPolicy.mode: unknown mode %q", p.Mode)
+		return 0, nil, 0, fmt.Errorf("linux.memoryPolicy.mode: unknown mode %q", p.Mode)
 	}
 	for _, f := range p.Flags {
 		bit, ok := mpolFlags[f]
 		if !ok {
-			return fmt.Errorf("linux.memoryPolicy.flags: unknown flag %q", f)
+			return 0, nil, 0, fmt.Errorf("linux.memoryPolicy.flags: unknown flag %q", f)
 		}
 		mode |= bit
 	}
 	// MPOL_DEFAULT and MPOL_LOCAL take no nodes; the others need some.
-	var mask []uint64
 	if p.Nodes != "" {
 		nodes, err := spec.ParseList(p.Nodes)
 		if err != nil {
-			return fmt.Errorf("linux.memoryPolicy.nodes: %w", err)
+			return 0, nil, 0, fmt.Errorf("linux.memoryPolicy.nodes: %w", err)
 		}
 		for _, n := range nodes {
 			for n/64 >= len(mask) {
@@ -176,11 +185,25 @@ func MemoryPolicy(p *specs.LinuxMemoryPolicy) error {
 			mask[n/64] |= 1 << (n % 64)
 		}
 	}
-	var maskPtr, maxNode uintptr
 	if len(mask) > 0 {
-		maskPtr = uintptr(unsafe.Pointer(&mask[0]))
 		// maxnode counts bits, and the kernel ignores the last one.
 		maxNode = uintptr(len(mask)*64 + 1)
+	}
+	return mode, mask, maxNode, nil
+}
+
+// MemoryPolicy sets linux.memoryPolicy with set_mempolicy(2).
+func MemoryPolicy(p *specs.LinuxMemoryPolicy) error {
+	if p == nil {
+		return nil
+	}
+	mode, mask, maxNode, err := MemoryPolicyArgs(p)
+	if err != nil {
+		return err
+	}
+	var maskPtr uintptr
+	if len(mask) > 0 {
+		maskPtr = uintptr(unsafe.Pointer(&mask[0]))
 	}
 	if _, _, errno := unix.Syscall(unix.SYS_SET_MEMPOLICY, mode, maskPtr, maxNode); errno != 0 {
 		return fmt.Errorf("linux.memoryPolicy (mode %s, nodes %q): %w", p.Mode, p.Nodes, errno)

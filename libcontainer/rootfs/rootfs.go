@@ -5,7 +5,7 @@
 // masked and read-only paths and a read-only root.
 //
 // Every path inside the rootfs is resolved by the kernel as if the rootfs
-// were "/" (openat2 with RESOLVE_IN_ROOT, see openInRoot; filepath-securejoin's
+// were "/" (openat2 with RESOLVE_IN_ROOT, see OpenInRoot; filepath-securejoin's
 // pathrs where directories must be made), as an O_PATH handle, and mounts
 // target that handle through /proc/self/fd, so that a symlink planted in
 // the rootfs cannot send a mount to the host.
@@ -313,7 +313,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 
 // copyUp copies the directory a tmpfs now covers into the tmpfs at dest.
 func copyUp(root *os.File, dest string, under *os.File) error {
-	dst, err := openInRoot(root, dest, unix.O_RDONLY|unix.O_DIRECTORY)
+	dst, err := OpenInRoot(root, dest, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
@@ -361,7 +361,7 @@ func mountBind(root *os.File, source, dest string, opts *options) error {
 // recursive attributes.
 func remountBind(root *os.File, dest string, opts *options) error {
 	if rest := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 || opts.cleared != 0 {
-		mounted, err := openInRoot(root, dest, unix.O_PATH)
+		mounted, err := OpenInRoot(root, dest, unix.O_PATH)
 		if err != nil {
 			return err
 		}
@@ -385,7 +385,7 @@ func finishMountAt(root *os.File, dest string, opts *options) error {
 	if len(opts.propagation) == 0 && opts.attrSet == 0 && opts.attrClr == 0 {
 		return nil
 	}
-	mounted, err := openInRoot(root, dest, unix.O_PATH)
+	mounted, err := OpenInRoot(root, dest, unix.O_PATH)
 	if err != nil {
 		return err
 	}
@@ -434,14 +434,14 @@ func mountCgroup(c *Config, root *os.File, dest string, opts *options) error {
 	return mountBind(root, c.CgroupDir, dest, &bind)
 }
 
-// openInRoot opens path inside root with openat2(RESOLVE_IN_ROOT |
+// OpenInRoot opens path inside root with openat2(RESOLVE_IN_ROOT |
 // RESOLVE_NO_MAGICLINKS): the kernel resolves every component, symlinks and
 // ".." included, as if root were "/", so the file it returns cannot be
 // outside root. pathrs-lite does the same on kernels with openat2, and then
 // reads the file's path back through procfs only to name the *os.File; that
 // naming, a dozen syscalls per path, is what this skips. A rename racing the
 // lookup makes the kernel answer EAGAIN: it is tried again a few times.
-func openInRoot(root *os.File, path string, flags uint64) (*os.File, error) {
+func OpenInRoot(root *os.File, path string, flags uint64) (*os.File, error) {
 	how := &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	var err error
 	for range 16 {
@@ -460,7 +460,7 @@ func openInRoot(root *os.File, path string, flags uint64) (*os.File, error) {
 // mkdirInRoot resolves dest inside root, creating missing directories,
 // and returns an O_PATH handle on it.
 func mkdirInRoot(root *os.File, dest string) (*os.File, error) {
-	if f, err := openInRoot(root, dest, unix.O_PATH|unix.O_DIRECTORY); err == nil {
+	if f, err := OpenInRoot(root, dest, unix.O_PATH|unix.O_DIRECTORY); err == nil {
 		return f, nil
 	}
 	f, err := pathrs.MkdirAllHandle(root, dest, 0o755)
@@ -473,7 +473,7 @@ func mkdirInRoot(root *os.File, dest string) (*os.File, error) {
 // openDirInRoot resolves dir inside root, creating what is missing, and
 // opens it as a directory, to create entries in it with the *at calls.
 func openDirInRoot(root *os.File, dir string) (*os.File, error) {
-	if f, err := openInRoot(root, dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
+	if f, err := OpenInRoot(root, dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
 		return f, nil
 	}
 	h, err := pathrs.MkdirAllHandle(root, dir, 0o755)
@@ -496,7 +496,7 @@ func mountPointInRoot(root *os.File, dest string, dir bool) (*os.File, error) {
 // fileInRoot resolves dest inside root, creating an empty file (and its
 // parents) if missing, and returns an O_PATH handle on it.
 func fileInRoot(root *os.File, dest string) (*os.File, error) {
-	if f, err := openInRoot(root, dest, unix.O_PATH); err == nil {
+	if f, err := OpenInRoot(root, dest, unix.O_PATH); err == nil {
 		return f, nil
 	}
 	dir, name := filepath.Split(dest)
@@ -512,5 +512,5 @@ func fileInRoot(root *os.File, dest string) (*os.File, error) {
 	if err == nil {
 		unix.Close(fd)
 	}
-	return openInRoot(root, dest, unix.O_PATH)
+	return OpenInRoot(root, dest, unix.O_PATH)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,6 +144,40 @@ func TestExecProcessJSON(t *testing.T) {
 }
 
 func ptrU32(v uint32) *uint32 { return &v }
+
+// TestExecProcessFields: every field of TestProcessFields, given to exec
+// --process in a container made with the same config, is seen the same
+// way by the process exec adds. That process gets each attribute from
+// kan exec's plan (none is inherited from the init).
+func TestExecProcessFields(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range processFieldCases() {
+		t.Run(c.name, func(t *testing.T) {
+			e := &env{t: t, root: e.root}
+			b := sleeper(t)
+			c.edit(b.Spec)
+			id := e.running(b)
+			p := *b.Spec.Process
+			p.Args = []string{"sh", "-c", c.script}
+			data, _ := json.Marshal(p)
+			path := filepath.Join(t.TempDir(), "process.json")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := e.must("exec", "--process", path, id).stdout
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, re := range c.wantRE {
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Errorf("output does not match %s:\n%s", re, out)
+				}
+			}
+		})
+	}
+}
 
 func TestExecUserNamespace(t *testing.T) {
 	e := newEnv(t)

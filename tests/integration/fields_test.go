@@ -48,9 +48,16 @@ func u32(v uint32) *uint32 { return &v }
 
 // TestProcessFields: each process field, seen from inside.
 func TestProcessFields(t *testing.T) {
+	runFieldCases(t, processFieldCases())
+}
+
+// processFieldCases set each process field (and the linux fields that
+// apply to the process: personality, memory policy) and observe it from
+// inside. TestExecProcessFields gives the same to kan exec.
+func processFieldCases() []fieldCase {
 	// /proc/self/stat of cut itself: 19 is nice, 40 rt_priority, 41 policy.
 	const stat = "cut -d' ' -f19,40,41 /proc/self/stat"
-	runFieldCases(t, []fieldCase{
+	return []fieldCase{
 		{"oomScoreAdj", func(s *specs.Spec) { v := 123; s.Process.OOMScoreAdj = &v }, "cat /proc/self/oom_score_adj", []string{"123\n"}, nil},
 		{"hostname and domainname", func(s *specs.Spec) { s.Hostname, s.Domainname = "box1", "example.org" },
 			"uname -n; cat /proc/sys/kernel/domainname", []string{"box1\nexample.org\n"}, nil},
@@ -134,7 +141,7 @@ func TestProcessFields(t *testing.T) {
 			"cat /proc/self/numa_maps", []string{" local "}, nil},
 		{"memoryPolicy MPOL_DEFAULT", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolDefault} },
 			"cat /proc/self/numa_maps", []string{" default "}, nil},
-	})
+	}
 }
 
 // TestTimeOffsets: linux.timeOffsets shift the clocks of the new time

@@ -1,0 +1,426 @@
+// The exec stage: the last steps of `kan exec`, in C, so that the process
+// kan adds to a container never starts the Go runtime. kan exec computed
+// everything that needs a decision (which user, which program, which
+// capabilities: see plan.go); here the process, already in the container's
+// namespaces and cgroup, only applies the result, in the order the kernel
+// needs, and executes the program:
+//
+//	root         chroot to the init's root, handed over as an fd
+//	terminal     a pty from the container's devpts, master sent to the
+//	             console socket, slave as stdio and controlling terminal
+//	attributes   personality and memory policy (which only a process can
+//	             set on itself), rlimits' hard limits raised while allowed
+//	cwd          entered, and checked to be inside the container
+//	credentials  bounding set, groups, gid, uid (keeping capabilities
+//	             across), umask, the other four capability sets
+//	no_new_privs
+//	fds          every fd above stdio and the preserved ones closes on exec
+//	LSM labels   the AppArmor profile and SELinux label for the execve
+//	rlimits      set last, then execve
+//
+// Any failure goes to kan exec as an error message on the sync socket,
+// which closes on exec: end of file tells kan exec the program runs.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "laststage.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+// The config's names of the resources, by number (asm-generic/resource.h).
+static const char *rlimit_names[KAN_PLAN_RLIMITS] = {
+	"RLIMIT_CPU",     "RLIMIT_FSIZE",  "RLIMIT_DATA",       "RLIMIT_STACK",
+	"RLIMIT_CORE",    "RLIMIT_RSS",    "RLIMIT_NPROC",      "RLIMIT_NOFILE",
+	"RLIMIT_MEMLOCK", "RLIMIT_AS",     "RLIMIT_LOCKS",      "RLIMIT_SIGPENDING",
+	"RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO",     "RLIMIT_RTTIME",
+};
+
+static void read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? EPIPE : errno;
+			kan_fail("read the plan from kan exec");
+		}
+		p += n;
+		len -= n;
+	}
+}
+
+// next_string returns the string at *p and moves *p past it; a plan
+// whose strings run past its end is refused.
+static char *next_string(char **p, char *end)
+{
+	char *s = *p, *nul = memchr(s, '\0', end - s);
+	if (!nul) {
+		errno = EPROTO;
+		kan_fail("malformed plan from kan exec");
+	}
+	*p = nul + 1;
+	return s;
+}
+
+// check_char makes sure fd is a character device with major in
+// [lo, hi] (and minor min, if min >= 0): the container's /dev could hold
+// anything under the names of the pty devices.
+static void check_char(int fd, const char *name, unsigned lo, unsigned hi, int min)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		kan_fail("process.terminal: stat %s", name);
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) < lo || major(st.st_rdev) > hi ||
+	    (min >= 0 && minor(st.st_rdev) != (unsigned)min)) {
+		errno = 0;
+		kan_fail("process.terminal: %s is not a pty device (mode %o, %u:%u): refusing to use it", name,
+			 st.st_mode, major(st.st_rdev), minor(st.st_rdev));
+	}
+}
+
+// send_fd sends fd over the console socket, with name as the message, as
+// console.SendFd does.
+static int send_fd(int sock, const char *name, int fd)
+{
+	char control[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
+}
+
+// setup_terminal does what console.Setup does for a process kan exec
+// adds (no /dev/console): a pty of the container's devpts, its master
+// sent over the console socket, its slave made stdio and the controlling
+// terminal.
+static void setup_terminal(const struct kan_plan *plan)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		kan_fail("process.terminal: open /dev/ptmx");
+	check_char(master, "/dev/ptmx", 5, 5, 2);
+	int unlock = 0;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		kan_fail("process.terminal: unlock pty");
+	unsigned int n;
+	if (ioctl(master, TIOCGPTN, &n) < 0)
+		kan_fail("process.terminal: get pty number");
+	char slave_path[64];
+	snprintf(slave_path, sizeof(slave_path), "/dev/pts/%u", n);
+	// The slave straight from the master, never by its path: the
+	// container's /dev/pts/N could be a link to anything.
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		kan_fail("process.terminal: open the pty slave");
+	check_char(slave, slave_path, 136, 143, -1); // Unix98 pty slaves
+	if (plan->console_size) {
+		struct winsize ws = {.ws_row = plan->rows, .ws_col = plan->cols};
+		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+			kan_fail("process.terminal: process.consoleSize");
+	}
+	if (send_fd(plan->console_fd, slave_path, master) < 0)
+		kan_fail("process.terminal: send pty master over the console socket");
+	if (setsid() < 0)
+		kan_fail("process.terminal: setsid");
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		kan_fail("process.terminal: make %s the controlling terminal", slave_path);
+	for (int fd = 0; fd < 3; fd++)
+		if (dup3(slave, fd, 0) < 0)
+			kan_fail("process.terminal: dup pty to fd %d", fd);
+	close(slave);
+	close(master);
+	close(plan->console_fd);
+}
+
+static void set_rlimit(const struct kan_rlimit *rl)
+{
+	struct rlimit lim = {.rlim_cur = rl->soft, .rlim_max = rl->hard};
+	if (setrlimit(rl->resource, &lim) < 0)
+		kan_fail("process.rlimits %s (soft %llu, hard %llu)", rlimit_names[rl->resource],
+			 (unsigned long long)rl->soft, (unsigned long long)rl->hard);
+}
+
+// raise_hard_rlimits raises, while the process still may, each hard limit
+// above the current one (soft ones untouched): lowering is always allowed,
+// so set_rlimit can then set them all after the switch to the user.
+static void raise_hard_rlimits(const struct kan_plan *plan)
+{
+	for (uint32_t i = 0; i < plan->nrlimits; i++) {
+		const struct kan_rlimit *rl = &plan->rlimits[i];
+		struct rlimit cur;
+		if (getrlimit(rl->resource, &cur) < 0)
+			kan_fail("process.rlimits %s", rlimit_names[rl->resource]);
+		if (rl->hard > cur.rlim_max) {
+			struct kan_rlimit raise = *rl;
+			raise.soft = cur.rlim_cur < rl->hard ? cur.rlim_cur : rl->hard;
+			set_rlimit(&raise);
+		}
+	}
+}
+
+// set_credentials drops the bounding set, switches to the user (keeping
+// the permitted capabilities across the uid change), then sets exactly
+// the configured capabilities. Each call changes this thread, the only
+// one there is.
+static void set_credentials(const struct kan_plan *plan, const gid_t *groups)
+{
+	for (uint32_t c = 0; c <= plan->cap_last && c < 64; c++) {
+		if (plan->cap_bounding & (1ULL << c))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			kan_fail("set bounding capabilities (drop %u)", c);
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		kan_fail("set keep-caps");
+	// A user namespace whose setgroups is denied accepts only "no
+	// groups", and only if none were asked for.
+	if (syscall(SYS_setgroups, (size_t)plan->ngroups, groups) < 0 && !(errno == EPERM && plan->ngroups == 0))
+		kan_fail("process.user.additionalGids");
+	if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
+		kan_fail("process.user.gid %u", plan->gid);
+	if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
+		kan_fail("process.user.uid %u", plan->uid);
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		kan_fail("clear keep-caps");
+	if (plan->umask >= 0)
+		umask(plan->umask);
+
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(plan->cap_effective >> (32 * i));
+		data[i].permitted = (uint32_t)(plan->cap_permitted >> (32 * i));
+		data[i].inheritable = (uint32_t)(plan->cap_inheritable >> (32 * i));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		kan_fail("set capabilities");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		kan_fail("reset ambient capabilities");
+	for (uint32_t c = 0; c <= plan->cap_last && c < 64; c++)
+		if ((plan->cap_ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			kan_fail("set ambient capability %u", c);
+}
+
+// cloexec_from marks every fd from first up close-on-exec.
+static void cloexec_from(int first)
+{
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	// Before Linux 5.11: one by one, up to the fd limit.
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+		kan_fail("list fds");
+	for (rlim_t fd = first; fd < nofile.rlim_cur; fd++)
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+}
+
+// Constants of the mount API and openat2 (linux/mount.h, linux/openat2.h),
+// which older C libraries lack.
+#define KAN_FSOPEN_CLOEXEC 0x1
+#define KAN_FSCONFIG_SET_STRING 1
+#define KAN_FSCONFIG_CMD_CREATE 6
+#define KAN_FSMOUNT_CLOEXEC 0x1
+#define KAN_MOUNT_ATTR_NOSUID 0x2
+#define KAN_MOUNT_ATTR_NODEV 0x4
+#define KAN_MOUNT_ATTR_NOEXEC 0x8
+#define KAN_RESOLVE_NO_XDEV 0x01
+#define KAN_RESOLVE_NO_MAGICLINKS 0x02
+#define KAN_RESOLVE_BENEATH 0x08
+
+struct kan_open_how {
+	uint64_t flags, mode, resolve;
+};
+
+// open_procfs returns a procfs of the container's pid namespace that no
+// one can have mounted anything on: a private instance, never attached
+// (the container's /proc is the container's to shape, and a bind mount
+// over /proc/self/attr would redirect the write). Where the kernel
+// refuses a new instance, the container's /proc, checked to be the root
+// of a procfs; the files are then opened without crossing a mount.
+static int open_procfs(void)
+{
+	int fs = (int)syscall(SYS_fsopen, "proc", KAN_FSOPEN_CLOEXEC);
+	if (fs >= 0) {
+		int mnt = -1;
+		syscall(SYS_fsconfig, fs, KAN_FSCONFIG_SET_STRING, "subset", "pid", 0);
+		if (syscall(SYS_fsconfig, fs, KAN_FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+			mnt = (int)syscall(SYS_fsmount, fs, KAN_FSMOUNT_CLOEXEC,
+					   KAN_MOUNT_ATTR_NOSUID | KAN_MOUNT_ATTR_NODEV | KAN_MOUNT_ATTR_NOEXEC);
+		close(fs);
+		if (mnt >= 0)
+			return mnt;
+	}
+	int proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (proc < 0)
+		return -1;
+	struct statfs sfs;
+	struct stat st;
+	if (fstatfs(proc, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC || fstat(proc, &st) < 0 || st.st_ino != 1) {
+		close(proc);
+		errno = EXDEV;
+		return -1;
+	}
+	return proc;
+}
+
+// write_attr writes value to /proc/thread-self/<file> of procfs proc.
+static int write_attr(int proc, const char *file, const char *value)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "thread-self/%s", file);
+	struct kan_open_how how = {
+		.flags = O_WRONLY | O_CLOEXEC | O_NOCTTY,
+		.resolve = KAN_RESOLVE_BENEATH | KAN_RESOLVE_NO_XDEV | KAN_RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, proc, path, &how, sizeof(how));
+	if (fd < 0)
+		return -1;
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	size_t len = strlen(value);
+	ssize_t n = write(fd, value, len);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+// set_exec_labels makes the execve switch to the AppArmor profile and
+// SELinux label of the plan, as lsm.SetExecAttrs does for the init.
+static void set_exec_labels(const char *apparmor, const char *selinux)
+{
+	if (!*apparmor && !*selinux)
+		return;
+	int proc = open_procfs();
+	if (proc < 0)
+		kan_fail("open procfs for the LSM exec attributes");
+	if (*apparmor) {
+		char value[4200];
+		snprintf(value, sizeof(value), "exec %s", apparmor);
+		// The LSM's own file first (5.8+), then the shared one.
+		int err = write_attr(proc, "attr/apparmor/exec", value);
+		if (err < 0 && errno == ENOENT)
+			err = write_attr(proc, "attr/exec", value);
+		if (err < 0)
+			kan_fail("process.apparmorProfile %s", apparmor);
+	}
+	if (*selinux && write_attr(proc, "attr/exec", selinux) < 0)
+		kan_fail("process.selinuxLabel %s", selinux);
+	close(proc);
+}
+
+void kan_exec_stage(int sync_fd)
+{
+	kan_fail_prefix = "";
+	struct kan_plan plan;
+	read_full(sync_fd, &plan, sizeof(plan));
+	if (plan.magic != KAN_PLAN_MAGIC || plan.size > KAN_PLAN_MAX_SIZE || plan.nrlimits > KAN_PLAN_RLIMITS ||
+	    (uint64_t)plan.ngroups * sizeof(gid_t) > plan.size) {
+		errno = EPROTO;
+		kan_fail("malformed plan from kan exec");
+	}
+	for (uint32_t i = 0; i < plan.nrlimits; i++)
+		if (plan.rlimits[i].resource >= KAN_PLAN_RLIMITS) {
+			errno = EPROTO;
+			kan_fail("malformed plan from kan exec");
+		}
+	char *data = malloc(plan.size + 1);
+	if (!data)
+		kan_fail("read the plan from kan exec");
+	read_full(sync_fd, data, plan.size);
+	data[plan.size] = '\0';
+
+	// Unpack the groups and strings (see laststage.h).
+	const gid_t *groups = (const gid_t *)data;
+	char *p = data + plan.ngroups * sizeof(gid_t), *end = data + plan.size;
+	char *path = next_string(&p, end);
+	char *cwd = next_string(&p, end);
+	char **argv = calloc((size_t)plan.nargs + 1, sizeof(char *));
+	char **envp = calloc((size_t)plan.nenv + 1, sizeof(char *));
+	if (!argv || !envp || plan.nargs == 0)
+		kan_fail("read the plan from kan exec");
+	for (uint32_t i = 0; i < plan.nargs; i++)
+		argv[i] = next_string(&p, end);
+	for (uint32_t i = 0; i < plan.nenv; i++)
+		envp[i] = next_string(&p, end);
+	char *apparmor = next_string(&p, end);
+	char *selinux = next_string(&p, end);
+
+	if (fchdir(plan.root_fd) < 0 || chroot(".") < 0)
+		kan_fail("enter the container's root");
+	close(plan.root_fd);
+	if (plan.console_fd >= 0)
+		setup_terminal(&plan);
+
+	// Attributes the program inherits through execve, set while the
+	// process still has every capability.
+	if (plan.set_personality && syscall(SYS_personality, (unsigned long)plan.personality) < 0)
+		kan_fail("linux.personality");
+	if (plan.set_mempolicy &&
+	    syscall(SYS_set_mempolicy, plan.mempolicy_mode, plan.mempolicy_maxnode ? plan.mempolicy_nodes : NULL,
+		    (unsigned long)plan.mempolicy_maxnode) < 0)
+		kan_fail("linux.memoryPolicy");
+	raise_hard_rlimits(&plan);
+
+	if (chdir(cwd) < 0)
+		kan_fail("process.cwd %s", cwd);
+	// getcwd fails for a directory outside our root, which is how a
+	// leaked host fd used as cwd shows itself (the CVE-2024-21626 class).
+	char wd[PATH_MAX];
+	if (!getcwd(wd, sizeof(wd)) || wd[0] != '/') {
+		errno = 0;
+		kan_fail("process.cwd %s: not reachable inside the container", cwd);
+	}
+
+	set_credentials(&plan, groups);
+	if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		kan_fail("process.noNewPrivileges");
+	// No fd of kan's may reach the program: the sync socket among them,
+	// whose closing tells kan exec that the program runs.
+	cloexec_from(plan.first_cloexec_fd);
+	set_exec_labels(apparmor, selinux);
+	for (uint32_t i = 0; i < plan.nrlimits; i++)
+		set_rlimit(&plan.rlimits[i]);
+
+	execve(path, argv, envp);
+	kan_fail("exec %s", path);
+}

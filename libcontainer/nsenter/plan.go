@@ -1,0 +1,127 @@
+package nsenter
+
+// #include "laststage.h"
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+)
+
+// EnvStage set to "exec" makes the process run the exec stage
+// (laststage.c) once in its namespaces, instead of going on into Go.
+const EnvStage = "_KAN_STAGE"
+
+// ExecPlan is everything the exec stage applies: what `kan exec` decided
+// for the process it adds to a container. The stage does no lookups of
+// its own; every field is final.
+type ExecPlan struct {
+	RootFd         int // the container's root, to chroot to
+	ConsoleFd      int // -1: no terminal
+	ConsoleSize    *[2]uint16
+	FirstCloexecFd int // every fd from here up closes on exec
+
+	Personality  *uint64 // nil: leave it
+	MemoryPolicy *MemoryPolicy
+	Rlimits      []Rlimit
+
+	UID, GID uint32
+	Groups   []uint32
+	Umask    *uint32
+
+	// Capability sets as bit masks, and the kernel's last capability.
+	CapLast                                              uint32
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+	NoNewPrivileges                                      bool
+
+	Path string // the program, as found in the container
+	Cwd  string
+	Args []string
+	Env  []string
+
+	ApparmorProfile, SelinuxLabel string // "": none
+}
+
+// MemoryPolicy is set_mempolicy(2)'s arguments.
+type MemoryPolicy struct {
+	Mode    int32 // with its flags
+	Nodes   []uint64
+	MaxNode uint64
+}
+
+// Rlimit is one setrlimit(2).
+type Rlimit struct {
+	Resource   int
+	Soft, Hard uint64
+}
+
+// Marshal lays the plan out as laststage.h defines it.
+func (p *ExecPlan) Marshal() ([]byte, error) {
+	var c C.struct_kan_plan
+	c.magic = C.KAN_PLAN_MAGIC
+	c.root_fd = C.int32_t(p.RootFd)
+	c.console_fd = C.int32_t(p.ConsoleFd)
+	if p.ConsoleSize != nil {
+		c.console_size = 1
+		c.rows, c.cols = C.uint16_t(p.ConsoleSize[0]), C.uint16_t(p.ConsoleSize[1])
+	}
+	c.first_cloexec_fd = C.int32_t(p.FirstCloexecFd)
+	if p.Personality != nil {
+		c.set_personality = 1
+		c.personality = C.uint64_t(*p.Personality)
+	}
+	if mp := p.MemoryPolicy; mp != nil {
+		if len(mp.Nodes) > C.KAN_PLAN_NODE_WORDS {
+			return nil, fmt.Errorf("linux.memoryPolicy.nodes: more than %d nodes", C.KAN_PLAN_NODE_WORDS*64)
+		}
+		c.set_mempolicy = 1
+		c.mempolicy_mode = C.int32_t(mp.Mode)
+		c.mempolicy_maxnode = C.uint64_t(mp.MaxNode)
+		for i, w := range mp.Nodes {
+			c.mempolicy_nodes[i] = C.uint64_t(w)
+		}
+	}
+	if len(p.Rlimits) > C.KAN_PLAN_RLIMITS {
+		return nil, fmt.Errorf("process.rlimits: more than %d", C.KAN_PLAN_RLIMITS)
+	}
+	c.nrlimits = C.uint32_t(len(p.Rlimits))
+	for i, rl := range p.Rlimits {
+		c.rlimits[i].resource = C.uint32_t(rl.Resource)
+		c.rlimits[i].soft = C.uint64_t(rl.Soft)
+		c.rlimits[i].hard = C.uint64_t(rl.Hard)
+	}
+	c.uid, c.gid = C.uint32_t(p.UID), C.uint32_t(p.GID)
+	c.ngroups = C.uint32_t(len(p.Groups))
+	c.umask = -1
+	if p.Umask != nil {
+		c.umask = C.int32_t(*p.Umask)
+	}
+	c.cap_last = C.uint32_t(p.CapLast)
+	c.cap_bounding, c.cap_effective = C.uint64_t(p.Bounding), C.uint64_t(p.Effective)
+	c.cap_permitted, c.cap_inheritable = C.uint64_t(p.Permitted), C.uint64_t(p.Inheritable)
+	c.cap_ambient = C.uint64_t(p.Ambient)
+	if p.NoNewPrivileges {
+		c.no_new_privs = 1
+	}
+	c.nargs, c.nenv = C.uint32_t(len(p.Args)), C.uint32_t(len(p.Env))
+
+	var tail []byte
+	for _, g := range p.Groups {
+		tail = binary.NativeEndian.AppendUint32(tail, g)
+	}
+	for _, s := range append(append(append([]string{p.Path, p.Cwd}, p.Args...), p.Env...), p.ApparmorProfile, p.SelinuxLabel) {
+		for i := 0; i < len(s); i++ {
+			if s[i] == 0 {
+				return nil, fmt.Errorf("%q holds a NUL byte", s)
+			}
+		}
+		tail = append(append(tail, s...), 0)
+	}
+	if len(tail) > C.KAN_PLAN_MAX_SIZE {
+		return nil, fmt.Errorf("process: arguments and environment take %d bytes, more than execve takes", len(tail))
+	}
+	c.size = C.uint32_t(len(tail))
+	head := unsafe.Slice((*byte)(unsafe.Pointer(&c)), C.sizeof_struct_kan_plan)
+	return append(append([]byte{}, head...), tail...), nil
+}
