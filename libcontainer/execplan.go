@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -170,25 +169,7 @@ func openEtcFile(root *os.File, name string) *os.File {
 // lookPathIn finds the program the way lookPath does from inside: with
 // the container's PATH, relative names from the working directory cwd.
 func lookPathIn(root *os.File, name, cwd string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, checkExecutableIn(root, name, cwd)
-	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if checkExecutableIn(root, p, cwd) == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("executable %q not found in $PATH (%s)", name, pathEnv)
+	return searchPath(name, env, func(p string) error { return checkExecutableIn(root, p, cwd) })
 }
 
 func checkExecutableIn(root *os.File, p, cwd string) error {

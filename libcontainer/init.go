@@ -120,7 +120,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
 		return err
 	}
-	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize, true); err != nil {
+	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize); err != nil {
 		return err
 	}
 	if _, ok := namespaces.Find(s.Linux.Namespaces, specs.UTSNamespace); ok {
@@ -185,16 +185,15 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	return nil
 }
 
-// setupTerminal gives the process a terminal whose master goes over the
-// console socket at fd (none when fd < 0); devConsole also makes it
-// /dev/console, which only the container's first process does.
-func setupTerminal(fd int, size *specs.Box, devConsole bool) error {
+// setupTerminal gives the init a terminal whose master goes over the
+// console socket at fd (none when fd < 0), and makes it /dev/console.
+func setupTerminal(fd int, size *specs.Box) error {
 	if fd < 0 {
 		return nil
 	}
 	sock := os.NewFile(uintptr(fd), "console-socket")
 	defer sock.Close()
-	if err := console.Setup(sock, size, devConsole); err != nil {
+	if err := console.Setup(sock, size); err != nil {
 		return fmt.Errorf("process.terminal: %w", err)
 	}
 	return nil
@@ -438,8 +437,15 @@ func setresThread(trap uintptr, id int) error {
 // lookPath finds the program to execute the way execvp would, with the
 // container's PATH, inside the container's root.
 func lookPath(name string, env []string) (string, error) {
+	return searchPath(name, env, checkExecutable)
+}
+
+// searchPath finds name as execvp would: a name with a slash as it is,
+// any other in each directory of the PATH of env, in order; check says
+// whether a candidate is an executable file.
+func searchPath(name string, env []string, check func(string) error) (string, error) {
 	if strings.Contains(name, "/") {
-		return name, checkExecutable(name)
+		return name, check(name)
 	}
 	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	for _, kv := range env {
@@ -452,7 +458,7 @@ func lookPath(name string, env []string) (string, error) {
 			dir = "."
 		}
 		p := filepath.Join(dir, name)
-		if checkExecutable(p) == nil {
+		if check(p) == nil {
 			return p, nil
 		}
 	}

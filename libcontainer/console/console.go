@@ -15,13 +15,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Setup runs in the init after pivot_root. It allocates a pty, sends its
-// master over socket and makes the slave the process's stdio and
-// controlling terminal.
-//
-// devConsole makes /dev/console the new terminal too: for the container's
-// first process, not for one `kan exec` adds.
-func Setup(socket *os.File, size *specs.Box, devConsole bool) error {
+// Setup runs in the init after pivot_root. It allocates a pty, makes it
+// /dev/console, sends its master over socket and makes the slave the
+// process's stdio and controlling terminal. (A process `kan exec` adds
+// gets its terminal from the exec stage in C, the same way but for
+// /dev/console: libcontainer/nsenter/laststage.c.)
+func Setup(socket *os.File, size *specs.Box) error {
 	master, err := os.OpenFile("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/ptmx: %w", err)
@@ -58,10 +57,8 @@ func Setup(socket *os.File, size *specs.Box, devConsole bool) error {
 			return fmt.Errorf("process.consoleSize: %w", err)
 		}
 	}
-	if devConsole {
-		if err := bindConsole(slave, slavePath); err != nil {
-			return err
-		}
+	if err := bindConsole(slave, slavePath); err != nil {
+		return err
 	}
 	if err := SendFd(socket, slavePath, master); err != nil {
 		return fmt.Errorf("send pty master over the console socket: %w", err)

@@ -1,5 +1,5 @@
 // Package nsenter moves the kan init process into its namespaces before the
-// Go runtime starts.
+// Go runtime starts, and is all of the process that `kan exec` adds.
 //
 // The kernel refuses setns(2) into a user namespace (and into a time or mount
 // namespace) from a multi-threaded process, and the Go runtime has started
@@ -20,6 +20,12 @@
 // When a config only creates namespaces, and neither a user nor a time
 // namespace, kan's clone creates them all and nsenter has nothing to do
 // but report.
+//
+// The process `kan exec` adds goes no further than C: once it is in the
+// container's namespaces, the exec stage (laststage.c) reads the plan kan
+// exec computed (plan.go, laststage.h: fixed fields, then the groups and
+// strings, sent right after the "pid" line) and becomes the program, so
+// no Go runtime ever starts inside the container for an exec.
 package nsenter
 
 // #cgo CFLAGS: -Wall -Werror -O2

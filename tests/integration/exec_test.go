@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,17 +163,7 @@ func TestExecProcessFields(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out := e.must("exec", "--process", path, id).stdout
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
-			for _, re := range c.wantRE {
-				if !regexp.MustCompile(re).MatchString(out) {
-					t.Errorf("output does not match %s:\n%s", re, out)
-				}
-			}
+			c.check(t, e.must("exec", "--process", path, id).stdout)
 		})
 	}
 }

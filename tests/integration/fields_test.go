@@ -29,18 +29,23 @@ func runFieldCases(t *testing.T, cases []fieldCase) {
 			e := &env{t: t, root: e.root}
 			b := newBundle(t, "sh", "-c", c.script)
 			c.edit(b.Spec)
-			out := e.mustRun(b)
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
-			for _, re := range c.wantRE {
-				if !regexp.MustCompile(re).MatchString(out) {
-					t.Errorf("output does not match %s:\n%s", re, out)
-				}
-			}
+			c.check(t, e.mustRun(b))
 		})
+	}
+}
+
+// check reports what of the case's expectations out misses.
+func (c fieldCase) check(t *testing.T, out string) {
+	t.Helper()
+	for _, w := range c.want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, re := range c.wantRE {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
 	}
 }
 
