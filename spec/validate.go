@@ -637,12 +637,16 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // ParseList parses a kernel list of numbers ("0-3,7,9-10"), as CPU and
-// NUMA node lists are written, into the numbers it names.
+// NUMA node lists are written, into the numbers it names, in order, each
+// once. Its work is bounded by the length of the list and by the largest
+// number (below 65536), never by how often ranges repeat: a 16 KB list of
+// "0-65535" over and over must not make kan count to a hundred million.
 func ParseList(s string) ([]int, error) {
-	var out []int
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("empty list")
 	}
+	type span struct{ lo, hi int }
+	var spans []span
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
@@ -659,9 +663,16 @@ func ParseList(s string) ([]int, error) {
 		if b >= 1<<16 {
 			return nil, fmt.Errorf("%q is out of range", part)
 		}
-		for i := a; i <= b; i++ {
+		spans = append(spans, span{a, b})
+	}
+	slices.SortFunc(spans, func(x, y span) int { return x.lo - y.lo })
+	var out []int
+	next := 0 // the smallest number not yet in out
+	for _, sp := range spans {
+		for i := max(sp.lo, next); i <= sp.hi; i++ {
 			out = append(out, i)
 		}
+		next = max(next, sp.hi+1)
 	}
 	return out, nil
 }
