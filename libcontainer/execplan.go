@@ -27,7 +27,9 @@ import (
 
 // planExec builds the plan for process p in the container whose root is
 // root (and whose config's linux section is l). caps is p's parsed
-// capabilities, already trimmed to what kan can grant.
+// capabilities, already trimmed to what kan can grant. The fd numbers are
+// those startInit gives the process: the sync socket after the preserved
+// fds, then the root, then the console socket.
 func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, root *os.File, preserveFds int, terminal bool) (*nsenter.ExecPlan, error) {
 	plan := &nsenter.ExecPlan{
 		RootFd:          3 + preserveFds + 1,
