@@ -12,8 +12,8 @@
 //     before the Go runtime starts.
 //   - init.go: the child side: rootfs, hostname, rlimits, user,
 //     capabilities, then waiting for start and execve of the user program.
-//   - exec.go and execplan.go: `kan exec`, which decides from outside
-//     everything about the process it adds; nsenter/laststage.c applies it.
+//   - exec.go and execplan.go: `kan exec`, which turns the process's config
+//     into numbers; nsenter/laststage.c applies them inside the container.
 //
 // Each kernel mechanism has a package of its own: namespaces/, rootfs/,
 // capabilities/, cgroups/, exeseal/ (the CVE-2019-5736 defence) and state/.

@@ -121,7 +121,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, errors.New("the container stopped")
 	}
 
-	ep, err := planExec(p, cfg.Linux.linux(), caps, root, o.PreserveFds, o.ConsoleSocket != nil)
+	ep, err := planExec(p, cfg.Linux.linux(), caps, o.PreserveFds, o.ConsoleSocket != nil)
 	if err != nil {
 		return 0, err
 	}
@@ -151,10 +151,12 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	crashpoint.Hit("exec-pid")
-	if err := setExecAttrs(pid, p); err != nil {
-		return 0, err
-	}
 	if _, err := init.conn.f.Write(wire); err != nil {
+		// The stage may have failed before reading it all: its
+		// reason is on the socket.
+		if m, rerr := init.conn.recv(); rerr == nil && m.Type == msgError {
+			return 0, errors.New(m.Msg)
+		}
 		return 0, init.initFailed(err)
 	}
 	// The sync socket closes on exec: EOF means the program runs; the

@@ -1,48 +1,45 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 
-	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/procattr"
-	"github.com/kan-runtime/kan/libcontainer/rootfs"
 )
 
-// The process `kan exec` adds never runs Go: kan exec decides here, from
-// outside, everything about it (the user's groups and home from the
-// container's /etc files, the program from its PATH, the capability masks,
-// the numbers of each attribute), and the exec stage in C only applies the
-// plan (libcontainer/nsenter/laststage.c). Looking from outside goes
-// through the init's root with openat2(RESOLVE_IN_ROOT), so that every
-// path resolves as it would inside the container, and never beyond.
+// The process `kan exec` adds never runs Go: kan exec turns its config
+// into numbers here, with the same parsing and checks as the init's
+// becomeProcess, and the exec stage in C applies them from inside the
+// container, in becomeProcess's order (libcontainer/nsenter/laststage.c).
+// What must be seen from inside — the user's home in the container's
+// /etc/passwd, the program in its PATH — the stage looks up itself, in the
+// container's root, cgroup and user namespace, as the init does.
 
-// planExec builds the plan for process p in the container whose root is
-// root (and whose config's linux section is l). caps is p's parsed
-// capabilities, already trimmed to what kan can grant. The fd numbers are
-// those startInit gives the process: the sync socket after the preserved
-// fds, then the root, then the console socket.
-func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, root *os.File, preserveFds int, terminal bool) (*nsenter.ExecPlan, error) {
+// planExec builds the plan for process p in a container whose config's
+// linux section is l. caps is p's parsed capabilities, already trimmed to
+// what kan can grant. The fd numbers are those startInit gives the
+// process: the sync socket after the preserved fds, then the root, then
+// the console socket.
+func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, preserveFds int, terminal bool) (*nsenter.ExecPlan, error) {
 	plan := &nsenter.ExecPlan{
 		RootFd:          3 + preserveFds + 1,
 		ConsoleFd:       -1,
 		FirstCloexecFd:  3 + preserveFds,
+		OOMScoreAdj:     p.OOMScoreAdj,
 		UID:             p.User.UID,
 		GID:             p.User.GID,
+		Groups:          p.User.AdditionalGids,
 		Umask:           p.User.Umask,
 		NoNewPrivileges: p.NoNewPrivileges,
 		Cwd:             p.Cwd,
 		Args:            p.Args,
+		Env:             p.Env,
 		ApparmorProfile: p.ApparmorProfile,
 		SelinuxLabel:    p.SelinuxLabel,
+		GroupsDesc:      fmt.Sprintf("process.user.additionalGids %v", p.User.AdditionalGids),
 	}
 	if terminal {
 		plan.ConsoleFd = 3 + preserveFds + 2
@@ -57,37 +54,47 @@ func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, root *os
 		}
 		plan.Personality = &persona
 	}
-	if l.MemoryPolicy != nil {
-		mode, mask, maxNode, err := procattr.MemoryPolicyArgs(l.MemoryPolicy)
+	if s := p.Scheduler; s != nil {
+		attr, err := procattr.SchedulerAttr(s)
+		if err != nil {
+			return nil, err
+		}
+		plan.Scheduler = &nsenter.Scheduler{
+			Policy: attr.Policy, Flags: attr.Flags, Nice: attr.Nice, Priority: attr.Priority,
+			Runtime: attr.Runtime, Deadline: attr.Deadline, Period: attr.Period,
+		}
+		plan.SchedulerDesc = procattr.SchedulerField(s)
+	}
+	if io := p.IOPriority; io != nil {
+		prio, err := procattr.IOPriorityValue(io)
+		if err != nil {
+			return nil, err
+		}
+		plan.IOPriority = &prio
+		plan.IOPriorityDesc = procattr.IOPriorityField(io)
+	}
+	if mp := l.MemoryPolicy; mp != nil {
+		mode, mask, maxNode, err := procattr.MemoryPolicyArgs(mp)
 		if err != nil {
 			return nil, err
 		}
 		plan.MemoryPolicy = &nsenter.MemoryPolicy{Mode: int32(mode), Nodes: mask, MaxNode: uint64(maxNode)}
+		plan.MemoryPolicyDesc = procattr.MemoryPolicyField(mp)
 	}
-	for _, rl := range p.Rlimits {
-		res, ok := rlimitTypes[rl.Type]
-		if !ok {
-			return nil, fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
+	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
+		const field = "process.execCPUAffinity.final"
+		set, err := procattr.CPUSetOf(field, a.Final)
+		if err != nil {
+			return nil, err
 		}
-		plan.Rlimits = append(plan.Rlimits, nsenter.Rlimit{Resource: res, Soft: rl.Soft, Hard: rl.Hard})
+		plan.CPUAffinity = set
+		plan.CPUAffinityDesc = fmt.Sprintf("%s %q", field, a.Final)
 	}
-
-	eu, err := lookupUserIn(root, p.User)
+	rlimits, err := planRlimits(p.Rlimits)
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range eu.Sgids {
-		plan.Groups = append(plan.Groups, uint32(g))
-	}
-	plan.Groups = append(plan.Groups, p.User.AdditionalGids...)
-	plan.Env = p.Env
-	if !hasEnv(plan.Env, "HOME") {
-		plan.Env = append(append([]string{}, plan.Env...), "HOME="+eu.Home)
-	}
-	if plan.Path, err = lookPathIn(root, p.Args[0], p.Cwd, plan.Env); err != nil {
-		return nil, fmt.Errorf("process.args[0]: %w", err)
-	}
-
+	plan.Rlimits = rlimits
 	plan.Bounding, plan.Effective, plan.Permitted, plan.Inheritable, plan.Ambient, plan.CapLast, err = caps.Masks()
 	if err != nil {
 		return nil, err
@@ -95,101 +102,24 @@ func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, root *os
 	return plan, nil
 }
 
-// setExecAttrs sets on the exec'd process pid what the kernel lets kan
-// set from outside: it has not executed anything yet, and gets these
-// before it drops its capabilities.
-func setExecAttrs(pid int, p *specs.Process) error {
-	if p.OOMScoreAdj != nil {
-		// kan's /proc is the host's: no container can have shaped it.
-		path := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
-		if err := os.WriteFile(path, []byte(fmt.Sprint(*p.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("process.oomScoreAdj: %w", err)
+// planRlimits turns process.rlimits into setrlimit(2) calls: one per
+// resource, the last entry for a resource winning, as when the init sets
+// them in order.
+func planRlimits(rls []specs.POSIXRlimit) ([]nsenter.Rlimit, error) {
+	var out []nsenter.Rlimit
+	at := map[int]int{} // resource → index in out
+	for _, rl := range rls {
+		res, ok := rlimitTypes[rl.Type]
+		if !ok {
+			return nil, fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
 		}
-	}
-	if err := procattr.Scheduler(pid, p.Scheduler); err != nil {
-		return err
-	}
-	if err := procattr.IOPriority(pid, p.IOPriority); err != nil {
-		return err
-	}
-	if a := p.ExecCPUAffinity; a != nil {
-		if err := procattr.CPUAffinity(pid, "process.execCPUAffinity.final", a.Final); err != nil {
-			return err
+		r := nsenter.Rlimit{Resource: res, Soft: rl.Soft, Hard: rl.Hard}
+		if i, seen := at[res]; seen {
+			out[i] = r
+			continue
 		}
+		at[res] = len(out)
+		out = append(out, r)
 	}
-	return nil
-}
-
-// lookupUserIn finds the user's home and supplementary groups in the
-// container's /etc/passwd and /etc/group, as lookupUser does from inside.
-func lookupUserIn(root *os.File, u specs.User) (*user.ExecUser, error) {
-	defaults := &user.ExecUser{Uid: int(u.UID), Gid: int(u.GID), Home: "/"}
-	passwd := openEtcFile(root, "/etc/passwd")
-	if passwd != nil {
-		defer passwd.Close()
-	}
-	group := openEtcFile(root, "/etc/group")
-	if group != nil {
-		defer group.Close()
-	}
-	// Readers, not files: a nil *os.File in an io.Reader is not nil.
-	var passwdR, groupR io.Reader
-	if passwd != nil {
-		passwdR = io.LimitReader(passwd, maxEtcFile)
-	}
-	if group != nil {
-		groupR = io.LimitReader(group, maxEtcFile)
-	}
-	eu, err := user.GetExecUser(fmt.Sprintf("%d:%d", u.UID, u.GID), defaults, passwdR, groupR)
-	if err != nil {
-		return nil, fmt.Errorf("process.user: %w", err)
-	}
-	return eu, nil
-}
-
-// maxEtcFile bounds what kan reads of a container's /etc/passwd or
-// /etc/group: the container writes them, kan parses them.
-const maxEtcFile = 64 << 20
-
-// openEtcFile opens name in the container for reading, or returns nil
-// when it cannot be opened or is not a regular file (a fifo would block
-// kan, a device never end): such a file counts as empty, as an unreadable
-// one does for lookupUser inside.
-func openEtcFile(root *os.File, name string) *os.File {
-	f, err := rootfs.OpenInRoot(root, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
-	if err != nil {
-		return nil
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		f.Close()
-		return nil
-	}
-	return f
-}
-
-// lookPathIn finds the program the way lookPath does from inside: with
-// the container's PATH, relative names from the working directory cwd.
-func lookPathIn(root *os.File, name, cwd string, env []string) (string, error) {
-	return searchPath(name, env, func(p string) error { return checkExecutableIn(root, p, cwd) })
-}
-
-func checkExecutableIn(root *os.File, p, cwd string) error {
-	full := p
-	if !filepath.IsAbs(p) {
-		full = filepath.Join(cwd, p)
-	}
-	f, err := rootfs.OpenInRoot(root, full, unix.O_PATH)
-	if err != nil {
-		return fmt.Errorf("executable %s: %w", p, errors.Unwrap(err))
-	}
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("executable %s: %w", p, err)
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&0o111 == 0 {
-		return fmt.Errorf("%s is not an executable file", p)
-	}
-	return nil
+	return out, nil
 }

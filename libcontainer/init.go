@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -217,17 +218,17 @@ func becomeProcess(p *specs.Process, l *specs.Linux, preserveFds int) (path stri
 	if err := procattr.Personality(l.Personality); err != nil {
 		return "", nil, err
 	}
-	if err := procattr.Scheduler(0, p.Scheduler); err != nil {
+	if err := procattr.Scheduler(p.Scheduler); err != nil {
 		return "", nil, err
 	}
-	if err := procattr.IOPriority(0, p.IOPriority); err != nil {
+	if err := procattr.IOPriority(p.IOPriority); err != nil {
 		return "", nil, err
 	}
 	if err := procattr.MemoryPolicy(l.MemoryPolicy); err != nil {
 		return "", nil, err
 	}
 	if a := p.ExecCPUAffinity; a != nil {
-		if err := procattr.CPUAffinity(0, "process.execCPUAffinity.final", a.Final); err != nil {
+		if err := procattr.CPUAffinity("process.execCPUAffinity.final", a.Final); err != nil {
 			return "", nil, err
 		}
 	}
@@ -359,15 +360,37 @@ func hasEnv(env []string, key string) bool {
 
 // lookupUser finds the container user's home and supplementary groups in
 // the container's /etc/passwd and /etc/group; the numeric ids of the config
-// always win.
+// always win. A file that is missing or is not a regular file counts as
+// empty: a fifo in its place must not hang the init (nor a device be
+// read for it).
 func lookupUser(u specs.User, env []string) (*user.ExecUser, error) {
 	defaults := &user.ExecUser{Uid: int(u.UID), Gid: int(u.GID), Home: "/"}
-	spec := fmt.Sprintf("%d:%d", u.UID, u.GID)
-	eu, err := user.GetExecUserPath(spec, defaults, "/etc/passwd", "/etc/group")
+	var files [2]io.Reader // passwd, group; nil: none
+	for i, name := range []string{"/etc/passwd", "/etc/group"} {
+		if f := openRegular(name); f != nil {
+			defer f.Close()
+			files[i] = f
+		}
+	}
+	eu, err := user.GetExecUser(fmt.Sprintf("%d:%d", u.UID, u.GID), defaults, files[0], files[1])
 	if err != nil {
 		return nil, fmt.Errorf("process.user: %w", err)
 	}
 	return eu, nil
+}
+
+// openRegular opens name for reading if it is a regular file, without
+// blocking on a fifo; nil otherwise.
+func openRegular(name string) *os.File {
+	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 // switchUser sets the supplementary groups, gid and uid, keeping the

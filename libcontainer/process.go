@@ -123,7 +123,7 @@ func startOnCPUs(cmd *exec.Cmd, a *specs.CPUAffinity) error {
 	if err := unix.SchedGetaffinity(0, &old); err != nil {
 		return err
 	}
-	if err := procattr.CPUAffinity(0, "process.execCPUAffinity.initial", a.Initial); err != nil {
+	if err := procattr.CPUAffinity("process.execCPUAffinity.initial", a.Initial); err != nil {
 		return err
 	}
 	defer unix.SchedSetaffinity(0, &old)

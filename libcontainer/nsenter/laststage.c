@@ -1,22 +1,24 @@
 // The exec stage: the last steps of `kan exec`, in C, so that the process
-// kan adds to a container never starts the Go runtime. kan exec computed
-// everything that needs a decision (which user, which program, which
-// capabilities: see plan.go); here the process, already in the container's
-// namespaces and cgroup, only applies the result, in the order the kernel
-// needs, and executes the program:
+// kan adds to a container never starts the Go runtime. kan exec turned the
+// process's config into numbers (see plan.go); here the process, already
+// in the container's namespaces and cgroup, does what the Go init's
+// becomeProcess does, in the same order, from inside the container:
 //
 //	root         chroot to the init's root, handed over as an fd
 //	terminal     a pty from the container's devpts, master sent to the
 //	             console socket, slave as stdio and controlling terminal
-//	attributes   personality and memory policy (which only a process can
-//	             set on itself), rlimits' hard limits raised while allowed
+//	attributes   oom_score_adj, personality, scheduler, I/O priority,
+//	             memory policy, CPU affinity; rlimits' hard limits raised
+//	             while allowed
 //	cwd          entered, and checked to be inside the container
+//	HOME         from the container's /etc/passwd, unless the env has one
 //	credentials  bounding set, groups, gid, uid (keeping capabilities
 //	             across), umask, the other four capability sets
 //	no_new_privs
 //	fds          every fd above stdio and the preserved ones closes on exec
 //	LSM labels   the AppArmor profile and SELinux label for the execve
-//	rlimits      set last, then execve
+//	rlimits      set last, then execve, searching the container's PATH
+//	             as execvp does
 //
 // Any failure goes to kan exec as an error message on the sync socket,
 // which closes on exec: end of file tells kan exec the program runs.
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -155,15 +158,24 @@ static void setup_terminal(const struct kan_plan *plan)
 	}
 	if (send_fd(plan->console_fd, slave_path, master) < 0)
 		kan_fail("process.terminal: send pty master over the console socket");
+	close(master); // the console socket's listener owns it now
 	if (setsid() < 0)
 		kan_fail("process.terminal: setsid");
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
 		kan_fail("process.terminal: make %s the controlling terminal", slave_path);
-	for (int fd = 0; fd < 3; fd++)
+	for (int fd = 0; fd < 3; fd++) {
+		// The slave may have got one of these numbers itself (a caller
+		// with stdio closed): it is then already in place.
+		if (fd == slave) {
+			if (fcntl(fd, F_SETFD, 0) < 0)
+				kan_fail("process.terminal: dup pty to fd %d", fd);
+			continue;
+		}
 		if (dup3(slave, fd, 0) < 0)
 			kan_fail("process.terminal: dup pty to fd %d", fd);
-	close(slave);
-	close(master);
+	}
+	if (slave > 2)
+		close(slave);
 	close(plan->console_fd);
 }
 
@@ -197,20 +209,20 @@ static void raise_hard_rlimits(const struct kan_plan *plan)
 // the permitted capabilities across the uid change), then sets exactly
 // the configured capabilities. Each call changes this thread, the only
 // one there is.
-static void set_credentials(const struct kan_plan *plan, const gid_t *groups)
+static void set_credentials(const struct kan_plan *plan, const gid_t *groups, const char *groups_desc)
 {
 	for (uint32_t c = 0; c <= plan->cap_last && c < 64; c++) {
 		if (plan->cap_bounding & (1ULL << c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			kan_fail("set bounding capabilities (drop %u)", c);
+			kan_fail("process.capabilities.bounding: drop capability %u", c);
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		kan_fail("set keep-caps");
 	// A user namespace whose setgroups is denied accepts only "no
 	// groups", and only if none were asked for.
 	if (syscall(SYS_setgroups, (size_t)plan->ngroups, groups) < 0 && !(errno == EPERM && plan->ngroups == 0))
-		kan_fail("process.user.additionalGids");
+		kan_fail("%s", groups_desc);
 	if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
 		kan_fail("process.user.gid %u", plan->gid);
 	if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
@@ -228,12 +240,12 @@ static void set_credentials(const struct kan_plan *plan, const gid_t *groups)
 		data[i].inheritable = (uint32_t)(plan->cap_inheritable >> (32 * i));
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		kan_fail("set capabilities");
+		kan_fail("process.capabilities: set the effective, permitted and inheritable sets");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		kan_fail("reset ambient capabilities");
+		kan_fail("process.capabilities.ambient: reset");
 	for (uint32_t c = 0; c <= plan->cap_last && c < 64; c++)
 		if ((plan->cap_ambient & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-			kan_fail("set ambient capability %u", c);
+			kan_fail("process.capabilities.ambient: raise capability %u", c);
 }
 
 // cloexec_from marks every fd from first up close-on-exec.
@@ -325,27 +337,164 @@ static int write_attr(int proc, const char *file, const char *value)
 }
 
 // set_exec_labels makes the execve switch to the AppArmor profile and
-// SELinux label of the plan, as lsm.SetExecAttrs does for the init.
-static void set_exec_labels(const char *apparmor, const char *selinux)
+// SELinux label of the plan, as lsm.SetExecAttrs does for the init,
+// through proc (open_procfs, opened while the process could still make a
+// procfs of its own).
+static void set_exec_labels(int proc, const char *apparmor, const char *selinux)
 {
-	if (!*apparmor && !*selinux)
-		return;
-	int proc = open_procfs();
-	if (proc < 0)
-		kan_fail("open procfs for the LSM exec attributes");
 	if (*apparmor) {
-		char value[4200];
-		snprintf(value, sizeof(value), "exec %s", apparmor);
+		size_t len = strlen(apparmor) + sizeof("exec ");
+		char *value = malloc(len);
+		if (!value)
+			kan_fail("process.apparmorProfile %s", apparmor);
+		snprintf(value, len, "exec %s", apparmor);
 		// The LSM's own file first (5.8+), then the shared one.
 		int err = write_attr(proc, "attr/apparmor/exec", value);
 		if (err < 0 && errno == ENOENT)
 			err = write_attr(proc, "attr/exec", value);
 		if (err < 0)
 			kan_fail("process.apparmorProfile %s", apparmor);
+		free(value);
 	}
 	if (*selinux && write_attr(proc, "attr/exec", selinux) < 0)
 		kan_fail("process.selinuxLabel %s", selinux);
-	close(proc);
+}
+
+// env_value returns the value of key in envp, or NULL.
+static const char *env_value(char **envp, const char *key)
+{
+	size_t n = strlen(key);
+	const char *found = NULL;
+	for (char **e = envp; *e; e++)
+		if (strncmp(*e, key, n) == 0 && (*e)[n] == '=')
+			found = *e + n + 1; // the last one wins, as for Go's lookups
+	return found;
+}
+
+// home_of finds the home directory of uid in the container's /etc/passwd
+// (the first entry with that uid), as moby/sys/user does for the init; "/"
+// without one. It runs inside the container, with the container's device
+// rules and user namespace, as the init's lookup does. A file that is not
+// a regular file counts as empty: a fifo must not hang the process.
+static char *home_of(uint32_t uid)
+{
+	int fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return "/";
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return "/";
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return "/";
+	}
+	char *line = NULL, *home = "/";
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		// name:password:uid:gid:gecos:home:shell
+		line[strcspn(line, "\n")] = '\0';
+		char *field[7] = {0};
+		char *p = line;
+		int n = 0;
+		while (n < 7) {
+			field[n++] = p;
+			p = strchr(p, ':');
+			if (!p)
+				break;
+			*p++ = '\0';
+		}
+		if (n < 3 || !*field[2])
+			continue;
+		char *end;
+		errno = 0;
+		unsigned long id = strtoul(field[2], &end, 10);
+		if (errno || *end || id != uid)
+			continue;
+		home = strdup(n >= 6 ? field[5] : "");
+		if (!home)
+			home = "/";
+		break;
+	}
+	free(line);
+	fclose(f);
+	return home;
+}
+
+// exec_program executes argv[0] as execvp would: a name with a slash as
+// it is, any other in each directory of the container's PATH in turn,
+// going on past those where it is missing or not executable.
+__attribute__((noreturn)) static void exec_program(char **argv, char **envp)
+{
+	const char *name = argv[0];
+	if (strchr(name, '/')) {
+		execve(name, argv, envp);
+		kan_fail("exec %s", name);
+	}
+	const char *path = env_value(envp, "PATH");
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	size_t len = strlen(path) + strlen(name) + 3;
+	char *candidate = malloc(len);
+	if (!candidate)
+		kan_fail("exec %s", name);
+	for (const char *dir = path;; dir++) {
+		const char *colon = strchrnul(dir, ':');
+		int dlen = (int)(colon - dir);
+		if (dlen == 0)
+			snprintf(candidate, len, "./%s", name);
+		else
+			snprintf(candidate, len, "%.*s/%s", dlen, dir, name);
+		execve(candidate, argv, envp);
+		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES)
+			kan_fail("exec %s", candidate);
+		if (!*colon)
+			break;
+		dir = colon;
+	}
+	errno = 0;
+	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
+}
+
+// set_attributes sets what the program inherits through execve, while the
+// process still has every capability (a real-time policy needs
+// CAP_SYS_NICE, which the program may not get): the order and the checks
+// of becomeProcess.
+static void set_attributes(const struct kan_plan *plan, int proc, char **desc)
+{
+	if (plan->set_oom_score_adj) {
+		char value[16];
+		snprintf(value, sizeof(value), "%d", plan->oom_score_adj);
+		if (write_attr(proc, "oom_score_adj", value) < 0)
+			kan_fail("process.oomScoreAdj %d", plan->oom_score_adj);
+	}
+	if (plan->set_personality && syscall(SYS_personality, (unsigned long)plan->personality) < 0)
+		kan_fail("linux.personality");
+	if (plan->set_scheduler) {
+		struct {
+			uint32_t size, policy;
+			uint64_t flags;
+			int32_t nice;
+			uint32_t priority;
+			uint64_t runtime, deadline, period;
+		} attr = {
+			.size = sizeof(attr), .policy = plan->sched_policy, .flags = plan->sched_flags,
+			.nice = plan->sched_nice, .priority = plan->sched_priority, .runtime = plan->sched_runtime,
+			.deadline = plan->sched_deadline, .period = plan->sched_period,
+		};
+		if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+			kan_fail("%s", desc[0]);
+	}
+	if (plan->set_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, plan->ioprio) < 0)
+		kan_fail("%s", desc[1]);
+	if (plan->set_mempolicy &&
+	    syscall(SYS_set_mempolicy, plan->mempolicy_mode, plan->mempolicy_maxnode ? plan->mempolicy_nodes : NULL,
+		    (unsigned long)plan->mempolicy_maxnode) < 0)
+		kan_fail("%s", desc[2]);
+	if (plan->set_affinity && sched_setaffinity(0, sizeof(plan->affinity), (const cpu_set_t *)plan->affinity) < 0)
+		kan_fail("%s", desc[3]);
 }
 
 void kan_exec_stage(int sync_fd)
@@ -354,7 +503,9 @@ void kan_exec_stage(int sync_fd)
 	struct kan_plan plan;
 	read_full(sync_fd, &plan, sizeof(plan));
 	if (plan.magic != KAN_PLAN_MAGIC || plan.size > KAN_PLAN_MAX_SIZE || plan.nrlimits > KAN_PLAN_RLIMITS ||
-	    (uint64_t)plan.ngroups * sizeof(gid_t) > plan.size) {
+	    (uint64_t)plan.ngroups * sizeof(gid_t) > plan.size || plan.first_cloexec_fd < 3 || plan.nargs == 0 ||
+	    (uint64_t)plan.nargs + plan.nenv > plan.size ||
+	    plan.mempolicy_maxnode > KAN_PLAN_NODE_WORDS * 64 + 1) {
 		errno = EPROTO;
 		kan_fail("malformed plan from kan exec");
 	}
@@ -369,14 +520,14 @@ void kan_exec_stage(int sync_fd)
 	read_full(sync_fd, data, plan.size);
 	data[plan.size] = '\0';
 
-	// Unpack the groups and strings (see laststage.h).
+	// Unpack the groups and strings (see laststage.h). The environment
+	// gets room for a HOME.
 	const gid_t *groups = (const gid_t *)data;
 	char *p = data + plan.ngroups * sizeof(gid_t), *end = data + plan.size;
-	char *path = next_string(&p, end);
 	char *cwd = next_string(&p, end);
 	char **argv = calloc((size_t)plan.nargs + 1, sizeof(char *));
-	char **envp = calloc((size_t)plan.nenv + 1, sizeof(char *));
-	if (!argv || !envp || plan.nargs == 0)
+	char **envp = calloc((size_t)plan.nenv + 2, sizeof(char *));
+	if (!argv || !envp)
 		kan_fail("read the plan from kan exec");
 	for (uint32_t i = 0; i < plan.nargs; i++)
 		argv[i] = next_string(&p, end);
@@ -384,6 +535,9 @@ void kan_exec_stage(int sync_fd)
 		envp[i] = next_string(&p, end);
 	char *apparmor = next_string(&p, end);
 	char *selinux = next_string(&p, end);
+	char *desc[5];
+	for (int i = 0; i < 5; i++)
+		desc[i] = next_string(&p, end);
 
 	if (fchdir(plan.root_fd) < 0 || chroot(".") < 0)
 		kan_fail("enter the container's root");
@@ -391,14 +545,15 @@ void kan_exec_stage(int sync_fd)
 	if (plan.console_fd >= 0)
 		setup_terminal(&plan);
 
-	// Attributes the program inherits through execve, set while the
-	// process still has every capability.
-	if (plan.set_personality && syscall(SYS_personality, (unsigned long)plan.personality) < 0)
-		kan_fail("linux.personality");
-	if (plan.set_mempolicy &&
-	    syscall(SYS_set_mempolicy, plan.mempolicy_mode, plan.mempolicy_maxnode ? plan.mempolicy_nodes : NULL,
-		    (unsigned long)plan.mempolicy_maxnode) < 0)
-		kan_fail("linux.memoryPolicy");
+	// procfs, for oom_score_adj and the LSM labels, opened while the
+	// process may still make an instance of its own.
+	int proc = -1;
+	if (plan.set_oom_score_adj || *apparmor || *selinux) {
+		proc = open_procfs();
+		if (proc < 0)
+			kan_fail("open procfs");
+	}
+	set_attributes(&plan, proc, desc);
 	raise_hard_rlimits(&plan);
 
 	if (chdir(cwd) < 0)
@@ -410,17 +565,24 @@ void kan_exec_stage(int sync_fd)
 		errno = 0;
 		kan_fail("process.cwd %s: not reachable inside the container", cwd);
 	}
+	if (!env_value(envp, "HOME")) {
+		const char *home = home_of(plan.uid);
+		size_t len = strlen(home) + sizeof("HOME=");
+		char *entry = malloc(len);
+		if (!entry)
+			kan_fail("process.env HOME");
+		snprintf(entry, len, "HOME=%s", home);
+		envp[plan.nenv] = entry;
+	}
 
-	set_credentials(&plan, groups);
+	set_credentials(&plan, groups, desc[4]);
 	if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		kan_fail("process.noNewPrivileges");
 	// No fd of kan's may reach the program: the sync socket among them,
 	// whose closing tells kan exec that the program runs.
 	cloexec_from(plan.first_cloexec_fd);
-	set_exec_labels(apparmor, selinux);
+	set_exec_labels(proc, apparmor, selinux);
 	for (uint32_t i = 0; i < plan.nrlimits; i++)
 		set_rlimit(&plan.rlimits[i]);
-
-	execve(path, argv, envp);
-	kan_fail("exec %s", path);
+	exec_program(argv, envp);
 }

@@ -7,6 +7,7 @@
 
 #define KAN_PLAN_RLIMITS 16   // RLIMIT_NLIMITS
 #define KAN_PLAN_NODE_WORDS 16 // 1024 NUMA nodes
+#define KAN_PLAN_CPU_WORDS 16  // 1024 CPUs, as Go's unix.CPUSet
 
 struct kan_rlimit {
 	uint32_t resource;
@@ -15,9 +16,11 @@ struct kan_rlimit {
 };
 
 // struct kan_plan is followed by `size` bytes: ngroups uint32 group ids,
-// then NUL-terminated strings: the path to execute, the working
-// directory, the nargs arguments, the nenv environment entries, the
-// AppArmor profile and the SELinux label (both possibly empty).
+// then NUL-terminated strings: the working directory, the nargs
+// arguments, the nenv environment entries, the AppArmor profile and the
+// SELinux label (both possibly empty), then how errors name the
+// scheduler, I/O priority, memory policy, CPU affinity and groups (the
+// config's field with its value).
 struct kan_plan {
 	uint32_t magic;
 	uint32_t size;
@@ -26,12 +29,24 @@ struct kan_plan {
 	int32_t console_size;
 	uint16_t rows, cols;
 	int32_t first_cloexec_fd; // every fd from here up closes on exec
+	int32_t set_oom_score_adj;
+	int32_t oom_score_adj;
 	int32_t set_personality;
 	uint64_t personality;
+	int32_t set_scheduler; // sched_setattr(2)'s fields
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+	int32_t set_ioprio;
+	int32_t ioprio;
 	int32_t set_mempolicy;
 	int32_t mempolicy_mode; // with its flags
 	uint64_t mempolicy_maxnode;
 	uint64_t mempolicy_nodes[KAN_PLAN_NODE_WORDS];
+	int32_t set_affinity;
+	uint64_t affinity[KAN_PLAN_CPU_WORDS];
 	uint32_t nrlimits;
 	struct kan_rlimit rlimits[KAN_PLAN_RLIMITS];
 	uint32_t uid, gid;

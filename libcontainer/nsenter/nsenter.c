@@ -41,29 +41,45 @@ static void send_line(const char *line)
 
 const char *kan_fail_prefix = "nsenter: ";
 
-// kan_fail reports an error to the parent and exits. Messages are plain
-// ASCII without quotes or backslashes, so they need no JSON escaping.
+// json_append appends s to out (of size cap, at *len) as the inside of a
+// JSON string.
+static void json_append(char *out, size_t cap, size_t *len, const char *s)
+{
+	for (; *s && *len + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[(*len)++] = '\\';
+			out[(*len)++] = (char)c;
+		} else if (c < 0x20) {
+			*len += snprintf(out + *len, cap - *len, "\\u%04x", c);
+		} else {
+			out[(*len)++] = (char)c;
+		}
+	}
+	out[*len] = '\0';
+}
+
+// kan_fail reports an error to the parent and exits.
 void kan_fail(const char *fmt, ...)
 {
-	char msg[512], line[768];
+	char msg[1024], line[4096];
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	for (char *c = msg; *c; c++)
-		if (*c == '"' || *c == '\\' || *c < 0x20)
-			*c = ' ';
+	size_t len = (size_t)snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"");
+	json_append(line, sizeof(line), &len, kan_fail_prefix);
+	json_append(line, sizeof(line), &len, msg);
 	if (saved) {
 		// Lower case, as Go writes the same errors.
 		char reason[128];
-		snprintf(reason, sizeof(reason), "%s", strerror(saved));
-		if (reason[0] >= 'A' && reason[0] <= 'Z' && !(reason[1] >= 'A' && reason[1] <= 'Z'))
-			reason[0] += 'a' - 'A';
-		snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"%s%s: %s\"}\n", kan_fail_prefix, msg, reason);
+		snprintf(reason, sizeof(reason), ": %s", strerror(saved));
+		if (reason[2] >= 'A' && reason[2] <= 'Z' && !(reason[3] >= 'A' && reason[3] <= 'Z'))
+			reason[2] += 'a' - 'A';
+		json_append(line, sizeof(line), &len, reason);
 	}
-	else
-		snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"%s%s\"}\n", kan_fail_prefix, msg);
+	snprintf(line + len, sizeof(line) - len, "\"}\n");
 	if (sync_fd >= 0)
 		send_line(line);
 	_exit(1);

@@ -23,9 +23,10 @@
 //
 // The process `kan exec` adds goes no further than C: once it is in the
 // container's namespaces, the exec stage (laststage.c) reads the plan kan
-// exec computed (plan.go, laststage.h: fixed fields, then the groups and
-// strings, sent right after the "pid" line) and becomes the program, so
-// no Go runtime ever starts inside the container for an exec.
+// exec made of the process's config (plan.go, laststage.h: fixed fields,
+// then the groups and strings, sent right after the "pid" line) and
+// becomes the program, so no Go runtime ever starts inside the container
+// for an exec.
 package nsenter
 
 // #cgo CFLAGS: -Wall -Werror -O2

@@ -7,23 +7,30 @@ import (
 	"encoding/binary"
 	"fmt"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // EnvStage set to "exec" makes the process run the exec stage
 // (laststage.c) once in its namespaces, instead of going on into Go.
 const EnvStage = "_KAN_STAGE"
 
-// ExecPlan is everything the exec stage applies: what `kan exec` decided
-// for the process it adds to a container. The stage does no lookups of
-// its own; every field is final.
+// ExecPlan is everything the exec stage applies: what `kan exec` made of
+// the process's config, as numbers. The stage itself looks up only what
+// must be seen from inside the container: the user's home in its
+// /etc/passwd and the program in its PATH.
 type ExecPlan struct {
 	RootFd         int // the container's root, to chroot to
 	ConsoleFd      int // -1: no terminal
 	ConsoleSize    *[2]uint16
 	FirstCloexecFd int // every fd from here up closes on exec
 
-	Personality  *uint64 // nil: leave it
+	OOMScoreAdj  *int
+	Personality  *uint64
+	Scheduler    *Scheduler
+	IOPriority   *int
 	MemoryPolicy *MemoryPolicy
+	CPUAffinity  *unix.CPUSet
 	Rlimits      []Rlimit
 
 	UID, GID uint32
@@ -35,12 +42,23 @@ type ExecPlan struct {
 	Bounding, Effective, Permitted, Inheritable, Ambient uint64
 	NoNewPrivileges                                      bool
 
-	Path string // the program, as found in the container
 	Cwd  string
 	Args []string
 	Env  []string
 
 	ApparmorProfile, SelinuxLabel string // "": none
+
+	// How errors name these fields: the config's field and its value.
+	SchedulerDesc, IOPriorityDesc, MemoryPolicyDesc, CPUAffinityDesc, GroupsDesc string
+}
+
+// Scheduler is sched_setattr(2)'s attributes.
+type Scheduler struct {
+	Policy                    uint32
+	Flags                     uint64
+	Nice                      int32
+	Priority                  uint32
+	Runtime, Deadline, Period uint64
 }
 
 // MemoryPolicy is set_mempolicy(2)'s arguments.
@@ -67,6 +85,26 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 		c.rows, c.cols = C.uint16_t(p.ConsoleSize[0]), C.uint16_t(p.ConsoleSize[1])
 	}
 	c.first_cloexec_fd = C.int32_t(p.FirstCloexecFd)
+	if p.OOMScoreAdj != nil {
+		c.set_oom_score_adj = 1
+		c.oom_score_adj = C.int32_t(*p.OOMScoreAdj)
+	}
+	if sc := p.Scheduler; sc != nil {
+		c.set_scheduler = 1
+		c.sched_policy, c.sched_flags = C.uint32_t(sc.Policy), C.uint64_t(sc.Flags)
+		c.sched_nice, c.sched_priority = C.int32_t(sc.Nice), C.uint32_t(sc.Priority)
+		c.sched_runtime, c.sched_deadline, c.sched_period = C.uint64_t(sc.Runtime), C.uint64_t(sc.Deadline), C.uint64_t(sc.Period)
+	}
+	if p.IOPriority != nil {
+		c.set_ioprio = 1
+		c.ioprio = C.int32_t(*p.IOPriority)
+	}
+	if p.CPUAffinity != nil {
+		c.set_affinity = 1
+		for i, w := range p.CPUAffinity {
+			c.affinity[i] = C.uint64_t(w)
+		}
+	}
 	if p.Personality != nil {
 		c.set_personality = 1
 		c.personality = C.uint64_t(*p.Personality)
@@ -95,7 +133,7 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	c.ngroups = C.uint32_t(len(p.Groups))
 	c.umask = -1
 	if p.Umask != nil {
-		c.umask = C.int32_t(*p.Umask)
+		c.umask = C.int32_t(*p.Umask & 0o777) // what umask(2) keeps
 	}
 	c.cap_last = C.uint32_t(p.CapLast)
 	c.cap_bounding, c.cap_effective = C.uint64_t(p.Bounding), C.uint64_t(p.Effective)
@@ -110,7 +148,11 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	for _, g := range p.Groups {
 		tail = binary.NativeEndian.AppendUint32(tail, g)
 	}
-	for _, s := range append(append(append([]string{p.Path, p.Cwd}, p.Args...), p.Env...), p.ApparmorProfile, p.SelinuxLabel) {
+	strs := append([]string{p.Cwd}, p.Args...)
+	strs = append(strs, p.Env...)
+	strs = append(strs, p.ApparmorProfile, p.SelinuxLabel,
+		p.SchedulerDesc, p.IOPriorityDesc, p.MemoryPolicyDesc, p.CPUAffinityDesc, p.GroupsDesc)
+	for _, s := range strs {
 		for i := 0; i < len(s); i++ {
 			if s[i] == 0 {
 				return nil, fmt.Errorf("%q holds a NUL byte", s)

@@ -2,9 +2,9 @@
 // the kernel keeps across execve: execution domain (personality),
 // scheduling policy, I/O priority, CPU affinity and NUMA memory policy.
 // Each applies to the calling thread, which is the one that executes the
-// container's program, or, for those the kernel lets a process set on
-// another, to a pid: `kan exec` sets them on the process it adds, whose
-// last stage runs no Go.
+// container's program. For `kan exec`, whose process runs no Go, each also
+// has its system call's arguments and its error's wording, which the exec
+// stage (libcontainer/nsenter) uses.
 package procattr
 
 import (
@@ -67,16 +67,13 @@ var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
 	specs.SchedFlagUtilClampMin: 0x20, specs.SchedFlagUtilClampMax: 0x40,
 }
 
-// Scheduler sets process.scheduler on pid (0: this thread) with
-// sched_setattr(2), which alone takes every field of the config (nice,
-// priority, flags, deadline parameters) at once.
-func Scheduler(pid int, s *specs.Scheduler) error {
-	if s == nil {
-		return nil
-	}
+// SchedulerAttr is sched_setattr(2)'s argument for process.scheduler,
+// which alone takes every field of the config (nice, priority, flags,
+// deadline parameters) at once.
+func SchedulerAttr(s *specs.Scheduler) (*unix.SchedAttr, error) {
 	policy, ok := schedPolicies[s.Policy]
 	if !ok {
-		return fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
+		return nil, fmt.Errorf("process.scheduler.policy: unknown policy %q", s.Policy)
 	}
 	attr := &unix.SchedAttr{
 		Size:     unix.SizeofSchedAttr,
@@ -90,56 +87,95 @@ func Scheduler(pid int, s *specs.Scheduler) error {
 	for _, f := range s.Flags {
 		bit, ok := schedFlags[f]
 		if !ok {
-			return fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
+			return nil, fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
 		}
 		attr.Flags |= bit
 	}
-	if err := unix.SchedSetAttr(pid, attr, 0); err != nil {
-		return fmt.Errorf("process.scheduler (policy %s, priority %d, nice %d): %w", s.Policy, s.Priority, s.Nice, err)
+	return attr, nil
+}
+
+// SchedulerField names process.scheduler in errors.
+func SchedulerField(s *specs.Scheduler) string {
+	return fmt.Sprintf("process.scheduler (policy %s, priority %d, nice %d)", s.Policy, s.Priority, s.Nice)
+}
+
+// Scheduler sets process.scheduler on this thread.
+func Scheduler(s *specs.Scheduler) error {
+	if s == nil {
+		return nil
+	}
+	attr, err := SchedulerAttr(s)
+	if err != nil {
+		return err
+	}
+	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
+		return fmt.Errorf("%s: %w", SchedulerField(s), err)
 	}
 	return nil
 }
 
-// IOPriority sets process.ioPriority with ioprio_set(2) on pid (0: this
-// thread).
-func IOPriority(pid int, p *specs.LinuxIOPriority) error {
+// IOPriorityValue is ioprio_set(2)'s priority for process.ioPriority.
+func IOPriorityValue(p *specs.LinuxIOPriority) (int, error) {
+	const classShift = 13
+	class := map[specs.IOPriorityClass]int{specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3}[p.Class]
+	if class == 0 {
+		return 0, fmt.Errorf("process.ioPriority.class: unknown class %q", p.Class)
+	}
+	if p.Priority < 0 || p.Priority > 7 {
+		return 0, fmt.Errorf("process.ioPriority.priority: %d is not between 0 and 7", p.Priority)
+	}
+	return class<<classShift | p.Priority, nil
+}
+
+// IOPriorityField names process.ioPriority in errors.
+func IOPriorityField(p *specs.LinuxIOPriority) string {
+	return fmt.Sprintf("process.ioPriority (%s %d)", p.Class, p.Priority)
+}
+
+// IOPriority sets process.ioPriority with ioprio_set(2) on this thread.
+func IOPriority(p *specs.LinuxIOPriority) error {
 	if p == nil {
 		return nil
 	}
-	const classShift = 13
+	prio, err := IOPriorityValue(p)
+	if err != nil {
+		return err
+	}
 	const whoProcess = 1
-	class := map[specs.IOPriorityClass]int{specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3}[p.Class]
-	if class == 0 {
-		return fmt.Errorf("process.ioPriority.class: unknown class %q", p.Class)
-	}
-	if p.Priority < 0 || p.Priority > 7 {
-		return fmt.Errorf("process.ioPriority.priority: %d is not between 0 and 7", p.Priority)
-	}
-	prio := class<<classShift | p.Priority
-	if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, uintptr(pid), uintptr(prio)); errno != 0 {
-		return fmt.Errorf("process.ioPriority (%s %d): %w", p.Class, p.Priority, errno)
+	if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, 0, uintptr(prio)); errno != 0 {
+		return fmt.Errorf("%s: %w", IOPriorityField(p), errno)
 	}
 	return nil
 }
 
-// CPUAffinity pins pid (0: the calling thread, and so what it executes)
-// to the CPUs of list. field names the config field for errors.
-func CPUAffinity(pid int, field, list string) error {
-	if list == "" {
-		return nil
-	}
+// CPUSetOf is the CPU mask of list. field names the config field for
+// errors.
+func CPUSetOf(field, list string) (*unix.CPUSet, error) {
 	cpus, err := spec.ParseList(list)
 	if err != nil {
-		return fmt.Errorf("%s: %w", field, err)
+		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	var set unix.CPUSet
 	for _, c := range cpus {
 		if c >= len(set)*64 {
-			return fmt.Errorf("%s: CPU %d is beyond what kan can address", field, c)
+			return nil, fmt.Errorf("%s: CPU %d is beyond what kan can address", field, c)
 		}
 		set.Set(c)
 	}
-	if err := unix.SchedSetaffinity(pid, &set); err != nil {
+	return &set, nil
+}
+
+// CPUAffinity pins the calling thread (and so what it executes) to the
+// CPUs of list. field names the config field for errors.
+func CPUAffinity(field, list string) error {
+	if list == "" {
+		return nil
+	}
+	set, err := CPUSetOf(field, list)
+	if err != nil {
+		return err
+	}
+	if err := unix.SchedSetaffinity(0, set); err != nil {
 		return fmt.Errorf("%s %q: %w", field, list, err)
 	}
 	return nil
@@ -206,7 +242,12 @@ func MemoryPolicy(p *specs.LinuxMemoryPolicy) error {
 		maskPtr = uintptr(unsafe.Pointer(&mask[0]))
 	}
 	if _, _, errno := unix.Syscall(unix.SYS_SET_MEMPOLICY, mode, maskPtr, maxNode); errno != 0 {
-		return fmt.Errorf("linux.memoryPolicy (mode %s, nodes %q): %w", p.Mode, p.Nodes, errno)
+		return fmt.Errorf("%s: %w", MemoryPolicyField(p), errno)
 	}
 	return nil
+}
+
+// MemoryPolicyField names linux.memoryPolicy in errors.
+func MemoryPolicyField(p *specs.LinuxMemoryPolicy) string {
+	return fmt.Sprintf("linux.memoryPolicy (mode %s, nodes %q)", p.Mode, p.Nodes)
 }

@@ -144,6 +144,70 @@ func TestExecProcessJSON(t *testing.T) {
 
 func ptrU32(v uint32) *uint32 { return &v }
 
+// TestExecLookupsInside: the process exec adds finds its home and its
+// program from inside the container, as the init does: the container's
+// /etc/passwd and PATH, relative PATH entries from its working directory,
+// a magic link in /proc as the program, and an /etc/passwd that is a fifo
+// neither hangs nor counts.
+func TestExecLookupsInside(t *testing.T) {
+	e := newEnv(t)
+	fifo := filepath.Join(t.TempDir(), "passwd")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := sleeper(t)
+	id := e.running(b)
+
+	// HOME: the passwd entry of the uid (the test rootfs has user 1000
+	// with /home/user), "/" without one, the process's own if it has one.
+	if r := e.must("exec", "-u", "1000", id, "sh", "-c", "echo $HOME"); r.stdout != "/home/user\n" {
+		t.Errorf("HOME of uid 1000: %q", r.stdout)
+	}
+	if r := e.must("exec", "-u", "4242", id, "sh", "-c", "echo $HOME"); r.stdout != "/\n" {
+		t.Errorf("HOME of uid 4242 (no entry): %q", r.stdout)
+	}
+	if r := e.must("exec", "-u", "1000", "-e", "HOME=/mine", id, "sh", "-c", "echo $HOME"); r.stdout != "/mine\n" {
+		t.Errorf("HOME given: %q", r.stdout)
+	}
+
+	// PATH: searched in order, a relative entry from the cwd, a missing
+	// program named with the PATH searched.
+	if r := e.must("exec", "-e", "PATH=/nope:bin", "--cwd", "/", id, "sh", "-c", "echo found"); r.stdout != "found\n" {
+		t.Errorf("relative PATH entry: %q", r.stdout)
+	}
+	if r := e.fails("not found in $PATH (/bin:/usr/bin)", "exec", "-e", "PATH=/bin:/usr/bin", id, "nosuch"); !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("a missing program is not named: %v", r)
+	}
+
+	// A program named through /proc/self/fd: busybox, preserved as fd 3,
+	// runs (and, called "3", says it has no such applet).
+	bb, err := os.Open(filepath.Join(rootfsDir, "bin", "busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	r := e.kanIn("", []*os.File{bb}, "exec", "--preserve-fds", "1", id, "/proc/self/fd/3")
+	if !strings.Contains(r.stderr, "applet not found") {
+		t.Errorf("exec /proc/self/fd/3: %v", r)
+	}
+
+	// /etc/passwd a fifo: ignored at once, as a missing one, by the init
+	// (whose create hung on it before) and by exec.
+	b2 := sleeper(t)
+	b2.Spec.Mounts = append(b2.Spec.Mounts, specs.Mount{Destination: "/etc/passwd", Type: "bind", Source: fifo, Options: []string{"bind"}})
+	id2 := e.running(b2)
+	done := make(chan result, 1)
+	go func() { done <- e.kan("exec", "-u", "1000", id2, "sh", "-c", "echo $HOME") }()
+	select {
+	case r := <-done:
+		if r.code != 0 || r.stdout != "/\n" {
+			t.Errorf("exec with a fifo as /etc/passwd: %v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("exec hangs on a fifo as /etc/passwd")
+	}
+}
+
 // TestExecProcessFields: every field of TestProcessFields, given to exec
 // --process in a container made with the same config, is seen the same
 // way by the process exec adds. That process gets each attribute from
