@@ -1,0 +1,79 @@
+package libcontainer
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
+)
+
+func TestPlanRlimits(t *testing.T) {
+	got, err := planRlimits([]specs.POSIXRlimit{
+		{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 20},
+		{Type: "RLIMIT_CORE", Soft: 1, Hard: 2},
+		{Type: "RLIMIT_NOFILE", Soft: 30, Hard: 40}, // the last one wins
+	})
+	want := []nsenter.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 30, Hard: 40}, {Resource: unix.RLIMIT_CORE, Soft: 1, Hard: 2}}
+	if err != nil || len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("planRlimits = %v, %v; want %v", got, err, want)
+	}
+	if _, err := planRlimits([]specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}); err == nil || !strings.Contains(err.Error(), "RLIMIT_BOGUS") {
+		t.Fatalf("unknown rlimit: %v", err)
+	}
+}
+
+func TestPlanExecFields(t *testing.T) {
+	caps, err := capabilities.Parse(&specs.LinuxCapabilities{
+		Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Permitted: []string{"CAP_KILL"},
+		Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL", "CAP_CHOWN"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oom := 5
+	p := &specs.Process{
+		Args: []string{"sh"}, Cwd: "/", OOMScoreAdj: &oom,
+		User:            specs.User{UID: 7, GID: 8, AdditionalGids: []uint32{9}},
+		Scheduler:       &specs.Scheduler{Policy: specs.SchedBatch, Nice: 3},
+		IOPriority:      &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 4},
+		ExecCPUAffinity: &specs.CPUAffinity{Final: "0-1"},
+	}
+	l := &specs.Linux{MemoryPolicy: &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}}
+	plan, err := planExec(p, l, caps, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fds: sync socket at 3+2, root after it, console socket after that.
+	if plan.FirstCloexecFd != 5 || plan.RootFd != 6 || plan.ConsoleFd != 7 {
+		t.Errorf("fd numbers: %+v", plan)
+	}
+	// Ambient keeps only what is permitted and inheritable.
+	if plan.Bounding != 1<<unix.CAP_KILL|1<<unix.CAP_CHOWN || plan.Permitted != 1<<unix.CAP_KILL || plan.Ambient != 1<<unix.CAP_KILL {
+		t.Errorf("capability masks: bounding %#x permitted %#x ambient %#x", plan.Bounding, plan.Permitted, plan.Ambient)
+	}
+	if plan.Scheduler == nil || plan.Scheduler.Policy != 3 || plan.Scheduler.Nice != 3 ||
+		plan.IOPriority == nil || *plan.IOPriority != 2<<13|4 || plan.OOMScoreAdj == nil || *plan.OOMScoreAdj != 5 ||
+		plan.CPUAffinity == nil || plan.CPUAffinity[0] != 3 || plan.MemoryPolicy == nil || plan.MemoryPolicy.Nodes[0] != 1 {
+		t.Errorf("attributes: %+v", plan)
+	}
+	if !strings.Contains(plan.SchedulerDesc, "process.scheduler") || !strings.Contains(plan.GroupsDesc, "[9]") {
+		t.Errorf("error names: %q %q", plan.SchedulerDesc, plan.GroupsDesc)
+	}
+	if _, err := plan.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	// A NUL would cut a string short in C: refused.
+	plan.Env = []string{"A=b\x00c"}
+	if _, err := plan.Marshal(); err == nil {
+		t.Error("a NUL in the environment was accepted")
+	}
+	// Bad values are the same errors as the init's.
+	p.Scheduler.Policy = "SCHED_BOGUS"
+	if _, err := planExec(p, l, caps, 0, false); err == nil || !strings.Contains(err.Error(), "process.scheduler.policy") {
+		t.Errorf("bad policy: %v", err)
+	}
+}
