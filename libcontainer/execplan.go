@@ -8,6 +8,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/procattr"
+	"github.com/kan-runtime/kan/spec"
 )
 
 // The process `kan exec` adds never runs Go: kan exec turns its config
@@ -24,6 +25,9 @@ import (
 // process: the sync socket after the preserved fds, then the root, then
 // the console socket.
 func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, preserveFds int, terminal bool) (*nsenter.ExecPlan, error) {
+	if err := spec.CheckUserIDs(p.User); err != nil {
+		return nil, err
+	}
 	plan := &nsenter.ExecPlan{
 		RootFd:          3 + preserveFds + 1,
 		ConsoleFd:       -1,

@@ -24,6 +24,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/procattr"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 	"github.com/kan-runtime/kan/libcontainer/safeproc"
+	"github.com/kan-runtime/kan/spec"
 )
 
 // initConfig is what kan sends `kan init` once it is in its namespaces.
@@ -364,6 +365,11 @@ func hasEnv(env []string, key string) bool {
 // empty: a fifo in its place must not hang the init (nor a device be
 // read for it).
 func lookupUser(u specs.User, env []string) (*user.ExecUser, error) {
+	// Validate refused larger ids, but a passwd entry with one would
+	// skip moby/sys/user's own check; (uid_t)-1 would leave us root.
+	if err := spec.CheckUserIDs(u); err != nil {
+		return nil, err
+	}
 	defaults := &user.ExecUser{Uid: int(u.UID), Gid: int(u.GID), Home: "/"}
 	var files [2]io.Reader // passwd, group; nil: none
 	for i, name := range []string{"/etc/passwd", "/etc/group"} {

@@ -130,8 +130,10 @@ func (s *syncConn) recv() (message, error) {
 	var m message
 	line, err := s.r.ReadBytes('\n')
 	if err != nil {
-		if errors.Is(err, io.EOF) && len(line) == 0 {
-			return m, io.EOF
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			// Not a clean end: a message was cut (never to be taken
+			// for the exec's close on success).
+			return m, fmt.Errorf("truncated sync message %q: %w", line, io.ErrUnexpectedEOF)
 		}
 		return m, err
 	}

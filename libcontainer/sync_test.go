@@ -2,6 +2,9 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
+	"os"
 	"reflect"
 	"slices"
 	"testing"
@@ -74,5 +77,28 @@ func TestWireSpecRoundTrip(t *testing.T) {
 	want.Linux = &l
 	if got := w.spec(); !reflect.DeepEqual(got, &want) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, &want)
+	}
+}
+
+// TestRecvTruncated: a message cut before its newline is an error, never
+// the clean end of file that tells kan exec its program runs.
+func TestRecvTruncated(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.WriteString(`{"type":"error","msg":"cut her`)
+	w.Close()
+	_, err = newSyncConn(r).recv()
+	if err == nil || errors.Is(err, io.EOF) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("recv of a cut message: %v, want io.ErrUnexpectedEOF", err)
+	}
+	// And a clean end stays io.EOF.
+	r2, w2, _ := os.Pipe()
+	defer r2.Close()
+	w2.Close()
+	if _, err := newSyncConn(r2).recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("recv at a clean end: %v, want io.EOF", err)
 	}
 }

@@ -133,6 +133,9 @@ func checkProcess(s *specs.Spec) error {
 	if p.User.Username != "" {
 		return fmt.Errorf("process.user.username: %q: user names are not supported on Linux; use uid and gid", p.User.Username)
 	}
+	if err := CheckUserIDs(p.User); err != nil {
+		return err
+	}
 	if p.ConsoleSize != nil && !p.Terminal {
 		return errors.New("process.consoleSize: set, but there is no terminal to size (process.terminal is false)")
 	}
@@ -634,6 +637,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// MaxUserID is the largest uid or gid a process may be given: the kernel
+// reads (uid_t)-1 as "leave unchanged", and user databases (moby/sys/user,
+// which the init reads /etc/passwd with) stop at 2^31-1.
+const MaxUserID = 1<<31 - 1
+
+// CheckUserIDs refuses a uid, gid or additional gid above MaxUserID.
+func CheckUserIDs(u specs.User) error {
+	if u.UID > MaxUserID {
+		return fmt.Errorf("process.user.uid %d: out of range (0 to %d)", u.UID, MaxUserID)
+	}
+	if u.GID > MaxUserID {
+		return fmt.Errorf("process.user.gid %d: out of range (0 to %d)", u.GID, MaxUserID)
+	}
+	for i, g := range u.AdditionalGids {
+		if g > MaxUserID {
+			return fmt.Errorf("process.user.additionalGids[%d] %d: out of range (0 to %d)", i, g, MaxUserID)
+		}
+	}
+	return nil
 }
 
 // ParseList parses a kernel list of numbers ("0-3,7,9-10"), as CPU and

@@ -223,6 +223,12 @@ static void set_credentials(const struct kan_plan *plan, const gid_t *groups, co
 	// groups", and only if none were asked for.
 	if (syscall(SYS_setgroups, (size_t)plan->ngroups, groups) < 0 && !(errno == EPERM && plan->ngroups == 0))
 		kan_fail("%s", groups_desc);
+	// -1 would mean "unchanged" to the kernel, and leave the process
+	// root: kan exec refuses such ids, and so does this.
+	if (plan->uid == (uint32_t)-1 || plan->gid == (uint32_t)-1) {
+		errno = EINVAL;
+		kan_fail("process.user: uid %u, gid %u", plan->uid, plan->gid);
+	}
 	if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
 		kan_fail("process.user.gid %u", plan->gid);
 	if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
@@ -289,8 +295,10 @@ static int open_procfs(void)
 	int fs = (int)syscall(SYS_fsopen, "proc", KAN_FSOPEN_CLOEXEC);
 	if (fs >= 0) {
 		int mnt = -1;
-		syscall(SYS_fsconfig, fs, KAN_FSCONFIG_SET_STRING, "subset", "pid", 0);
-		if (syscall(SYS_fsconfig, fs, KAN_FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		// Only the pids (5.8+): a full procfs kan makes must not be
+		// there for anything to reach while it is open.
+		if (syscall(SYS_fsconfig, fs, KAN_FSCONFIG_SET_STRING, "subset", "pid", 0) == 0 &&
+		    syscall(SYS_fsconfig, fs, KAN_FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
 			mnt = (int)syscall(SYS_fsmount, fs, KAN_FSMOUNT_CLOEXEC,
 					   KAN_MOUNT_ATTR_NOSUID | KAN_MOUNT_ATTR_NODEV | KAN_MOUNT_ATTR_NOEXEC);
 		close(fs);
@@ -378,7 +386,13 @@ static const char *env_value(char **envp, const char *key)
 // a regular file counts as empty: a fifo must not hang the process.
 static char *home_of(uint32_t uid)
 {
-	int fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	// No magic links: /etc/passwd must not lead to an fd of this
+	// process (its procfs) through /proc/self/fd.
+	struct kan_open_how how = {
+		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = KAN_RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/etc/passwd", &how, sizeof(how));
 	if (fd < 0)
 		return "/";
 	struct stat st;
@@ -392,8 +406,11 @@ static char *home_of(uint32_t uid)
 		return "/";
 	}
 	char *line = NULL, *home = "/";
-	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
+	size_t cap = 0, total = 0;
+	ssize_t n;
+	// At most 64 MiB: the container writes this file.
+	while (total < (64u << 20) && (n = getline(&line, &cap, f)) > 0) {
+		total += (size_t)n;
 		// name:password:uid:gid:gecos:home:shell
 		line[strcspn(line, "\n")] = '\0';
 		char *field[7] = {0};
@@ -431,11 +448,16 @@ __attribute__((noreturn)) static void exec_program(char **argv, char **envp)
 	const char *name = argv[0];
 	if (strchr(name, '/')) {
 		execve(name, argv, envp);
-		kan_fail("exec %s", name);
+		kan_fail("process.args[0]: exec %s", name);
 	}
 	const char *path = env_value(envp, "PATH");
 	if (!path)
 		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	if (!*path) {
+		// An empty PATH names no directory (as for the init).
+		errno = 0;
+		kan_fail("process.args[0]: executable \"%s\" not found in $PATH ()", name);
+	}
 	size_t len = strlen(path) + strlen(name) + 3;
 	char *candidate = malloc(len);
 	if (!candidate)
@@ -448,8 +470,10 @@ __attribute__((noreturn)) static void exec_program(char **argv, char **envp)
 		else
 			snprintf(candidate, len, "%.*s/%s", dlen, dir, name);
 		execve(candidate, argv, envp);
-		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES)
-			kan_fail("exec %s", candidate);
+		// The errors for which execvp goes on to the next directory.
+		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES && errno != ESTALE && errno != ENODEV &&
+		    errno != ETIMEDOUT)
+			kan_fail("process.args[0]: exec %s", candidate);
 		if (!*colon)
 			break;
 		dir = colon;
@@ -473,12 +497,15 @@ static void set_attributes(const struct kan_plan *plan, int proc, char **desc)
 	if (plan->set_personality && syscall(SYS_personality, (unsigned long)plan->personality) < 0)
 		kan_fail("linux.personality");
 	if (plan->set_scheduler) {
+		// struct sched_attr, in its second version (56 bytes): the
+		// utilisation clamp flags need the size that holds them.
 		struct {
 			uint32_t size, policy;
 			uint64_t flags;
 			int32_t nice;
 			uint32_t priority;
 			uint64_t runtime, deadline, period;
+			uint32_t util_min, util_max;
 		} attr = {
 			.size = sizeof(attr), .policy = plan->sched_policy, .flags = plan->sched_flags,
 			.nice = plan->sched_nice, .priority = plan->sched_priority, .runtime = plan->sched_runtime,
@@ -551,7 +578,7 @@ void kan_exec_stage(int sync_fd)
 	if (plan.set_oom_score_adj || *apparmor || *selinux) {
 		proc = open_procfs();
 		if (proc < 0)
-			kan_fail("open procfs");
+			kan_fail("open procfs (for process.oomScoreAdj and the LSM labels)");
 	}
 	set_attributes(&plan, proc, desc);
 	raise_hard_rlimits(&plan);

@@ -42,10 +42,11 @@ static void send_line(const char *line)
 const char *kan_fail_prefix = "nsenter: ";
 
 // json_append appends s to out (of size cap, at *len) as the inside of a
-// JSON string.
+// JSON string, cut short if need be so that the line's closing `"}` and
+// newline always fit.
 static void json_append(char *out, size_t cap, size_t *len, const char *s)
 {
-	for (; *s && *len + 7 < cap; s++) {
+	for (; *s && *len + 7 + 3 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
 			out[(*len)++] = '\\';

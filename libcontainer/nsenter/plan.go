@@ -101,8 +101,10 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	}
 	if p.CPUAffinity != nil {
 		c.set_affinity = 1
-		for i, w := range p.CPUAffinity {
-			c.affinity[i] = C.uint64_t(w)
+		for cpu := 0; cpu < C.KAN_PLAN_CPU_WORDS*64; cpu++ {
+			if p.CPUAffinity.IsSet(cpu) {
+				c.affinity[cpu/64] |= 1 << (cpu % 64)
+			}
 		}
 	}
 	if p.Personality != nil {

@@ -69,6 +69,8 @@ func TestBadInput(t *testing.T) {
 		{"trailing garbage after the config", rawBundle(`{"ociVersion":"1.0.0"} x`), "", "config.json"},
 		{"config is an array", rawBundle(`[1, 2]`), "", "config.json"},
 		{"huge uid", rawBundle(`{"ociVersion":"1.0.0","process":{"user":{"uid":99999999999}}}`), "", "process.user.uid"},
+		{"uid (uid_t)-1, which the kernel reads as unchanged", edit(func(s *specs.Spec) { s.Process.User.UID = 1<<32 - 1 }), "", "process.user.uid"},
+		{"gid above 2^31-1", edit(func(s *specs.Spec) { s.Process.User.GID = 1 << 31 }), "", "process.user.gid"},
 		{"negative uid", rawBundle(`{"ociVersion":"1.0.0","process":{"user":{"uid":-1}}}`), "", "process.user.uid"},
 		{"negative gid", rawBundle(`{"ociVersion":"1.0.0","process":{"user":{"gid":-5}}}`), "", "process.user.gid"},
 		{"args as a string", rawBundle(`{"ociVersion":"1.0.0","process":{"args":"sh"}}`), "", "process.args"},

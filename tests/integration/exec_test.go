@@ -208,6 +208,20 @@ func TestExecLookupsInside(t *testing.T) {
 	}
 }
 
+// TestExecRefusals: ids the kernel would read as "unchanged" are refused
+// (the process would stay root), and an error longer than a sync message
+// still arrives as an error, never as a started program.
+func TestExecRefusals(t *testing.T) {
+	e := newEnv(t)
+	id := e.running(sleeper(t))
+	e.fails("process.user.uid", "exec", "-u", "4294967295", id, "id")
+	e.fails("process.user.gid", "exec", "-u", "0:4294967295", id, "id")
+	e.fails("process.user.additionalGids", "exec", "-g", "4294967295", id, "id")
+	// 700 newlines: 4,200 bytes once escaped, over the stage's line.
+	cwd := "/" + strings.Repeat("a\n", 700)
+	e.fails("process.cwd", "exec", "--cwd", cwd, id, "true")
+}
+
 // TestExecProcessFields: every field of TestProcessFields, given to exec
 // --process in a container made with the same config, is seen the same
 // way by the process exec adds. That process gets each attribute from
