@@ -63,10 +63,7 @@ func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, preserve
 		if err != nil {
 			return nil, err
 		}
-		plan.Scheduler = &nsenter.Scheduler{
-			Policy: attr.Policy, Flags: attr.Flags, Nice: attr.Nice, Priority: attr.Priority,
-			Runtime: attr.Runtime, Deadline: attr.Deadline, Period: attr.Period,
-		}
+		plan.Scheduler = attr
 		plan.SchedulerDesc = procattr.SchedulerField(s)
 	}
 	if io := p.IOPriority; io != nil {

@@ -73,16 +73,18 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 	if !byClone {
 		env = plan.Env(3 + len(extra))
 	}
-	env = append(env,
-		fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd),
-		// The init stage allocates little and lives briefly: no GC.
-		"GOGC=off",
-		// It runs one goroutine, locked to its thread: a second P only
-		// makes the runtime start threads that execve must then end.
-		"GOMAXPROCS=1",
-	)
+	env = append(env, fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd))
 	if execStage {
 		env = append(env, nsenter.EnvStage+"=exec")
+	} else {
+		env = append(env,
+			// The init allocates little and lives briefly: no GC.
+			"GOGC=off",
+			// It runs one goroutine, locked to its thread: a second P
+			// only makes the runtime start threads that execve must
+			// then end.
+			"GOMAXPROCS=1",
+		)
 	}
 	if s.Linux.TimeOffsets != nil {
 		env = append(env, nsenter.EnvTimeOffsets+"="+timeOffsets(s.Linux.TimeOffsets))

@@ -223,12 +223,6 @@ static void set_credentials(const struct kan_plan *plan, const gid_t *groups, co
 	// groups", and only if none were asked for.
 	if (syscall(SYS_setgroups, (size_t)plan->ngroups, groups) < 0 && !(errno == EPERM && plan->ngroups == 0))
 		kan_fail("%s", groups_desc);
-	// -1 would mean "unchanged" to the kernel, and leave the process
-	// root: kan exec refuses such ids, and so does this.
-	if (plan->uid == (uint32_t)-1 || plan->gid == (uint32_t)-1) {
-		errno = EINVAL;
-		kan_fail("process.user: uid %u, gid %u", plan->uid, plan->gid);
-	}
 	if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
 		kan_fail("process.user.gid %u", plan->gid);
 	if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
@@ -415,22 +409,22 @@ static char *home_of(uint32_t uid)
 		line[strcspn(line, "\n")] = '\0';
 		char *field[7] = {0};
 		char *p = line;
-		int n = 0;
-		while (n < 7) {
-			field[n++] = p;
+		int nfields = 0;
+		while (nfields < 7) {
+			field[nfields++] = p;
 			p = strchr(p, ':');
 			if (!p)
 				break;
 			*p++ = '\0';
 		}
-		if (n < 3 || !*field[2])
+		if (nfields < 3 || !*field[2])
 			continue;
 		char *end;
 		errno = 0;
 		unsigned long id = strtoul(field[2], &end, 10);
 		if (errno || *end || id != uid)
 			continue;
-		home = strdup(n >= 6 ? field[5] : "");
+		home = strdup(nfields >= 6 ? field[5] : "");
 		if (!home)
 			home = "/";
 		break;
@@ -482,6 +476,9 @@ __attribute__((noreturn)) static void exec_program(char **argv, char **envp)
 	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
 }
 
+// The plan's error names, in their order after the LSM labels.
+enum { DESC_SCHEDULER, DESC_IOPRIO, DESC_MEMPOLICY, DESC_AFFINITY, DESC_GROUPS, NDESC };
+
 // set_attributes sets what the program inherits through execve, while the
 // process still has every capability (a real-time policy needs
 // CAP_SYS_NICE, which the program may not get): the order and the checks
@@ -512,16 +509,16 @@ static void set_attributes(const struct kan_plan *plan, int proc, char **desc)
 			.deadline = plan->sched_deadline, .period = plan->sched_period,
 		};
 		if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
-			kan_fail("%s", desc[0]);
+			kan_fail("%s", desc[DESC_SCHEDULER]);
 	}
 	if (plan->set_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, plan->ioprio) < 0)
-		kan_fail("%s", desc[1]);
+		kan_fail("%s", desc[DESC_IOPRIO]);
 	if (plan->set_mempolicy &&
 	    syscall(SYS_set_mempolicy, plan->mempolicy_mode, plan->mempolicy_maxnode ? plan->mempolicy_nodes : NULL,
 		    (unsigned long)plan->mempolicy_maxnode) < 0)
-		kan_fail("%s", desc[2]);
+		kan_fail("%s", desc[DESC_MEMPOLICY]);
 	if (plan->set_affinity && sched_setaffinity(0, sizeof(plan->affinity), (const cpu_set_t *)plan->affinity) < 0)
-		kan_fail("%s", desc[3]);
+		kan_fail("%s", desc[DESC_AFFINITY]);
 }
 
 void kan_exec_stage(int sync_fd)
@@ -532,7 +529,10 @@ void kan_exec_stage(int sync_fd)
 	if (plan.magic != KAN_PLAN_MAGIC || plan.size > KAN_PLAN_MAX_SIZE || plan.nrlimits > KAN_PLAN_RLIMITS ||
 	    (uint64_t)plan.ngroups * sizeof(gid_t) > plan.size || plan.first_cloexec_fd < 3 || plan.nargs == 0 ||
 	    (uint64_t)plan.nargs + plan.nenv > plan.size ||
-	    plan.mempolicy_maxnode > KAN_PLAN_NODE_WORDS * 64 + 1) {
+	    plan.mempolicy_maxnode > KAN_PLAN_NODE_WORDS * 64 + 1 ||
+	    // -1 means "unchanged" to setresuid and would leave the process
+	    // root: kan exec refuses such ids, and so does this.
+	    plan.uid == (uint32_t)-1 || plan.gid == (uint32_t)-1) {
 		errno = EPROTO;
 		kan_fail("malformed plan from kan exec");
 	}
@@ -562,8 +562,8 @@ void kan_exec_stage(int sync_fd)
 		envp[i] = next_string(&p, end);
 	char *apparmor = next_string(&p, end);
 	char *selinux = next_string(&p, end);
-	char *desc[5];
-	for (int i = 0; i < 5; i++)
+	char *desc[NDESC];
+	for (int i = 0; i < NDESC; i++)
 		desc[i] = next_string(&p, end);
 
 	if (fchdir(plan.root_fd) < 0 || chroot(".") < 0)
@@ -602,7 +602,7 @@ void kan_exec_stage(int sync_fd)
 		envp[plan.nenv] = entry;
 	}
 
-	set_credentials(&plan, groups, desc[4]);
+	set_credentials(&plan, groups, desc[DESC_GROUPS]);
 	if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		kan_fail("process.noNewPrivileges");
 	// No fd of kan's may reach the program: the sync socket among them,

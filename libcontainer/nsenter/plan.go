@@ -6,6 +6,7 @@ import "C"
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -27,7 +28,7 @@ type ExecPlan struct {
 
 	OOMScoreAdj  *int
 	Personality  *uint64
-	Scheduler    *Scheduler
+	Scheduler    *unix.SchedAttr
 	IOPriority   *int
 	MemoryPolicy *MemoryPolicy
 	CPUAffinity  *unix.CPUSet
@@ -50,15 +51,6 @@ type ExecPlan struct {
 
 	// How errors name these fields: the config's field and its value.
 	SchedulerDesc, IOPriorityDesc, MemoryPolicyDesc, CPUAffinityDesc, GroupsDesc string
-}
-
-// Scheduler is sched_setattr(2)'s attributes.
-type Scheduler struct {
-	Policy                    uint32
-	Flags                     uint64
-	Nice                      int32
-	Priority                  uint32
-	Runtime, Deadline, Period uint64
 }
 
 // MemoryPolicy is set_mempolicy(2)'s arguments.
@@ -155,10 +147,8 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	strs = append(strs, p.ApparmorProfile, p.SelinuxLabel,
 		p.SchedulerDesc, p.IOPriorityDesc, p.MemoryPolicyDesc, p.CPUAffinityDesc, p.GroupsDesc)
 	for _, s := range strs {
-		for i := 0; i < len(s); i++ {
-			if s[i] == 0 {
-				return nil, fmt.Errorf("%q holds a NUL byte", s)
-			}
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, fmt.Errorf("%q holds a NUL byte", s)
 		}
 		tail = append(append(tail, s...), 0)
 	}
