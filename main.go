@@ -27,12 +27,15 @@ var (
 )
 
 func init() {
-	// Locked in init, the main goroutine stays on the main thread: `kan
-	// init` sets per-thread state (its name, capabilities) that must be
-	// the process's own.
-	if len(os.Args) == 2 && os.Args[1] == "init" {
-		runtime.LockOSThread()
-	}
+	// Locked in init, the main goroutine stays on the main thread, and
+	// no other goroutine ever runs there. `kan init` sets per-thread
+	// state (its name, capabilities) that must be the process's own; and
+	// create builds a rootfs from a thread that enters the container's
+	// namespaces and ends with its goroutine (libcontainer/outside.go),
+	// which must not be the main one: /proc/self follows the main thread
+	// (the thread-group leader), and Go would only park it, in the
+	// container.
+	runtime.LockOSThread()
 }
 
 func main() {

@@ -22,6 +22,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/netdev"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
@@ -78,20 +79,20 @@ func Create(o CreateOptions) (c *Container, err error) {
 		slog.Warn("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
 			"ambient", caps.Ambient, "raised", raise)
 	}
-	rootfs := o.Spec.Root.Path
-	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(o.Bundle, rootfs)
+	rootPath := o.Spec.Root.Path
+	if !filepath.IsAbs(rootPath) {
+		rootPath = filepath.Join(o.Bundle, rootPath)
 	}
-	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(rootPath); err != nil || !fi.IsDir() {
 		if err == nil {
 			err = errors.New("not a directory")
 		}
-		return nil, fmt.Errorf("root.path %s: %w", rootfs, err)
+		return nil, fmt.Errorf("root.path %s: %w", rootPath, err)
 	}
 	// The host's own root is no container root: pivot_root would fail
 	// half-way, and binds and masks would land on the host.
-	if real, err := filepath.EvalSymlinks(rootfs); err == nil && real == "/" {
-		return nil, fmt.Errorf("root.path %s: is the host's root directory /", rootfs)
+	if real, err := filepath.EvalSymlinks(rootPath); err == nil && real == "/" {
+		return nil, fmt.Errorf("root.path %s: is the host's root directory /", rootPath)
 	}
 	mnt, err := cgroups.Mountpoint()
 	if err != nil {
@@ -106,6 +107,15 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return nil, err
 	}
 	defer plan.Close()
+	// The init's plan, when it can run no Go (outside.go): made before
+	// anything exists, so that a config it refuses leaves nothing.
+	var initPlan []byte
+	if initOutside(o.Spec, plan, o.NoPivot) {
+		if initPlan, err = planInit(o, caps); err != nil {
+			return nil, err
+		}
+	}
+	cloneFlags, _ := plan.CloneFlags()
 
 	dir, err := state.Create(o.Root, o.ID)
 	if err != nil {
@@ -117,7 +127,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 			ID:          o.ID,
 			Status:      Creating,
 			Bundle:      o.Bundle,
-			Rootfs:      rootfs,
+			Rootfs:      rootPath,
 			Created:     time.Now().UTC(),
 			Owner:       ownerName(),
 			Annotations: o.Spec.Annotations,
@@ -182,7 +192,11 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket, false)
+	stage := ""
+	if initPlan != nil {
+		stage = nsenter.StageInit
+	}
+	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket, stage)
 	if err != nil {
 		return
 	}
@@ -215,38 +229,48 @@ func Create(o CreateOptions) (c *Container, err error) {
 			return
 		}
 	}
-	err = init.waitReady(&initConfig{
-		ID:           o.ID,
-		Spec:         toWire(o.Spec),
-		Bundle:       o.Bundle,
-		Rootfs:       rootfs,
-		NoPivot:      o.NoPivot,
-		NoNewKeyring: o.NoNewKeyring,
-		CgroupDir:    cgroupDir,
-		PreserveFds:  o.PreserveFds,
-		FifoFd:       3 + o.PreserveFds + 1,
-		DoneFd:       3 + o.PreserveFds + 2,
-		ConsoleFd:    consoleFd(o),
-	}, func() ([]byte, error) {
-		// prestart (deprecated, but still run) and createRuntime: in
-		// kan's namespaces, after the container's exist, before
-		// pivot_root. The state they (and createContainer) read says
-		// "created": the runtime environment exists, which is the
-		// point of these hooks; crun does the same, and the
-		// runtime-tools suite (hooks_stdin) expects it.
-		st := c.State.OCI(Created)
-		if h := o.Spec.Hooks; h != nil {
-			if err := hooks.Run("prestart", h.Prestart, st); err != nil {
-				return nil, err
+	if initPlan != nil {
+		err = init.buildOutside(initPlan, cloneFlags, &rootfs.Config{
+			Spec:      o.Spec,
+			Rootfs:    rootPath,
+			Bundle:    o.Bundle,
+			CgroupDir: cgroupDir,
+			CgroupNS:  namespaces.IsNew(o.Spec.Linux.Namespaces, specs.CgroupNamespace),
+		}, o.ConsoleSocket != nil)
+	} else {
+		err = init.waitReady(&initConfig{
+			ID:           o.ID,
+			Spec:         toWire(o.Spec),
+			Bundle:       o.Bundle,
+			Rootfs:       rootPath,
+			NoPivot:      o.NoPivot,
+			NoNewKeyring: o.NoNewKeyring,
+			CgroupDir:    cgroupDir,
+			PreserveFds:  o.PreserveFds,
+			FifoFd:       3 + o.PreserveFds + 1,
+			DoneFd:       3 + o.PreserveFds + 2,
+			ConsoleFd:    consoleFd(o),
+		}, func() ([]byte, error) {
+			// prestart (deprecated, but still run) and createRuntime: in
+			// kan's namespaces, after the container's exist, before
+			// pivot_root. The state they (and createContainer) read says
+			// "created": the runtime environment exists, which is the
+			// point of these hooks; crun does the same, and the
+			// runtime-tools suite (hooks_stdin) expects it.
+			st := c.State.OCI(Created)
+			if h := o.Spec.Hooks; h != nil {
+				if err := hooks.Run("prestart", h.Prestart, st); err != nil {
+					return nil, err
+				}
+				if err := hooks.Run("createRuntime", h.CreateRuntime, st); err != nil {
+					return nil, err
+				}
 			}
-			if err := hooks.Run("createRuntime", h.CreateRuntime, st); err != nil {
-				return nil, err
-			}
-		}
-		return st, nil
-	}, func() ([]*os.File, error) {
-		return idmappedTrees(o.Spec, o.Bundle, pid)
-	})
+			return st, nil
+		}, func() ([]*os.File, error) {
+			return idmappedTrees(o.Spec, o.Bundle, pid)
+		})
+	}
 	if err != nil {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
 )
 
 // `kan exec` adds a process to a running container. It is started like
@@ -134,7 +135,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	init, err := startInit(c.root, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket, true)
+	init, err := startInit(c.root, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
 	if err != nil {
 		return 0, err
 	}

@@ -125,29 +125,8 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize); err != nil {
 		return err
 	}
-	if _, ok := namespaces.Find(s.Linux.Namespaces, specs.UTSNamespace); ok {
-		if s.Hostname != "" {
-			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-				return fmt.Errorf("hostname: %w", err)
-			}
-		}
-		if s.Domainname != "" {
-			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
-				return fmt.Errorf("domainname: %w", err)
-			}
-		}
-	}
-	for key, value := range s.Linux.Sysctl {
-		// "a.b.c" or, when a name holds dots (an interface eth0.100),
-		// "a/b/c" with the dots kept, as sysctl(8) reads keys.
-		rel := key
-		if !strings.Contains(key, "/") {
-			rel = strings.ReplaceAll(key, ".", "/")
-		}
-		path := filepath.Join("sys", rel)
-		if err := safeproc.WriteRoot(path, value); err != nil {
-			return fmt.Errorf("linux.sysctl %s: %w", key, err)
-		}
+	if err := setNames(s); err != nil {
+		return err
 	}
 	if err := rootfs.Finish(s); err != nil {
 		return err
@@ -184,6 +163,38 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	err = unix.Exec(path, p.Args, env)
 	done.WriteString(fmt.Sprintf("exec %s: %v", path, err))
 	os.Exit(127)
+	return nil
+}
+
+// setNames sets the hostname and domainname of the container's UTS
+// namespace and the sysctls of linux.sysctl, from a thread in the
+// container's namespaces (the sysctls of a namespace are those of the
+// writer's).
+func setNames(s *specs.Spec) error {
+	if _, ok := namespaces.Find(s.Linux.Namespaces, specs.UTSNamespace); ok {
+		if s.Hostname != "" {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return fmt.Errorf("hostname: %w", err)
+			}
+		}
+		if s.Domainname != "" {
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return fmt.Errorf("domainname: %w", err)
+			}
+		}
+	}
+	for key, value := range s.Linux.Sysctl {
+		// "a.b.c" or, when a name holds dots (an interface eth0.100),
+		// "a/b/c" with the dots kept, as sysctl(8) reads keys.
+		rel := key
+		if !strings.Contains(key, "/") {
+			rel = strings.ReplaceAll(key, ".", "/")
+		}
+		path := filepath.Join("sys", rel)
+		if err := safeproc.WriteRoot(path, value); err != nil {
+			return fmt.Errorf("linux.sysctl %s: %w", key, err)
+		}
+	}
 	return nil
 }
 

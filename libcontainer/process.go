@@ -38,9 +38,11 @@ type initProcess struct {
 //	3+N+3          console socket, with process.terminal
 //	then           namespaces to join
 //
-// execStage makes the process `kan exec`'s: it runs the exec stage (C)
-// instead of the Go init.
-func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File, execStage bool) (*initProcess, error) {
+// stage says what the process runs once in its namespaces: "" the Go
+// init, nsenter.StageExec the exec stage (C) of a process `kan exec`
+// adds, nsenter.StageInit the init stage (C) of an init whose rootfs kan
+// builds from outside (outside.go).
+func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File, stage string) (*initProcess, error) {
 	exe, exePath, err := exeseal.Open(emptyDir(root))
 	if err != nil {
 		return nil, err
@@ -74,8 +76,8 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 		env = plan.Env(3 + len(extra))
 	}
 	env = append(env, fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd))
-	if execStage {
-		env = append(env, nsenter.EnvStage+"=exec")
+	if stage != "" {
+		env = append(env, nsenter.EnvStage+"="+stage)
 	} else {
 		env = append(env,
 			// The init allocates little and lives briefly: no GC.
@@ -99,6 +101,10 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ExtraFiles: extra,
+		// The host's root, which pivot_root then moves to the
+		// container's, as it moves the root: no working directory of
+		// the init stays behind in the old root.
+		Dir: "/",
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags:  cloneFlags,
 			UseCgroupFD: cgroupFd >= 0,

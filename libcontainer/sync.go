@@ -33,6 +33,7 @@ const (
 	msgHooksDone  = "hooks-done"  // kan → init, with the state for createContainer
 	msgMountFds   = "mount-fds"   // init → kan: send the idmapped mounts (then sent as SCM_RIGHTS)
 	msgReady      = "ready"       // init → kan: created, waiting for start
+	msgOK         = "ok"          // init stage → kan: request done
 	msgError      = "error"       // init → kan: failed, with the reason
 )
 

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -127,11 +128,38 @@ static int send_fd(int sock, const char *name, int fd)
 	return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
 }
 
-// setup_terminal does what console.Setup does for a process kan exec
-// adds (no /dev/console): a pty of the container's devpts, its master
-// sent over the console socket, its slave made stdio and the controlling
-// terminal.
-static void setup_terminal(const struct kan_plan *plan)
+// bind_console makes /dev/console the container's terminal, as
+// console.Setup does for the Go init: the slave is bind-mounted onto the
+// very file opened (never following a link) as /dev/console.
+static void bind_console(int slave, const char *slave_path)
+{
+	int f = open("/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (f < 0)
+		kan_fail("process.terminal: create /dev/console");
+	struct stat st;
+	if (fstat(f, &st) < 0)
+		kan_fail("process.terminal: stat /dev/console");
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		errno = 0;
+		kan_fail("process.terminal: /dev/console is not a file or device (mode %o)", st.st_mode);
+	}
+	char src[64], dst[64];
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
+	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", f);
+	if (access("/proc/self/fd", F_OK) < 0) {
+		// A container without /proc: the paths, checked above.
+		snprintf(src, sizeof(src), "%s", slave_path);
+		snprintf(dst, sizeof(dst), "/dev/console");
+	}
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		kan_fail("process.terminal: bind the pty to /dev/console");
+	close(f);
+}
+
+// kan_setup_terminal does what console.Setup does: a pty of the
+// container's devpts, its master sent over the console socket, its slave
+// made stdio and the controlling terminal, and for the init /dev/console.
+void kan_setup_terminal(const struct kan_plan *plan, int console)
 {
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
@@ -156,6 +184,8 @@ static void setup_terminal(const struct kan_plan *plan)
 		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
 			kan_fail("process.terminal: process.consoleSize");
 	}
+	if (console)
+		bind_console(slave, slave_path);
 	if (send_fd(plan->console_fd, slave_path, master) < 0)
 		kan_fail("process.terminal: send pty master over the console socket");
 	close(master); // the console socket's listener owns it now
@@ -437,7 +467,7 @@ static char *home_of(uint32_t uid)
 // exec_program executes argv[0] as execvp would: a name with a slash as
 // it is, any other in each directory of the container's PATH in turn,
 // going on past those where it is missing or not executable.
-__attribute__((noreturn)) static void exec_program(char **argv, char **envp)
+void kan_exec_program(char **argv, char **envp)
 {
 	const char *name = argv[0];
 	if (strchr(name, '/')) {
@@ -476,8 +506,6 @@ __attribute__((noreturn)) static void exec_program(char **argv, char **envp)
 	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
 }
 
-// The plan's error names, in their order after the LSM labels.
-enum { DESC_SCHEDULER, DESC_IOPRIO, DESC_MEMPOLICY, DESC_AFFINITY, DESC_GROUPS, NDESC };
 
 // set_attributes sets what the program inherits through execve, while the
 // process still has every capability (a real-time policy needs
@@ -509,107 +537,185 @@ static void set_attributes(const struct kan_plan *plan, int proc, char **desc)
 			.deadline = plan->sched_deadline, .period = plan->sched_period,
 		};
 		if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
-			kan_fail("%s", desc[DESC_SCHEDULER]);
+			kan_fail("%s", desc[KAN_DESC_SCHEDULER]);
 	}
 	if (plan->set_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, plan->ioprio) < 0)
-		kan_fail("%s", desc[DESC_IOPRIO]);
+		kan_fail("%s", desc[KAN_DESC_IOPRIO]);
 	if (plan->set_mempolicy &&
 	    syscall(SYS_set_mempolicy, plan->mempolicy_mode, plan->mempolicy_maxnode ? plan->mempolicy_nodes : NULL,
 		    (unsigned long)plan->mempolicy_maxnode) < 0)
-		kan_fail("%s", desc[DESC_MEMPOLICY]);
+		kan_fail("%s", desc[KAN_DESC_MEMPOLICY]);
 	if (plan->set_affinity && sched_setaffinity(0, sizeof(plan->affinity), (const cpu_set_t *)plan->affinity) < 0)
-		kan_fail("%s", desc[DESC_AFFINITY]);
+		kan_fail("%s", desc[KAN_DESC_AFFINITY]);
+}
+
+static void malformed(void)
+{
+	errno = EPROTO;
+	kan_fail("malformed plan from kan");
+}
+
+void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)
+{
+	read_full(sync_fd, plan, sizeof(*plan));
+	if (plan->magic != KAN_PLAN_MAGIC || plan->size > KAN_PLAN_MAX_SIZE || plan->nrlimits > KAN_PLAN_RLIMITS ||
+	    (uint64_t)plan->ngroups * sizeof(gid_t) > plan->size || plan->first_cloexec_fd < 3 || plan->nargs == 0 ||
+	    (uint64_t)plan->nargs + plan->nenv > plan->size ||
+	    plan->mempolicy_maxnode > KAN_PLAN_NODE_WORDS * 64 + 1 ||
+	    // -1 means "unchanged" to setresuid and would leave the process
+	    // root: kan refuses such ids, and so does this.
+	    plan->uid == (uint32_t)-1 || plan->gid == (uint32_t)-1 ||
+	    (plan->init && (plan->fifo_fd < 3 || plan->done_fd < 3)))
+		malformed();
+	for (uint32_t i = 0; i < plan->nrlimits; i++)
+		if (plan->rlimits[i].resource >= KAN_PLAN_RLIMITS)
+			malformed();
+	char *data = malloc(plan->size + 1);
+	if (!data)
+		kan_fail("read the plan from kan");
+	read_full(sync_fd, data, plan->size);
+	data[plan->size] = '\0';
+
+	// Unpack the groups and strings (see laststage.h). The environment
+	// gets room for a HOME.
+	proc->groups = (const uint32_t *)data;
+	char *p = data + plan->ngroups * sizeof(gid_t), *end = data + plan->size;
+	proc->cwd = next_string(&p, end);
+	proc->argv = calloc((size_t)plan->nargs + 1, sizeof(char *));
+	proc->envp = calloc((size_t)plan->nenv + 2, sizeof(char *));
+	if (!proc->argv || !proc->envp)
+		kan_fail("read the plan from kan");
+	for (uint32_t i = 0; i < plan->nargs; i++)
+		proc->argv[i] = next_string(&p, end);
+	for (uint32_t i = 0; i < plan->nenv; i++)
+		proc->envp[i] = next_string(&p, end);
+	proc->apparmor = next_string(&p, end);
+	proc->selinux = next_string(&p, end);
+	for (int i = 0; i < KAN_NDESC; i++)
+		proc->desc[i] = next_string(&p, end);
+	proc->keyring = next_string(&p, end);
+}
+
+// is_executable says whether path is a file execve could run (what
+// checkExecutable says for the Go init), with the init's error if not.
+static int is_executable(const char *path, int report)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (report)
+			kan_fail("process.args[0]: executable %s", path);
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
+		if (report) {
+			errno = 0;
+			kan_fail("process.args[0]: %s is not an executable file", path);
+		}
+		return 0;
+	}
+	return 1;
+}
+
+// find_program looks argv[0] up as the Go init's lookPath does: a name
+// with a slash as it is, any other in each directory of the PATH in turn
+// (an empty entry is the working directory); it fails as create reports.
+static char *find_program(const char *name, char **envp)
+{
+	if (strchr(name, '/')) {
+		is_executable(name, 1);
+		return strdup(name);
+	}
+	const char *path = env_value(envp, "PATH");
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	size_t len = strlen(path) + strlen(name) + 3;
+	char *candidate = malloc(len);
+	if (!candidate)
+		kan_fail("process.args[0]");
+	// An empty PATH names no directory.
+	for (const char *dir = path; *path;) {
+		const char *colon = strchrnul(dir, ':');
+		int dlen = (int)(colon - dir);
+		if (dlen == 0)
+			snprintf(candidate, len, "%s", name);
+		else
+			snprintf(candidate, len, "%.*s/%s", dlen, dir, name);
+		if (is_executable(candidate, 0))
+			return candidate;
+		if (!*colon)
+			break;
+		dir = colon + 1;
+	}
+	errno = 0;
+	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
+}
+
+void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **program)
+{
+	// procfs, for oom_score_adj and the LSM labels, opened while the
+	// process may still make an instance of its own.
+	int procfs = -1;
+	if (plan->set_oom_score_adj || *proc->apparmor || *proc->selinux) {
+		procfs = open_procfs();
+		if (procfs < 0)
+			kan_fail("open procfs (for process.oomScoreAdj and the LSM labels)");
+	}
+	set_attributes(plan, procfs, proc->desc);
+	raise_hard_rlimits(plan);
+
+	if (chdir(proc->cwd) < 0)
+		kan_fail("process.cwd %s", proc->cwd);
+	// getcwd fails for a directory outside our root, which is how a
+	// leaked host fd used as cwd shows itself (the CVE-2024-21626 class).
+	char wd[PATH_MAX];
+	if (!getcwd(wd, sizeof(wd)) || wd[0] != '/') {
+		errno = 0;
+		kan_fail("process.cwd %s: not reachable inside the container", proc->cwd);
+	}
+	if (!env_value(proc->envp, "HOME")) {
+		const char *home = home_of(plan->uid);
+		size_t len = strlen(home) + sizeof("HOME=");
+		char *entry = malloc(len);
+		if (!entry)
+			kan_fail("process.env HOME");
+		snprintf(entry, len, "HOME=%s", home);
+		proc->envp[plan->nenv] = entry;
+	}
+	if (program)
+		*program = find_program(proc->argv[0], proc->envp);
+
+	set_credentials(plan, (const gid_t *)proc->groups, proc->desc[KAN_DESC_GROUPS]);
+	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		kan_fail("process.noNewPrivileges");
+	// No fd of kan's may reach the program: the sync socket among them,
+	// whose closing tells kan that the program runs (exec) or that the
+	// init is ready (create).
+	cloexec_from(plan->first_cloexec_fd);
+	set_exec_labels(procfs, proc->apparmor, proc->selinux);
+	if (procfs >= 0)
+		close(procfs);
+}
+
+void kan_set_rlimits(const struct kan_plan *plan)
+{
+	for (uint32_t i = 0; i < plan->nrlimits; i++)
+		set_rlimit(&plan->rlimits[i]);
 }
 
 void kan_exec_stage(int sync_fd)
 {
 	kan_fail_prefix = "";
 	struct kan_plan plan;
-	read_full(sync_fd, &plan, sizeof(plan));
-	if (plan.magic != KAN_PLAN_MAGIC || plan.size > KAN_PLAN_MAX_SIZE || plan.nrlimits > KAN_PLAN_RLIMITS ||
-	    (uint64_t)plan.ngroups * sizeof(gid_t) > plan.size || plan.first_cloexec_fd < 3 || plan.nargs == 0 ||
-	    (uint64_t)plan.nargs + plan.nenv > plan.size ||
-	    plan.mempolicy_maxnode > KAN_PLAN_NODE_WORDS * 64 + 1 ||
-	    // -1 means "unchanged" to setresuid and would leave the process
-	    // root: kan exec refuses such ids, and so does this.
-	    plan.uid == (uint32_t)-1 || plan.gid == (uint32_t)-1) {
-		errno = EPROTO;
-		kan_fail("malformed plan from kan exec");
-	}
-	for (uint32_t i = 0; i < plan.nrlimits; i++)
-		if (plan.rlimits[i].resource >= KAN_PLAN_RLIMITS) {
-			errno = EPROTO;
-			kan_fail("malformed plan from kan exec");
-		}
-	char *data = malloc(plan.size + 1);
-	if (!data)
-		kan_fail("read the plan from kan exec");
-	read_full(sync_fd, data, plan.size);
-	data[plan.size] = '\0';
-
-	// Unpack the groups and strings (see laststage.h). The environment
-	// gets room for a HOME.
-	const gid_t *groups = (const gid_t *)data;
-	char *p = data + plan.ngroups * sizeof(gid_t), *end = data + plan.size;
-	char *cwd = next_string(&p, end);
-	char **argv = calloc((size_t)plan.nargs + 1, sizeof(char *));
-	char **envp = calloc((size_t)plan.nenv + 2, sizeof(char *));
-	if (!argv || !envp)
-		kan_fail("read the plan from kan exec");
-	for (uint32_t i = 0; i < plan.nargs; i++)
-		argv[i] = next_string(&p, end);
-	for (uint32_t i = 0; i < plan.nenv; i++)
-		envp[i] = next_string(&p, end);
-	char *apparmor = next_string(&p, end);
-	char *selinux = next_string(&p, end);
-	char *desc[NDESC];
-	for (int i = 0; i < NDESC; i++)
-		desc[i] = next_string(&p, end);
-
+	struct kan_process proc;
+	kan_read_plan(sync_fd, &plan, &proc);
+	if (plan.init)
+		malformed();
 	if (fchdir(plan.root_fd) < 0 || chroot(".") < 0)
 		kan_fail("enter the container's root");
 	close(plan.root_fd);
 	if (plan.console_fd >= 0)
-		setup_terminal(&plan);
-
-	// procfs, for oom_score_adj and the LSM labels, opened while the
-	// process may still make an instance of its own.
-	int proc = -1;
-	if (plan.set_oom_score_adj || *apparmor || *selinux) {
-		proc = open_procfs();
-		if (proc < 0)
-			kan_fail("open procfs (for process.oomScoreAdj and the LSM labels)");
-	}
-	set_attributes(&plan, proc, desc);
-	raise_hard_rlimits(&plan);
-
-	if (chdir(cwd) < 0)
-		kan_fail("process.cwd %s", cwd);
-	// getcwd fails for a directory outside our root, which is how a
-	// leaked host fd used as cwd shows itself (the CVE-2024-21626 class).
-	char wd[PATH_MAX];
-	if (!getcwd(wd, sizeof(wd)) || wd[0] != '/') {
-		errno = 0;
-		kan_fail("process.cwd %s: not reachable inside the container", cwd);
-	}
-	if (!env_value(envp, "HOME")) {
-		const char *home = home_of(plan.uid);
-		size_t len = strlen(home) + sizeof("HOME=");
-		char *entry = malloc(len);
-		if (!entry)
-			kan_fail("process.env HOME");
-		snprintf(entry, len, "HOME=%s", home);
-		envp[plan.nenv] = entry;
-	}
-
-	set_credentials(&plan, groups, desc[DESC_GROUPS]);
-	if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		kan_fail("process.noNewPrivileges");
-	// No fd of kan's may reach the program: the sync socket among them,
-	// whose closing tells kan exec that the program runs.
-	cloexec_from(plan.first_cloexec_fd);
-	set_exec_labels(proc, apparmor, selinux);
-	for (uint32_t i = 0; i < plan.nrlimits; i++)
-		set_rlimit(&plan.rlimits[i]);
-	exec_program(argv, envp);
+		kan_setup_terminal(&plan, 0);
+	kan_become(&plan, &proc, NULL);
+	kan_set_rlimits(&plan);
+	kan_exec_program(proc.argv, proc.envp);
 }

@@ -1,5 +1,6 @@
-// The plan of the exec stage: what kan exec computed for the process to
-// become, as it goes over the sync socket. See laststage.c.
+// The plan of the last stage: what kan computed for the process to become,
+// as it goes over the sync socket, for a process `kan exec` adds
+// (laststage.c) and for a container's init that runs no Go (initstage.c).
 #ifndef KAN_LASTSTAGE_H
 #define KAN_LASTSTAGE_H
 
@@ -20,11 +21,12 @@ struct kan_rlimit {
 // arguments, the nenv environment entries, the AppArmor profile and the
 // SELinux label (both possibly empty), then how errors name the
 // scheduler, I/O priority, memory policy, CPU affinity and groups (the
-// config's field with its value).
+// config's field with its value), then the name of the init's session
+// keyring.
 struct kan_plan {
 	uint32_t magic;
 	uint32_t size;
-	int32_t root_fd;    // the container's root: chroot to it
+	int32_t root_fd;    // the container's root: chroot to it (-1: already there)
 	int32_t console_fd; // -1: no terminal
 	int32_t console_size;
 	uint16_t rows, cols;
@@ -56,6 +58,9 @@ struct kan_plan {
 	uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
 	int32_t no_new_privs;
 	uint32_t nargs, nenv;
+	int32_t init;             // 1: the container's init (initstage.c)
+	int32_t fifo_fd, done_fd; // the init's exec.fifo and exec.done
+	int32_t new_keyring;      // the init joins a session keyring of its own
 };
 
 #define KAN_PLAN_MAGIC 0x6b616e31 // "kan1"
@@ -63,6 +68,69 @@ struct kan_plan {
 // The most a plan may carry after its fixed part: arguments and
 // environment together cannot pass execve's limit anyway.
 #define KAN_PLAN_MAX_SIZE (16u << 20)
+
+// kan_process is a plan's variable part, unpacked.
+struct kan_process {
+	const uint32_t *groups;
+	char *cwd, **argv, **envp; // envp has room for one more entry
+	char *apparmor, *selinux;
+	char *desc[5]; // see enum kan_desc
+	char *keyring;
+};
+
+// How errors name the plan's fields, in their order after the LSM labels.
+enum kan_desc { KAN_DESC_SCHEDULER, KAN_DESC_IOPRIO, KAN_DESC_MEMPOLICY, KAN_DESC_AFFINITY, KAN_DESC_GROUPS, KAN_NDESC };
+
+// The requests the init stage serves before it becomes the process, while
+// kan builds the rootfs (initstage.c). Each is a struct kan_op and size
+// bytes, answered by an "ok" line or an error.
+struct kan_op {
+	uint32_t magic;
+	uint32_t op;
+	uint64_t flags; // KAN_OP_MOUNT_PROC: mount(2)'s flags
+	uint32_t size;  // KAN_OP_MOUNT_PROC: source and data, NUL-terminated
+	uint32_t pad;
+};
+
+#define KAN_OP_MAGIC 0x6b616e6f // "kano"
+#define KAN_OP_MAX_SIZE (64u << 10)
+
+enum {
+	KAN_OP_MOUNT_PROC = 1, // mount a procfs on the fd that comes with it
+	KAN_OP_TERMINAL = 2,   // set up the terminal and /dev/console
+	KAN_OP_RUN = 3,        // become the process, report ready, wait for start
+};
+
+// kan_read_plan reads and checks a plan from sync_fd and unpacks it.
+void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc);
+
+// kan_setup_terminal gives the process its terminal; with console, the
+// pty becomes /dev/console as well (the init's).
+void kan_setup_terminal(const struct kan_plan *plan, int console);
+
+// kan_become makes this process the plan's, from its attributes to its
+// LSM labels (see laststage.c). With program set, the program is looked
+// up in the container's PATH, before the credentials change, and
+// returned there (the init's check that create can report).
+void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **program);
+
+// kan_exec_program executes argv[0] as execvp would.
+void kan_exec_program(char **argv, char **envp) __attribute__((noreturn));
+
+// kan_set_rlimits sets the plan's rlimits.
+void kan_set_rlimits(const struct kan_plan *plan);
+
+// kan_init_stage is the init of a container whose rootfs kan builds from
+// outside: it serves kan's requests, becomes the process, waits for start
+// and executes the program. It never returns.
+void kan_init_stage(int sync_fd) __attribute__((noreturn));
+
+// kan_send writes one protocol line to kan (nsenter.c).
+void kan_send(const char *line);
+
+// kan_done_fd, once set, gets kan_fail's messages instead of the sync
+// socket, as plain text, and the process exits with kan_fail_status.
+extern int kan_done_fd, kan_fail_status;
 
 // kan_exec_stage reads a plan from sync_fd, becomes its process and
 // executes it. It never returns: a failure is reported on sync_fd.

@@ -40,6 +40,9 @@ static void send_line(const char *line)
 }
 
 const char *kan_fail_prefix = "nsenter: ";
+int kan_done_fd = -1, kan_fail_status = 1;
+
+void kan_send(const char *line) { send_line(line); }
 
 // json_append appends s to out (of size cap, at *len) as the inside of a
 // JSON string, cut short if need be so that the line's closing `"}` and
@@ -63,27 +66,35 @@ static void json_append(char *out, size_t cap, size_t *len, const char *s)
 // kan_fail reports an error to the parent and exits.
 void kan_fail(const char *fmt, ...)
 {
-	char msg[1024], line[4096];
+	char msg[1024], line[4096], reason[128] = "";
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	size_t len = (size_t)snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"");
-	json_append(line, sizeof(line), &len, kan_fail_prefix);
-	json_append(line, sizeof(line), &len, msg);
 	if (saved) {
 		// Lower case, as Go writes the same errors.
-		char reason[128];
 		snprintf(reason, sizeof(reason), ": %s", strerror(saved));
 		if (reason[2] >= 'A' && reason[2] <= 'Z' && !(reason[3] >= 'A' && reason[3] <= 'Z'))
 			reason[2] += 'a' - 'A';
-		json_append(line, sizeof(line), &len, reason);
 	}
+	if (kan_done_fd >= 0) {
+		// After the init reported ready: start reads the message,
+		// plain, from exec.done.
+		snprintf(line, sizeof(line), "%s%s%s", kan_fail_prefix, msg, reason);
+		if (write(kan_done_fd, line, strlen(line)) < 0) {
+			// Nobody left to tell.
+		}
+		_exit(kan_fail_status);
+	}
+	size_t len = (size_t)snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"");
+	json_append(line, sizeof(line), &len, kan_fail_prefix);
+	json_append(line, sizeof(line), &len, msg);
+	json_append(line, sizeof(line), &len, reason);
 	snprintf(line + len, sizeof(line) - len, "\"}\n");
 	if (sync_fd >= 0)
 		send_line(line);
-	_exit(1);
+	_exit(kan_fail_status);
 }
 
 // wait_for reads one line from the parent and checks it is the expected one.
@@ -237,8 +248,11 @@ __attribute__((constructor)) static void kan_nsenter(void)
 		send_line("{\"type\":\"pid\",\"pid\":0}\n");
 	}
 	// `kan exec`'s process becomes the program here, without the Go
-	// runtime (laststage.c). The init goes on into Go.
+	// runtime (laststage.c), and so does an init whose rootfs kan
+	// builds from outside (initstage.c). Any other init goes on into Go.
 	const char *stage = getenv("_KAN_STAGE");
 	if (stage && strcmp(stage, "exec") == 0)
 		kan_exec_stage(sync_fd);
+	if (stage && strcmp(stage, "init") == 0)
+		kan_init_stage(sync_fd);
 }

@@ -12,9 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EnvStage set to "exec" makes the process run the exec stage
-// (laststage.c) once in its namespaces, instead of going on into Go.
-const EnvStage = "_KAN_STAGE"
+// EnvStage set to StageExec makes the process run the exec stage
+// (laststage.c) once in its namespaces, and StageInit the init stage
+// (initstage.c), instead of going on into Go.
+const (
+	EnvStage  = "_KAN_STAGE"
+	StageExec = "exec"
+	StageInit = "init"
+)
 
 // ExecPlan is everything the exec stage applies: what `kan exec` made of
 // the process's config, as numbers. The stage itself looks up only what
@@ -51,6 +56,11 @@ type ExecPlan struct {
 
 	// How errors name these fields: the config's field and its value.
 	SchedulerDesc, IOPriorityDesc, MemoryPolicyDesc, CPUAffinityDesc, GroupsDesc string
+
+	// For a container's init (the init stage) only.
+	Init           bool
+	FifoFd, DoneFd int    // exec.fifo and exec.done
+	Keyring        string // "": no session keyring of its own
 }
 
 // MemoryPolicy is set_mempolicy(2)'s arguments.
@@ -137,6 +147,13 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 		c.no_new_privs = 1
 	}
 	c.nargs, c.nenv = C.uint32_t(len(p.Args)), C.uint32_t(len(p.Env))
+	if p.Init {
+		c.init = 1
+		c.fifo_fd, c.done_fd = C.int32_t(p.FifoFd), C.int32_t(p.DoneFd)
+		if p.Keyring != "" {
+			c.new_keyring = 1
+		}
+	}
 
 	var tail []byte
 	for _, g := range p.Groups {
@@ -145,7 +162,7 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	strs := append([]string{p.Cwd}, p.Args...)
 	strs = append(strs, p.Env...)
 	strs = append(strs, p.ApparmorProfile, p.SelinuxLabel,
-		p.SchedulerDesc, p.IOPriorityDesc, p.MemoryPolicyDesc, p.CPUAffinityDesc, p.GroupsDesc)
+		p.SchedulerDesc, p.IOPriorityDesc, p.MemoryPolicyDesc, p.CPUAffinityDesc, p.GroupsDesc, p.Keyring)
 	for _, s := range strs {
 		if strings.IndexByte(s, 0) >= 0 {
 			return nil, fmt.Errorf("%q holds a NUL byte", s)
@@ -158,4 +175,26 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	c.size = C.uint32_t(len(tail))
 	head := unsafe.Slice((*byte)(unsafe.Pointer(&c)), C.sizeof_struct_kan_plan)
 	return append(append([]byte{}, head...), tail...), nil
+}
+
+// The requests kan makes of the init stage while it builds the rootfs
+// (initstage.c).
+const (
+	OpMountProc = C.KAN_OP_MOUNT_PROC // mount a procfs on the fd sent along
+	OpTerminal  = C.KAN_OP_TERMINAL   // set up the terminal and /dev/console
+	OpRun       = C.KAN_OP_RUN        // become the process and report ready
+)
+
+// MarshalOp lays out one request: its header, then data.
+func MarshalOp(op int, flags uint64, data []byte) ([]byte, error) {
+	if len(data) > C.KAN_OP_MAX_SIZE {
+		return nil, fmt.Errorf("request of %d bytes, more than the init stage takes", len(data))
+	}
+	var c C.struct_kan_op
+	c.magic = C.KAN_OP_MAGIC
+	c.op = C.uint32_t(op)
+	c.flags = C.uint64_t(flags)
+	c.size = C.uint32_t(len(data))
+	head := unsafe.Slice((*byte)(unsafe.Pointer(&c)), C.sizeof_struct_kan_op)
+	return append(append([]byte{}, head...), data...), nil
 }

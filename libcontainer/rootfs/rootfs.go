@@ -36,6 +36,10 @@ type Config struct {
 	// IDMapped holds, by index in Spec.Mounts, the idmapped mounts kan
 	// made for the init (see idmap.go).
 	IDMapped map[int]*os.File
+	// MountProc, when set, mounts a procfs on target for the rootfs
+	// built from outside the container: a procfs belongs to the pid
+	// namespace of the task that mounts it, so a process inside must.
+	MountProc func(target *os.File, source string, flags uintptr, data string) error
 }
 
 // Prepare does everything that must happen before the root changes.
@@ -239,7 +243,15 @@ func maskPath(p string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
 		return errors.New("/dev/null is not the null device (1:3); refusing to mask with it")
 	}
-	return unix.Mount(fdPath(null), p, "", unix.MS_BIND, "")
+	// A bind mount of the very file checked, made with the mount API
+	// rather than through /proc/self/fd: after pivot_root, a rootfs
+	// built from outside has no /proc/self of its own.
+	tree, err := unix.OpenTree(int(null.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("clone /dev/null: %w", err)
+	}
+	defer unix.Close(tree)
+	return unix.MoveMount(tree, "", unix.AT_FDCWD, p, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS)
 }
 
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
@@ -290,7 +302,12 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 		}
 		defer under.Close()
 	}
-	err = unix.Mount(source, fdPath(target), typ, opts.flags, lsm.MountData(opts.dataString(), typ, c.Spec.Linux.MountLabel))
+	data := lsm.MountData(opts.dataString(), typ, c.Spec.Linux.MountLabel)
+	if typ == "proc" && c.MountProc != nil {
+		err = c.MountProc(target, source, opts.flags, data)
+	} else {
+		err = unix.Mount(source, fdPath(target), typ, opts.flags, data)
+	}
 	if err != nil && c.UserNS && (typ == "sysfs" || typ == "mqueue") && errors.Is(err, unix.EPERM) {
 		// A user namespace without its own network (sysfs) or ipc
 		// (mqueue) namespace may not mount these: show the host's

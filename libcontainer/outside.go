@@ -1,0 +1,185 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/namespaces"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/rootfs"
+)
+
+// A container's init need not run Go. When kan's clone made all of the
+// container's namespaces (no user or time namespace, none joined) and no
+// hook has to run inside, kan builds the rootfs itself, from a thread of
+// its own that enters the container's mount, UTS, IPC, network and cgroup
+// namespaces, and the init stays in C (nsenter/initstage.c): it mounts
+// the procfs (which belongs to the pid namespace of whoever mounts it) and
+// makes the terminal when kan asks, then becomes the process from the plan
+// kan made of its config, as `kan exec`'s process does (execplan.go).
+//
+// The init then costs the container no Go runtime: neither its start-up
+// (a third of a `kan run`), nor its memory in the container's cgroup. The
+// kernel objects of the mounts are charged to kan too. The Go init
+// (init.go) remains for what the thread cannot do: join a user namespace
+// (a multi-threaded process may not), run createContainer and
+// startContainer hooks inside, chroot the init with --no-pivot (chroot
+// changes only the caller), or take idmapped mounts (they need the
+// container's user namespace).
+
+// initOutside says whether the init of a container with config s can be
+// the C init stage, its rootfs built from outside.
+func initOutside(s *specs.Spec, plan *namespaces.Plan, noPivot bool) bool {
+	if _, byClone := plan.CloneFlags(); !byClone || noPivot {
+		return false
+	}
+	if h := s.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+		return false
+	}
+	for _, m := range s.Mounts {
+		if rootfs.IsIDMapped(m) {
+			return false
+		}
+	}
+	return true
+}
+
+// planInit makes the init stage's plan: `kan exec`'s, with the init's fds
+// (see startInit) and keyring.
+func planInit(o CreateOptions, caps *capabilities.Set) ([]byte, error) {
+	ep, err := planExec(o.Spec.Process, o.Spec.Linux, caps, o.PreserveFds, o.ConsoleSocket != nil)
+	if err != nil {
+		return nil, err
+	}
+	ep.Init = true
+	ep.RootFd = -1 // pivot_root moves the init's root with kan's thread's
+	ep.FifoFd, ep.DoneFd = 3+o.PreserveFds+1, 3+o.PreserveFds+2
+	ep.ConsoleFd = consoleFd(o)
+	if !o.NoNewKeyring {
+		// A session keyring of its own, so that the container cannot
+		// see or use the keys of kan's session.
+		ep.Keyring = "_ses." + o.ID
+	}
+	return ep.Marshal()
+}
+
+// buildOutside sends the init its plan, builds the rootfs from a thread
+// in the container's namespaces, and lets the init become the process;
+// it returns once the init is ready for start.
+func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *rootfs.Config, terminal bool) error {
+	if _, err := p.conn.f.Write(wirePlan); err != nil {
+		return p.opFailed(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, its
+		// root and namespaces the container's.
+		runtime.LockOSThread()
+		done <- p.buildRootfs(cloneFlags, rc, terminal)
+	}()
+	if err := <-done; err != nil {
+		return err
+	}
+	if err := p.request(nsenter.OpRun, 0, nil, nil); err != nil {
+		return err
+	}
+	return p.expect(msgReady)
+}
+
+// buildRootfs runs on a locked thread of its own: it enters the init's
+// namespaces and does what the Go init does, up to the process.
+func (p *initProcess) buildRootfs(cloneFlags uintptr, rc *rootfs.Config, terminal bool) error {
+	if unix.Gettid() == unix.Getpid() {
+		// main locks the main goroutine to it: see main.go.
+		return errors.New("rootfs: would enter the container from kan's main thread")
+	}
+	// setns into a mount namespace needs a thread that shares no root or
+	// working directory with others; the umask then is this thread's.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare the filesystem context: %w", err)
+	}
+	pidfd, err := unix.PidfdOpen(p.pid, 0)
+	if err != nil {
+		return fmt.Errorf("open the init: %w", err)
+	}
+	nsFlags := cloneFlags & (unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP)
+	err = unix.Setns(pidfd, int(nsFlags))
+	unix.Close(pidfd)
+	if err != nil {
+		return fmt.Errorf("enter the container's namespaces: %w", err)
+	}
+	rc.MountProc = func(target *os.File, source string, flags uintptr, data string) error {
+		return p.op(nsenter.OpMountProc, uint64(flags), []byte(source+"\x00"+data+"\x00"), target)
+	}
+	if err := rootfs.Prepare(rc); err != nil {
+		return err
+	}
+	// pivot_root moves the root of every process of the namespace whose
+	// root is the old one: the init's with this thread's.
+	if err := rootfs.Pivot(rc.Rootfs, false); err != nil {
+		return err
+	}
+	if terminal {
+		if err := p.op(nsenter.OpTerminal, 0, nil, nil); err != nil {
+			return err
+		}
+	}
+	if err := setNames(rc.Spec); err != nil {
+		return err
+	}
+	return rootfs.Finish(rc.Spec)
+}
+
+// op makes one request of the init stage, with file if not nil, and waits
+// until it is done.
+func (p *initProcess) op(op int, flags uint64, data []byte, file *os.File) error {
+	if err := p.request(op, flags, data, file); err != nil {
+		return err
+	}
+	return p.expect(msgOK)
+}
+
+// request sends the init stage one request, with file if not nil.
+func (p *initProcess) request(op int, flags uint64, data []byte, file *os.File) error {
+	req, err := nsenter.MarshalOp(op, flags, data)
+	if err != nil {
+		return err
+	}
+	var rights []byte
+	if file != nil {
+		rights = unix.UnixRights(int(file.Fd()))
+	}
+	if err := unix.Sendmsg(int(p.conn.f.Fd()), req, rights, nil, 0); err != nil {
+		return p.opFailed(err)
+	}
+	return nil
+}
+
+// expect waits for the init's answer of type want, or its error.
+func (p *initProcess) expect(want string) error {
+	m, err := p.conn.recv()
+	switch {
+	case err != nil:
+		return p.initFailed(err)
+	case m.Type == want:
+		return nil
+	case m.Type == msgError:
+		return errors.New(m.Msg)
+	}
+	return fmt.Errorf("unexpected message %q from kan init", m.Type)
+}
+
+// opFailed explains a failed write to the init: its reason, if it sent
+// one before it exited.
+func (p *initProcess) opFailed(err error) error {
+	if m, rerr := p.conn.recv(); rerr == nil && m.Type == msgError {
+		return errors.New(m.Msg)
+	}
+	return p.initFailed(err)
+}
