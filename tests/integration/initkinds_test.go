@@ -1,0 +1,181 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// kan has two inits. For a config whose namespaces kan's clone makes (no
+// user or time namespace, none joined) and that has no hook, no
+// --no-pivot and no idmapped mount, the init runs no Go: kan builds the
+// rootfs from a thread of its own and the init is C (the init stage). Any
+// other config gets the Go init. Most tests use the default config, so
+// the C init; the tests here run what differs between the two under both.
+// A createRuntime hook that does nothing is enough to get the Go init.
+
+var initKinds = []struct {
+	name      string
+	edit      func(*specs.Spec)
+	goRuntime bool // the init runs Go: it has more than one thread
+}{
+	{"C init", func(*specs.Spec) {}, false},
+	{"Go init", withGoInit, true},
+}
+
+func withGoInit(s *specs.Spec) {
+	if s.Hooks == nil {
+		s.Hooks = &specs.Hooks{}
+	}
+	s.Hooks.CreateRuntime = append(s.Hooks.CreateRuntime, specs.Hook{Path: "/bin/true"})
+}
+
+// TestProcessFieldsGoInit: every process field with the Go init
+// (TestProcessFields has the C init).
+func TestProcessFieldsGoInit(t *testing.T) {
+	cases := processFieldCases()
+	for i := range cases {
+		edit := cases[i].edit
+		cases[i].edit = func(s *specs.Spec) { edit(s); withGoInit(s) }
+	}
+	runFieldCases(t, cases)
+}
+
+// TestInitProcMount: the init mounts the container's procfs (it must be
+// of the container's pid namespace), with the config's flags and options.
+func TestInitProcMount(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := newBundle(t, "sh", "-c", "ls /proc | grep -c '^[0-9]'; grep ' /proc proc ' /proc/mounts")
+			k.edit(b.Spec)
+			for i, m := range b.Spec.Mounts {
+				if m.Destination == "/proc" {
+					b.Spec.Mounts[i].Options = []string{"nosuid", "noexec", "nodev", "hidepid=invisible"}
+				}
+			}
+			out := e.mustRun(b)
+			// Only the container's own processes: sh and ls, grep.
+			if n := strings.SplitN(out, "\n", 2)[0]; n != "3" && n != "2" {
+				t.Errorf("the container sees %s processes in /proc, want its own 2 or 3:\n%s", n, out)
+			}
+			for _, want := range []string{"nosuid", "nodev", "noexec", "hidepid=invisible"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("/proc is mounted without %s:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// TestInitProcMountRefused: a procfs option the kernel refuses fails
+// create, naming the mount, and leaves nothing behind.
+func TestInitProcMountRefused(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			before := hostMounts(t)
+			b := newBundle(t, "true")
+			k.edit(b.Spec)
+			idx := -1
+			for i, m := range b.Spec.Mounts {
+				if m.Destination == "/proc" {
+					b.Spec.Mounts[i].Options = []string{"hidepid=bogus"}
+					idx = i
+				}
+			}
+			id := newID(t)
+			e.fails("mounts["+strconv.Itoa(idx)+"] (proc on /proc)", "create", "--bundle", b.write(t), id)
+			e.assertGone(id)
+			if diff := mountDiff(before, hostMounts(t)); len(diff) > 0 {
+				t.Error("host mount table changed:\n" + strings.Join(diff, "\n"))
+			}
+		})
+	}
+}
+
+// TestInitSignalledWhileCreated: a created container whose init gets a
+// terminating signal stops, as a program would (pid 1 of a namespace
+// ignores what it has no handler for).
+func TestInitSignalledWhileCreated(t *testing.T) {
+	for _, k := range initKinds {
+		for _, sig := range []string{"TERM", "INT", "HUP"} {
+			t.Run(k.name+" "+sig, func(t *testing.T) {
+				e := newEnv(t)
+				b := newBundle(t, "true")
+				k.edit(b.Spec)
+				id := e.create(b)
+				// Each kind is the init it says: Go's runtime starts
+				// threads, the C init has one.
+				pid := int(e.state(id)["pid"].(float64))
+				tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if multi := len(tasks) > 1; multi != k.goRuntime {
+					t.Fatalf("the init has %d threads: not the %s", len(tasks), k.name)
+				}
+				e.must("kill", id, sig)
+				e.waitStatus(id, "stopped")
+			})
+		}
+	}
+}
+
+// TestInitProgramGoneAtStart: the program is found at create; if it is
+// gone by start, start fails with the reason and the container stops.
+func TestInitProgramGoneAtStart(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			dir := t.TempDir()
+			bb, err := os.ReadFile(filepath.Join(rootfsDir, "bin", "busybox"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			prog := filepath.Join(dir, "prog")
+			if err := os.WriteFile(prog, bb, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b := newBundle(t, "/x/prog", "true")
+			k.edit(b.Spec)
+			b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: dir, Options: []string{"bind", "ro"}})
+			id := e.create(b)
+			if err := os.Remove(prog); err != nil {
+				t.Fatal(err)
+			}
+			e.fails("exec /x/prog: no such file or directory", "start", id)
+			e.waitStatus(id, "stopped")
+		})
+	}
+}
+
+// TestInitConsole: the terminal and /dev/console with either init.
+func TestInitConsole(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			l := listenConsole(t)
+			b := newBundle(t, "sh", "-c", "tty; test -t 0 && echo is-a-tty; stty size; ls -l /dev/console | cut -c1; echo done")
+			k.edit(b.Spec)
+			b.Spec.Process.Terminal = true
+			b.Spec.Process.ConsoleSize = &specs.Box{Height: 21, Width: 77}
+			id := newID(t)
+			if r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id); r.code != 0 {
+				t.Fatalf("run with a console socket: %v", r)
+			}
+			out := strings.ReplaceAll(l.output(t), "\r", "")
+			for _, want := range []string{"/dev/pts/0\n", "is-a-tty\n", "21 77\n", "c\n", "done\n"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("terminal output lacks %q: %q", want, out)
+				}
+			}
+			e.assertGone(id)
+		})
+	}
+}
