@@ -52,6 +52,7 @@ var createCommand = &cli.Command{
 type bundleConfig struct {
 	dir  string // absolute
 	spec *specs.Spec
+	raw  []byte // config.json as read, decoded into spec
 }
 
 func loadBundle(cmd *cli.Command) (*bundleConfig, error) {
@@ -63,11 +64,11 @@ func loadBundle(cmd *cli.Command) (*bundleConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--bundle: %w", err)
 	}
-	s, err := spec.Load(dir)
+	s, raw, err := spec.LoadRaw(dir)
 	if err != nil {
 		return nil, err
 	}
-	return &bundleConfig{dir: dir, spec: s}, nil
+	return &bundleConfig{dir: dir, spec: s, raw: raw}, nil
 }
 
 // onContainer opens the container named by the command's one argument,
@@ -107,7 +108,7 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 	if err != nil {
 		return nil, err
 	}
-	bundle, s := b.dir, b.spec
+	bundle, s, raw := b.dir, b.spec, b.raw
 	n := cmd.Int("preserve-fds")
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
@@ -118,6 +119,7 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 	if listen := listenFds(); listen > 0 {
 		n += listen
 		s.Process.Env = append(s.Process.Env, fmt.Sprintf("LISTEN_FDS=%d", listen), "LISTEN_PID=1")
+		raw = nil // no longer the config in force
 	}
 	if sock := cmd.String("console-socket"); sock != "" {
 		if !s.Process.Terminal {
@@ -142,6 +144,7 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 		ID:            id,
 		Bundle:        bundle,
 		Spec:          s,
+		RawSpec:       raw,
 		NoPivot:       cmd.Bool("no-pivot"),
 		NoNewKeyring:  cmd.Bool("no-new-keyring"),
 		PreserveFds:   n,

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,8 +10,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/cilium/ebpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -30,10 +33,13 @@ import (
 // CreateOptions are the inputs of Create: the bundle's config and the
 // create flags of the CLI.
 type CreateOptions struct {
-	Root         string // state root (--root)
-	ID           string
-	Bundle       string // absolute
-	Spec         *specs.Spec
+	Root   string // state root (--root)
+	ID     string
+	Bundle string // absolute
+	Spec   *specs.Spec
+	// RawSpec, when set, is the JSON that Spec was decoded from, kept in
+	// the state as it is rather than encoded again.
+	RawSpec      []byte
 	NoPivot      bool
 	NoNewKeyring bool
 	PreserveFds  int
@@ -117,6 +123,35 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}
 	cloneFlags, _ := plan.CloneFlags()
 
+	// kan's sealed executable and the device filter need neither the
+	// state nor the cgroup: they are made meanwhile, on another thread.
+	var (
+		exe               *sealedExe
+		filter            *ebpf.Program
+		exeErr, filterErr = make(chan error, 1), make(chan error, 1)
+		background        sync.WaitGroup
+	)
+	background.Add(1)
+	go func() {
+		defer background.Done()
+		var err error
+		exe, err = sealExe(o.Root)
+		exeErr <- err
+		filter, err = devices.Load(deviceRules(o.Spec.Linux))
+		filterErr <- err
+	}()
+	defer func() {
+		background.Wait()
+		exe.Close()
+		if filter != nil {
+			filter.Close() // the cgroup holds its own reference
+		}
+	}()
+
+	config, resources, err := stateConfig(o)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := state.Create(o.Root, o.ID)
 	if err != nil {
 		return nil, err
@@ -133,8 +168,8 @@ func Create(o CreateOptions) (c *Container, err error) {
 			Annotations: o.Spec.Annotations,
 		},
 		CgroupPath: cgroupDir,
-		Config:     state.LazyOf(o.Spec),
-		Resources:  state.LazyOf(o.Spec.Linux.Resources),
+		Config:     config,
+		Resources:  resources,
 	}}
 	var init *initProcess
 	var netns *os.File // the container's network namespace, for linux.netDevices
@@ -196,16 +231,21 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if initPlan != nil {
 		stage = nsenter.StageInit
 	}
-	init, err = startInit(o.Root, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket, stage)
+	if err = <-exeErr; err != nil {
+		return
+	}
+	init, err = startInit(exe, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket, stage)
 	if err != nil {
 		return
 	}
 	crashpoint.Hit("create-init-started")
-	// The device filter goes on while the init starts up (loading it
-	// takes as long as the init's exec): the init is kan's own code until
-	// it gets its config below, and it opens and makes device nodes only
-	// after that, when the filter is in force.
-	if err = devices.Apply(int(cg.Fd()), deviceRules(o.Spec.Linux)); err != nil {
+	// The device filter goes on while the init starts up: the init is
+	// kan's own code until it gets its config below, and it opens and
+	// makes device nodes only after that, when the filter is in force.
+	if err = <-filterErr; err == nil {
+		err = devices.Attach(int(cg.Fd()), filter)
+	}
+	if err != nil {
 		err = fmt.Errorf("linux.resources.devices: %w", err)
 		return
 	}
@@ -282,6 +322,29 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}
 	crashpoint.Hit("create-created")
 	return c, nil
+}
+
+// stateConfig gives the config and resources the state keeps: the bytes
+// of the config as read, when there are, and its linux.resources taken
+// from them. Encoding a specs.Spec anew would build encoding/json's
+// encoders for every type it reaches, a millisecond or two of create.
+func stateConfig(o CreateOptions) (*state.Lazy[specs.Spec], *state.Lazy[specs.LinuxResources], error) {
+	if o.RawSpec == nil {
+		return state.LazyOf(o.Spec), state.LazyOf(o.Spec.Linux.Resources), nil
+	}
+	var part struct {
+		Linux *struct {
+			Resources json.RawMessage `json:"resources"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal(o.RawSpec, &part); err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	var resources *state.Lazy[specs.LinuxResources]
+	if part.Linux != nil {
+		resources = state.LazyRaw[specs.LinuxResources](part.Linux.Resources)
+	}
+	return state.LazyRaw[specs.Spec](o.RawSpec), resources, nil
 }
 
 // moveNetDevices moves the host interfaces of linux.netDevices into the

@@ -135,7 +135,12 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	init, err := startInit(c.root, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
+	exe, err := sealExe(c.root)
+	if err != nil {
+		return 0, err
+	}
+	defer exe.Close()
+	init, err := startInit(exe, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
 	if err != nil {
 		return 0, err
 	}

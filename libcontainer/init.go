@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +71,10 @@ func Init() {
 	switch {
 	case err != nil:
 	case m.Type == msgConfig && m.Config != nil:
-		err = initContainer(m.Config, conn)
+		var c initConfig
+		if err = json.Unmarshal(m.Config, &c); err == nil {
+			err = initContainer(&c, conn)
+		}
 	default:
 		err = fmt.Errorf("expected config, got %q", m.Type)
 	}

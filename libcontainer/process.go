@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,12 +43,7 @@ type initProcess struct {
 // init, nsenter.StageExec the exec stage (C) of a process `kan exec`
 // adds, nsenter.StageInit the init stage (C) of an init whose rootfs kan
 // builds from outside (outside.go).
-func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File, stage string) (*initProcess, error) {
-	exe, exePath, err := exeseal.Open(emptyDir(root))
-	if err != nil {
-		return nil, err
-	}
-	defer exe.Close()
+func startInit(exe *sealedExe, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File, stage string) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sync socket: %w", err)
@@ -94,7 +90,7 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 	extra = append(extra, plan.Files()...)
 
 	cmd := &exec.Cmd{
-		Path:       exePath,
+		Path:       exe.path,
 		Args:       []string{"kan", "init"},
 		Env:        env,
 		Stdin:      os.Stdin,
@@ -116,6 +112,28 @@ func startInit(root string, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, 
 		return nil, fmt.Errorf("start kan init: %w", err)
 	}
 	return &initProcess{cmd: cmd, conn: newSyncConn(parentSock)}, nil
+}
+
+// sealedExe is kan's executable as a container's process is started from
+// it: a handle that cannot be written through (see exeseal) and the path
+// that executes it.
+type sealedExe struct {
+	file *os.File
+	path string
+}
+
+func sealExe(root string) (*sealedExe, error) {
+	f, path, err := exeseal.Open(emptyDir(root))
+	if err != nil {
+		return nil, err
+	}
+	return &sealedExe{file: f, path: path}, nil
+}
+
+func (e *sealedExe) Close() {
+	if e != nil {
+		e.file.Close()
+	}
 }
 
 // startOnCPUs starts cmd from a thread pinned to the CPUs of
@@ -196,7 +214,11 @@ func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
 // mountTrees makes the mounts the init cannot make itself (idmapped
 // ones), when it asks for them.
 func (p *initProcess) waitReady(c *initConfig, runHooks func() ([]byte, error), mountTrees func() ([]*os.File, error)) error {
-	if err := p.conn.send(message{Type: msgConfig, Config: c}); err != nil {
+	config, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := p.conn.send(message{Type: msgConfig, Config: config}); err != nil {
 		return p.initFailed(err)
 	}
 	for {

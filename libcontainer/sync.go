@@ -15,10 +15,14 @@ import (
 // message is one line of the sync protocol between kan and `kan init`. The
 // nsenter stage speaks it too (in C), which is why it is plain JSON lines.
 type message struct {
-	Type   string      `json:"type"`
-	Pid    int         `json:"pid,omitempty"`
-	Msg    string      `json:"msg,omitempty"`
-	Config *initConfig `json:"config,omitempty"`
+	Type string `json:"type"`
+	Pid  int    `json:"pid,omitempty"`
+	Msg  string `json:"msg,omitempty"`
+	// Config is an initConfig. Kept raw here, it is decoded only by the
+	// init: decoding a message would otherwise build encoding/json's
+	// tables for every type of the config, in kan too, for each
+	// one-word reply it reads.
+	Config json.RawMessage `json:"config,omitempty"`
 	// State is the container's state JSON, for the hooks the init runs.
 	State json.RawMessage `json:"state,omitempty"`
 }
@@ -114,7 +118,7 @@ type syncConn struct {
 }
 
 func newSyncConn(f *os.File) *syncConn {
-	return &syncConn{f: f, r: bufio.NewReaderSize(f, 64<<10)}
+	return &syncConn{f: f, r: bufio.NewReaderSize(f, 4<<10)}
 }
 
 func (s *syncConn) send(m message) error {

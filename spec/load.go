@@ -38,26 +38,33 @@ func Prewarm() {
 
 // Load reads and validates <bundle>/config.json.
 func Load(bundle string) (*specs.Spec, error) {
+	s, _, err := LoadRaw(bundle)
+	return s, err
+}
+
+// LoadRaw is Load that also returns the config's bytes as read: a later
+// decoding of them gives the same config, which spares re-encoding it.
+func LoadRaw(bundle string) (*specs.Spec, []byte, error) {
 	fi, err := os.Stat(bundle)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", bundle, withoutPath(err))
+		return nil, nil, fmt.Errorf("bundle %s: %w", bundle, withoutPath(err))
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("bundle %s: not a directory", bundle)
+		return nil, nil, fmt.Errorf("bundle %s: not a directory", bundle)
 	}
 	path := filepath.Join(bundle, "config.json")
 	data, err := readConfig(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := Parse(path, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := Validate(s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return s, nil
+	return s, data, nil
 }
 
 // readConfig reads path, which must be a regular file of at most

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -28,6 +29,15 @@ func LazyOf[T any](v *T) *Lazy[T] {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
+	}
+	return &Lazy[T]{raw: raw}
+}
+
+// LazyRaw holds raw, the JSON of a T as it was read; nil for raw that is
+// empty or null.
+func LazyRaw[T any](raw []byte) *Lazy[T] {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || string(t) == "null" {
+		return nil
 	}
 	return &Lazy[T]{raw: raw}
 }

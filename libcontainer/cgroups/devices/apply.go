@@ -32,9 +32,21 @@ const ProgramName = "kan_devices"
 // Apply returns an error naming the rule and field when a rule is invalid
 // (see [Program]); nothing is changed then.
 func Apply(dirFd int, rules []specs.LinuxDeviceCgroup) error {
-	insns, err := Program(rules)
+	prog, err := Load(rules)
 	if err != nil {
 		return err
+	}
+	// The kernel holds its own reference once the program is attached.
+	defer prog.Close()
+	return Attach(dirFd, prog)
+}
+
+// Load builds and loads the program for rules, for Attach: create loads
+// it while it makes the rest of the container, as it needs no cgroup.
+func Load(rules []specs.LinuxDeviceCgroup) (*ebpf.Program, error) {
+	insns, err := Program(rules)
+	if err != nil {
+		return nil, err
 	}
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         ProgramName,
@@ -43,11 +55,15 @@ func Apply(dirFd int, rules []specs.LinuxDeviceCgroup) error {
 		Instructions: insns,
 	})
 	if err != nil {
-		return fmt.Errorf("devices: load program: %w", err)
+		return nil, fmt.Errorf("devices: load program: %w", err)
 	}
-	// The kernel holds its own reference once the program is attached.
-	defer prog.Close()
+	return prog, nil
+}
 
+// Attach puts prog (from Load) on the cgroup v2 directory dirFd, in place
+// of any earlier program of kan's, as Apply describes. The caller still
+// closes prog.
+func Attach(dirFd int, prog *ebpf.Program) error {
 	old, others, err := attached(dirFd)
 	if err != nil {
 		return err
