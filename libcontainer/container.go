@@ -240,8 +240,10 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}
 	crashpoint.Hit("create-init-started")
 	// The device filter goes on while the init starts up: the init is
-	// kan's own code until it gets its config below, and it opens and
-	// makes device nodes only after that, when the filter is in force.
+	// kan's own code until it gets its config below, and it opens
+	// devices (the terminal's) only after that, when the filter is in
+	// force. Nodes made by kan's thread for a rootfs built from outside
+	// are the config's own linux.devices, which deviceRules allows.
 	if err = <-filterErr; err == nil {
 		err = devices.Attach(int(cg.Fd()), filter)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -31,7 +32,9 @@ import (
 // (a multi-threaded process may not), run createContainer and
 // startContainer hooks inside, chroot the init with --no-pivot (chroot
 // changes only the caller), or take idmapped mounts (they need the
-// container's user namespace).
+// container's user namespace). A tmpcopyup mount keeps it too: the copy's
+// pages are charged to the cgroup of whoever writes them, and an image's
+// directory must count against the container's memory, not kan's.
 
 // initOutside says whether the init of a container with config s can be
 // the C init stage, its rootfs built from outside.
@@ -43,7 +46,7 @@ func initOutside(s *specs.Spec, plan *namespaces.Plan, noPivot bool) bool {
 		return false
 	}
 	for _, m := range s.Mounts {
-		if rootfs.IsIDMapped(m) {
+		if rootfs.IsIDMapped(m) || slices.Contains(m.Options, "tmpcopyup") {
 			return false
 		}
 	}
@@ -81,7 +84,23 @@ func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *root
 		// Never unlocked: the thread ends with this goroutine, its
 		// root and namespaces the container's.
 		runtime.LockOSThread()
-		done <- p.buildRootfs(cloneFlags, rc, terminal)
+		if unix.Gettid() != unix.Getpid() {
+			done <- p.buildRootfs(cloneFlags, rc, terminal)
+			return
+		}
+		// The main thread, which must never enter the container:
+		// /proc/self follows it, and Go only parks it when a goroutine
+		// exits locked to it. kan's main locks it to the main goroutine,
+		// but a caller of this package may not have. Holding it, hand
+		// the work to a goroutine that cannot be scheduled here.
+		inner := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			inner <- p.buildRootfs(cloneFlags, rc, terminal)
+		}()
+		err := <-inner
+		runtime.UnlockOSThread()
+		done <- err
 	}()
 	if err := <-done; err != nil {
 		return err
@@ -94,24 +113,18 @@ func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *root
 
 // buildRootfs runs on a locked thread of its own: it enters the init's
 // namespaces and does what the Go init does, up to the process.
+//
+// After pivot_root the thread's root is the container's, while it is still
+// root of the host: what runs here from then on makes system calls only,
+// and must load nothing lazily (time zones, user databases, plugins)
+// that would be read from the container's files.
 func (p *initProcess) buildRootfs(cloneFlags uintptr, rc *rootfs.Config, terminal bool) error {
-	if unix.Gettid() == unix.Getpid() {
-		// main locks the main goroutine to it: see main.go.
-		return errors.New("rootfs: would enter the container from kan's main thread")
-	}
 	// setns into a mount namespace needs a thread that shares no root or
 	// working directory with others; the umask then is this thread's.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare the filesystem context: %w", err)
 	}
-	pidfd, err := unix.PidfdOpen(p.pid, 0)
-	if err != nil {
-		return fmt.Errorf("open the init: %w", err)
-	}
-	nsFlags := cloneFlags & (unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP)
-	err = unix.Setns(pidfd, int(nsFlags))
-	unix.Close(pidfd)
-	if err != nil {
+	if err := p.enterNamespaces(cloneFlags); err != nil {
 		return fmt.Errorf("enter the container's namespaces: %w", err)
 	}
 	rc.MountProc = func(target *os.File, source string, flags uintptr, data string) error {
@@ -136,6 +149,40 @@ func (p *initProcess) buildRootfs(cloneFlags uintptr, rc *rootfs.Config, termina
 	return rootfs.Finish(rc.Spec)
 }
 
+// enterNamespaces moves this thread into the init's namespaces of the
+// kinds kan's clone made (not the pid one, which only children enter),
+// and gives it the init's root: setns into a mount namespace sets the
+// namespace's root, which is not kan's if kan runs chrooted.
+func (p *initProcess) enterNamespaces(cloneFlags uintptr) error {
+	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", p.pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	// One file per namespace rather than setns on a pidfd, which needs
+	// Linux 5.8. The init is kan's child, not yet reaped: its pid
+	// cannot name another process.
+	for _, t := range []specs.LinuxNamespaceType{specs.MountNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace, specs.CgroupNamespace} {
+		flag := namespaces.CloneFlag(t)
+		if cloneFlags&flag == 0 {
+			continue
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", p.pid, namespaces.ProcName(t)))
+		if err != nil {
+			return err
+		}
+		err = unix.Setns(int(f.Fd()), int(flag))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s namespace: %w", t, err)
+		}
+	}
+	if err := unix.Fchdir(int(root.Fd())); err != nil {
+		return err
+	}
+	return unix.Chroot(".")
+}
+
 // op makes one request of the init stage, with file if not nil, and waits
 // until it is done.
 func (p *initProcess) op(op int, flags uint64, data []byte, file *os.File) error {
@@ -155,7 +202,11 @@ func (p *initProcess) request(op int, flags uint64, data []byte, file *os.File) 
 	if file != nil {
 		rights = unix.UnixRights(int(file.Fd()))
 	}
-	if err := unix.Sendmsg(int(p.conn.f.Fd()), req, rights, nil, 0); err != nil {
+	n, err := unix.SendmsgN(int(p.conn.f.Fd()), req, rights, nil, 0)
+	if err == nil && n < len(req) {
+		_, err = p.conn.f.Write(req[n:]) // the rest, after a short send
+	}
+	if err != nil {
 		return p.opFailed(err)
 	}
 	return nil

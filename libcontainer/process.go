@@ -97,15 +97,16 @@ func startInit(exe *sealedExe, plan *namespaces.Plan, s *specs.Spec, cgroupFd in
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ExtraFiles: extra,
-		// The host's root, which pivot_root then moves to the
-		// container's, as it moves the root: no working directory of
-		// the init stays behind in the old root.
-		Dir: "/",
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags:  cloneFlags,
 			UseCgroupFD: cgroupFd >= 0,
 			CgroupFD:    cgroupFd,
 		},
+	}
+	if stage == nsenter.StageInit {
+		// The root, which pivot_root moves to the container's with the
+		// root: no working directory of the init stays in the old one.
+		cmd.Dir = "/"
 	}
 	if err := startOnCPUs(cmd, s.Process.ExecCPUAffinity); err != nil {
 		parentSock.Close()

@@ -34,6 +34,9 @@ var kinds = map[specs.LinuxNamespaceType]kind{
 // ProcName is the name of a namespace type under /proc/<pid>/ns.
 func ProcName(t specs.LinuxNamespaceType) string { return kinds[t].proc }
 
+// CloneFlag is the CLONE_NEW* flag of a namespace type.
+func CloneFlag(t specs.LinuxNamespaceType) uintptr { return kinds[t].flag }
+
 // nsGetNstype is the NS_GET_NSTYPE ioctl: it tells which kind of namespace
 // an nsfs file is.
 const nsGetNstype = 0xb703

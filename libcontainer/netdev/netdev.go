@@ -142,8 +142,25 @@ func dial() (*conn, error) {
 }
 
 // dialIn opens a socket in the network namespace ns: a thread enters it
-// just long enough to create the socket, which stays bound to it.
+// just long enough to create the socket, which stays bound to it. The
+// thread is a goroutine's own, never the caller's: if it cannot leave the
+// namespace, Go retires it with the goroutine, which it cannot do for the
+// main thread (kan's main goroutine holds it, see main.go).
 func dialIn(ns *os.File) (*conn, error) {
+	type result struct {
+		c   *conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := dialInLocked(ns)
+		done <- result{c, err}
+	}()
+	r := <-done
+	return r.c, r.err
+}
+
+func dialInLocked(ns *os.File) (*conn, error) {
 	runtime.LockOSThread()
 	self, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {

@@ -18,7 +18,6 @@
 // `kan start` through exec.done, as with the Go init.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,22 +108,6 @@ static void mount_proc(int sync_fd, const struct kan_op *op, int target)
 	free(data);
 }
 
-// on_signal ends the init on a signal sent before the program runs. As
-// pid 1 of its namespace it would otherwise ignore every signal it has no
-// handler for (but SIGKILL from outside), where the Go init dies: `kan
-// kill` of a created container must stop it.
-static void on_signal(int sig) { _exit(128 + sig); }
-
-static void catch_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigemptyset(&sa.sa_mask);
-	static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM,
-				   SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSYS, SIGTRAP};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
-
 // wait_start blocks until `kan start` writes a byte into exec.fifo.
 static void wait_start(int fifo)
 {
@@ -145,7 +128,7 @@ void kan_init_stage(int sync_fd)
 	// The name tells `kan state` that the program has not started.
 	if (prctl(PR_SET_NAME, "kan-init", 0, 0, 0) < 0)
 		kan_fail("name the init");
-	catch_signals();
+	kan_catch_signals();
 
 	struct kan_plan plan;
 	struct kan_process proc;

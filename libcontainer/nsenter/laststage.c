@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -77,7 +78,7 @@ static void read_full(int fd, void *buf, size_t len)
 			continue;
 		if (n <= 0) {
 			errno = n == 0 ? EPIPE : errno;
-			kan_fail("read the plan from kan exec");
+			kan_fail("read the plan from kan");
 		}
 		p += n;
 		len -= n;
@@ -91,7 +92,7 @@ static char *next_string(char **p, char *end)
 	char *s = *p, *nul = memchr(s, '\0', end - s);
 	if (!nul) {
 		errno = EPROTO;
-		kan_fail("malformed plan from kan exec");
+		kan_fail("malformed plan from kan");
 	}
 	*p = nul + 1;
 	return s;
@@ -549,6 +550,49 @@ static void set_attributes(const struct kan_plan *plan, int proc, char **desc)
 		kan_fail("%s", desc[KAN_DESC_AFFINITY]);
 }
 
+// die_of is what the Go runtime does, uncaught, for a signal that ends a
+// Go program: take the default action, and exit 2 if that did not end
+// the process (as pid 1 of its namespace ignores it).
+static void die_of(int sig)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	kill(getpid(), sig);
+	_exit(2);
+}
+
+static void ignore(int sig) { (void)sig; }
+
+void kan_catch_signals(void)
+{
+	// The signals that end a Go program (SIGHUP, SIGINT and SIGTERM;
+	// those it dies of with a trace; the faults sent by kill).
+	static const int fatal[] = {SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
+				    SIGFPE, SIGSEGV, SIGSTKFLT, SIGTERM, SIGSYS};
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN))
+			continue; // uncatchable, or the C library's own
+		struct sigaction old;
+		if (sigaction(sig, NULL, &old) < 0)
+			continue;
+		// An ignored SIGHUP or SIGINT stays ignored (nohup), as the
+		// Go runtime leaves them.
+		if ((sig == SIGHUP || sig == SIGINT) && old.sa_handler == SIG_IGN)
+			continue;
+		struct sigaction sa = {.sa_handler = ignore};
+		for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+			if (fatal[i] == sig)
+				sa.sa_handler = die_of;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sig, &sa, NULL);
+	}
+}
+
 static void malformed(void)
 {
 	errno = EPROTO;
@@ -603,7 +647,7 @@ static int is_executable(const char *path, int report)
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		if (report)
-			kan_fail("process.args[0]: executable %s", path);
+			kan_fail("process.args[0]: executable %s: stat %s", path, path);
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
@@ -636,8 +680,13 @@ static char *find_program(const char *name, char **envp)
 	for (const char *dir = path; *path;) {
 		const char *colon = strchrnul(dir, ':');
 		int dlen = (int)(colon - dir);
-		if (dlen == 0)
+		// As filepath.Join, which the Go init used: no "./", no "//".
+		while (dlen > 1 && dir[dlen - 1] == '/')
+			dlen--;
+		if (dlen == 0 || (dlen == 1 && dir[0] == '.'))
 			snprintf(candidate, len, "%s", name);
+		else if (dlen == 1 && dir[0] == '/')
+			snprintf(candidate, len, "/%s", name);
 		else
 			snprintf(candidate, len, "%.*s/%s", dlen, dir, name);
 		if (is_executable(candidate, 0))
@@ -705,6 +754,7 @@ void kan_set_rlimits(const struct kan_plan *plan)
 void kan_exec_stage(int sync_fd)
 {
 	kan_fail_prefix = "";
+	kan_catch_signals();
 	struct kan_plan plan;
 	struct kan_process proc;
 	kan_read_plan(sync_fd, &plan, &proc);

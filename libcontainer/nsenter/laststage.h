@@ -125,6 +125,13 @@ void kan_set_rlimits(const struct kan_plan *plan);
 // and executes the program. It never returns.
 void kan_init_stage(int sync_fd) __attribute__((noreturn));
 
+// kan_catch_signals gives every signal the disposition it had in a Go
+// process that catches none: those that end a Go program end this one,
+// the others are caught and ignored (so that execve resets them to the
+// default, whatever kan's caller ignored), an ignored SIGHUP or SIGINT
+// stays ignored.
+void kan_catch_signals(void);
+
 // kan_send writes one protocol line to kan (nsenter.c).
 void kan_send(const char *line);
 

@@ -3,10 +3,12 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -124,6 +126,67 @@ func TestInitSignalledWhileCreated(t *testing.T) {
 				e.waitStatus(id, "stopped")
 			})
 		}
+	}
+}
+
+// TestInitSignalsIgnoredWhileCreated: a signal that does not end a Go
+// program (USR1) does not end a created container's init either, with
+// either init: it is caught, and the container still starts.
+func TestInitSignalsIgnoredWhileCreated(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := newBundle(t, "true")
+			k.edit(b.Spec)
+			id := e.create(b)
+			e.must("kill", id, "USR1")
+			e.must("kill", id, "WINCH")
+			time.Sleep(100 * time.Millisecond)
+			if st := e.status(id); st != "created" {
+				t.Fatalf("after SIGUSR1 and SIGWINCH the container is %s, want created", st)
+			}
+			e.must("start", id)
+		})
+	}
+}
+
+// TestInitKeepsIgnoredHangup: a create started with SIGHUP ignored (nohup)
+// passes that on to the program, as runc and Go programs do; every other
+// signal reaches the program with its default action.
+func TestInitKeepsIgnoredHangup(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := newBundle(t, "cat", "/proc/self/status")
+			k.edit(b.Spec)
+			id := newID(t)
+			// Files, not pipes: the container keeps create's stdio.
+			dir := t.TempDir()
+			out, errs := filepath.Join(dir, "out"), filepath.Join(dir, "err")
+			cmd := exec.Command("sh", "-c", `trap "" HUP PIPE; exec "$@" > "`+out+`" 2> "`+errs+`"`, "sh",
+				kanBin, "--root", e.root, "create", "--bundle", b.write(t), id)
+			if err := cmd.Run(); err != nil {
+				msg, _ := os.ReadFile(errs)
+				t.Fatalf("create: %v: %s", err, msg)
+			}
+			t.Cleanup(func() { e.kan("delete", "--force", id) })
+			e.must("start", id)
+			e.waitStatus(id, "stopped")
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ignored uint64
+			for _, line := range strings.Split(string(data), "\n") {
+				if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+					ignored, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				}
+			}
+			const hup, pipe = 1 << (1 - 1), 1 << (13 - 1)
+			if ignored != hup {
+				t.Errorf("the program ignores signals %#x, want only SIGHUP (%#x); SIGPIPE (%#x) is kan's to reset:\n%s", ignored, hup, pipe, data)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,9 @@
 package vm
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -40,4 +43,47 @@ func TestSmallestMemoryMax(t *testing.T) {
 	if hi > 1<<20 {
 		t.Logf("above the 1 MiB target by %d KiB", (hi-1<<20)>>10)
 	}
+}
+
+// TestTmpcopyupCountsInTheContainer: what create copies into a tmpfs for
+// tmpcopyup is charged to the container's cgroup, as anything the
+// container holds: an image's directory must not be kept at the expense of
+// the caller's cgroup (kan builds other configs' rootfs from its own
+// process, in its own cgroup), and a container whose memory.max it exceeds
+// fails to create.
+func TestTmpcopyupCountsInTheContainer(t *testing.T) {
+	k := newKan(t)
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "big"), make([]byte, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundleWith := func(limit int64) *bundle {
+		b := newBundle(t, "/bin/true")
+		// The tmpfs at /data starts as a copy of what is under it: the
+		// bind mount of the 8 MiB file's directory.
+		b.Spec.Mounts = append(b.Spec.Mounts,
+			specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"bind", "ro"}},
+			specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "size=16m"}})
+		b.Spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr(limit), Swap: ptr(limit)}
+		return b
+	}
+
+	b := bundleWith(64 << 20)
+	id := newID(t)
+	k.create(b, id)
+	current, err := strconv.ParseInt(readFile(t, filepath.Join(cgroupDir("", id), "memory.current")), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if current < 8<<20 {
+		t.Errorf("the container's memory.current is %d after an 8 MiB tmpcopyup: the copy is charged elsewhere", current)
+	}
+
+	b = bundleWith(4 << 20)
+	id = newID(t)
+	if r := k.kan("create", "--bundle", b.write(t), id); r.code == 0 {
+		k.kan("delete", "--force", id)
+		t.Errorf("create copied 8 MiB for tmpcopyup under memory.max = 4 MiB: %v", r)
+	}
+	k.assertGone(id, "")
 }
