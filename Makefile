@@ -5,8 +5,12 @@ GO       ?= go
 COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 VERSION  := 0.1.0
 # cgo only for the nsenter constructor (see docs/design.md); the binary is
-# still static.
-LDFLAGS  := -s -w -extldflags -static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# still static, linked against musl: a static glibc's start-up (CPU feature
+# and cache probing with CPUID, which a virtual machine traps) costs about
+# 1.2 ms of every process, kan's and its init's (docs/performance.md).
+# Without musl-gcc, the system's C compiler and libc.
+KAN_CC   ?= $(shell command -v musl-gcc 2>/dev/null || echo cc)
+LDFLAGS  := -s -w -linkmode external -extldflags -static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
 SOURCES  := $(shell find . -name '*.go' -o -name '*.c' | grep -v '^./tests/') go.mod go.sum
 
@@ -15,7 +19,7 @@ SOURCES  := $(shell find . -name '*.go' -o -name '*.c' | grep -v '^./tests/') go
 all: kan
 
 kan: $(SOURCES)
-	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $@ .
+	CC=$(KAN_CC) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $@ .
 
 deps:
 	tests/deps.sh

@@ -163,6 +163,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		done.WriteString(err.Error())
 		os.Exit(1)
 	}
+	resetLibcSignals()
 	// exec.done closes on exec: that tells start the program runs.
 	err = unix.Exec(path, p.Args, env)
 	done.WriteString(fmt.Sprintf("exec %s: %v", path, err))
@@ -200,6 +201,20 @@ func setNames(s *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// resetLibcSignals gives the signals the C library keeps for itself (32
+// to 34, which the Go runtime leaves alone) their default action, so that
+// one kan's caller ignored does not reach the program ignored. Right
+// before execve, nothing of this process needs them any more.
+func resetLibcSignals() {
+	var dfl struct {
+		handler, flags, restorer uintptr
+		mask                     uint64
+	} // handler 0: SIG_DFL
+	for sig := uintptr(32); sig <= 34; sig++ {
+		unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+	}
 }
 
 // setupTerminal gives the init a terminal whose master goes over the

@@ -9,6 +9,7 @@ need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
 command -v gcc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need="$need libc6-dev"
+command -v musl-gcc >/dev/null 2>&1 || need="$need musl-tools" # kan links against musl (Makefile)
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v mkfifo >/dev/null 2>&1 || need="$need coreutils"
 command -v patch >/dev/null 2>&1 || need="$need patch"        # validation suite patches

@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +59,17 @@
 #define PR_CAP_AMBIENT_RAISE 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
+
+// capset(2)'s structures (linux/capability.h), which not every C
+// library's headers carry (kan builds against musl).
+#define KAN_CAPABILITY_VERSION_3 0x20080522
+struct kan_cap_header {
+	uint32_t version;
+	int pid;
+};
+struct kan_cap_data {
+	uint32_t effective, permitted, inheritable;
+};
 
 // The config's names of the resources, by number (asm-generic/resource.h).
 static const char *rlimit_names[KAN_PLAN_RLIMITS] = {
@@ -263,8 +273,8 @@ static void set_credentials(const struct kan_plan *plan, const gid_t *groups, co
 	if (plan->umask >= 0)
 		umask(plan->umask);
 
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	struct __user_cap_data_struct data[2];
+	struct kan_cap_header hdr = {.version = KAN_CAPABILITY_VERSION_3, .pid = 0};
+	struct kan_cap_data data[2];
 	for (int i = 0; i < 2; i++) {
 		data[i].effective = (uint32_t)(plan->cap_effective >> (32 * i));
 		data[i].permitted = (uint32_t)(plan->cap_permitted >> (32 * i));
@@ -574,6 +584,19 @@ void kan_catch_signals(void)
 	// those it dies of with a trace; the faults sent by kill).
 	static const int fatal[] = {SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
 				    SIGFPE, SIGSEGV, SIGSTKFLT, SIGTERM, SIGSYS};
+	// The signals the C library keeps for itself (32 to 34) refuse
+	// sigaction: the default, directly, so that an ignored one does not
+	// reach the program (a static glibc used to install handlers there;
+	// musl does not). This process uses none of them.
+	for (int sig = 32; sig < SIGRTMIN; sig++) {
+		struct {
+			void *handler;
+			unsigned long flags;
+			void *restorer;
+			uint64_t mask;
+		} dfl = {.handler = SIG_DFL};
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	}
 	for (int sig = 1; sig < NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN))
 			continue; // uncatchable, or the C library's own
