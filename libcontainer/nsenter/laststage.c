@@ -600,12 +600,11 @@ void kan_catch_signals(void)
 	for (int sig = 1; sig < NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN))
 			continue; // uncatchable, or the C library's own
-		struct sigaction old;
-		if (sigaction(sig, NULL, &old) < 0)
-			continue;
 		// An ignored SIGHUP or SIGINT stays ignored (nohup), as the
-		// Go runtime leaves them.
-		if ((sig == SIGHUP || sig == SIGINT) && old.sa_handler == SIG_IGN)
+		// Go runtime leaves them. (Only these are asked: a system call
+		// costs here.)
+		struct sigaction old;
+		if ((sig == SIGHUP || sig == SIGINT) && sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
 			continue;
 		struct sigaction sa = {.sa_handler = ignore};
 		for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
