@@ -12,14 +12,21 @@ VERSION  := 0.1.0
 KAN_CC   ?= $(shell command -v musl-gcc 2>/dev/null || echo cc)
 LDFLAGS  := -s -w -linkmode external -extldflags -static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
-SOURCES  := $(shell find . -name '*.go' -o -name '*.c' | grep -v '^./tests/') go.mod go.sum
+SOURCES  := $(shell find . -name '*.go' -o -name '*.c' -o -name '*.h' | grep -v '^./tests/') go.mod go.sum
 
-.PHONY: all test unit fuzz integration stress validation vmtest engines enginedeps demo deps vmdeps clean lint bench
+.PHONY: FORCE all test unit fuzz integration stress validation vmtest engines enginedeps demo deps vmdeps clean lint bench
 
 all: kan
 
-kan: $(SOURCES)
+kan: $(SOURCES) .kan-cc
+	$(if $(findstring musl,$(KAN_CC)),,$(warning kan: no musl-gcc (tests/deps.sh installs it); building with $(KAN_CC) and its libc, slower to start))
 	CC=$(KAN_CC) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o $@ .
+
+# Which C compiler built ./kan: a kan built before musl-gcc was installed
+# is rebuilt once it is.
+.kan-cc: FORCE
+	@echo '$(KAN_CC)' | cmp -s - $@ || echo '$(KAN_CC)' > $@
+FORCE:
 
 deps:
 	tests/deps.sh
@@ -97,4 +104,4 @@ demo: deps kan
 	tests/demo.sh $(CURDIR)/kan
 
 clean:
-	rm -f kan
+	rm -f kan .kan-cc

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -87,12 +89,25 @@ func releaseInit(dir string) error {
 		}
 		if fds[0].Revents&unix.POLLIN != 0 {
 			msg, _ := io.ReadAll(io.LimitReader(done, 4096))
-			return fmt.Errorf("container failed to start: %s", msg)
+			return fmt.Errorf("container failed to start: %s", doneMessage(msg))
 		}
 		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
 			return nil // the program runs
 		}
 	}
+}
+
+// doneMessage words what an init wrote to exec.done: the C init writes its
+// errno after a NUL, as a number (the Go init writes its whole message).
+func doneMessage(msg []byte) string {
+	text, num, found := strings.Cut(string(msg), "\x00")
+	if !found {
+		return text
+	}
+	if n, err := strconv.Atoi(num); err == nil && n != 0 {
+		return text + ": " + unix.Errno(n).Error()
+	}
+	return text
 }
 
 // waitStart is the init's side: block until start writes.

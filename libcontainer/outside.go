@@ -152,8 +152,14 @@ func (p *initProcess) buildRootfs(cloneFlags uintptr, rc *rootfs.Config, termina
 // enterNamespaces moves this thread into the init's namespaces of the
 // kinds kan's clone made (not the pid one, which only children enter),
 // and gives it the init's root: setns into a mount namespace sets the
-// namespace's root, which is not kan's if kan runs chrooted.
+// namespace's root, which is not kan's if kan runs chrooted. Every file is
+// opened first, from kan's root. The working directory stays kan's, as
+// for the Go init (relative mount data resolve there).
 func (p *initProcess) enterNamespaces(cloneFlags uintptr) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
 	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", p.pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -162,6 +168,17 @@ func (p *initProcess) enterNamespaces(cloneFlags uintptr) error {
 	// One file per namespace rather than setns on a pidfd, which needs
 	// Linux 5.8. The init is kan's child, not yet reaped: its pid
 	// cannot name another process.
+	type nsFile struct {
+		t    specs.LinuxNamespaceType
+		flag uintptr
+		f    *os.File
+	}
+	var files []nsFile
+	defer func() {
+		for _, n := range files {
+			n.f.Close()
+		}
+	}()
 	for _, t := range []specs.LinuxNamespaceType{specs.MountNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace, specs.CgroupNamespace} {
 		flag := namespaces.CloneFlag(t)
 		if cloneFlags&flag == 0 {
@@ -171,16 +188,23 @@ func (p *initProcess) enterNamespaces(cloneFlags uintptr) error {
 		if err != nil {
 			return err
 		}
-		err = unix.Setns(int(f.Fd()), int(flag))
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s namespace: %w", t, err)
+		files = append(files, nsFile{t, flag, f})
+	}
+	for _, n := range files {
+		if err := unix.Setns(int(n.f.Fd()), int(n.flag)); err != nil {
+			return fmt.Errorf("%s namespace: %w", n.t, err)
 		}
 	}
 	if err := unix.Fchdir(int(root.Fd())); err != nil {
 		return err
 	}
-	return unix.Chroot(".")
+	if err := unix.Chroot("."); err != nil {
+		return err
+	}
+	if unix.Chdir(wd) != nil {
+		return unix.Chdir("/") // not in the container's view of the host
+	}
+	return nil
 }
 
 // op makes one request of the init stage, with file if not nil, and waits

@@ -160,6 +160,10 @@ func startOnCPUs(cmd *exec.Cmd, a *specs.CPUAffinity) error {
 // emptyDir is the empty second lower layer exeseal's overlay needs.
 func emptyDir(root string) string {
 	dir := filepath.Join(root, ".exeseal-empty")
+	// The root too, on a fresh --root: create seals kan before it makes
+	// the state directory (without this, its first container would run
+	// from a memfd copy of kan).
+	os.MkdirAll(root, 0o711)
 	os.Mkdir(dir, 0o500)
 	return dir
 }

@@ -18,6 +18,9 @@ type message struct {
 	Type string `json:"type"`
 	Pid  int    `json:"pid,omitempty"`
 	Msg  string `json:"msg,omitempty"`
+	// Errno, with an error from the C stages: the system call's error,
+	// which recv words as Go does and appends to Msg.
+	Errno int `json:"errno,omitempty"`
 	// Config is an initConfig. Kept raw here, it is decoded only by the
 	// init: decoding a message would otherwise build encoding/json's
 	// tables for every type of the config, in kan too, for each
@@ -144,6 +147,9 @@ func (s *syncConn) recv() (message, error) {
 	}
 	if err := json.Unmarshal(line, &m); err != nil {
 		return m, fmt.Errorf("bad sync message %q: %w", line, err)
+	}
+	if m.Errno != 0 {
+		m.Msg += ": " + unix.Errno(m.Errno).Error()
 	}
 	return m, nil
 }

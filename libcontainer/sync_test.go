@@ -102,3 +102,37 @@ func TestRecvTruncated(t *testing.T) {
 		t.Fatalf("recv at a clean end: %v, want io.EOF", err)
 	}
 }
+
+// TestErrnoWorded: an errno the C stages send, on the sync socket or
+// through exec.done, is worded as Go words it, whatever the C library.
+func TestErrnoWorded(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		w.WriteString(`{"type":"error","msg":"mounts[3] (proc on /proc): mount proc","errno":40}` + "\n")
+		w.WriteString(`{"type":"error","msg":"process.args[0]: executable \"x\" not found in $PATH ()","errno":0}` + "\n")
+		w.Close()
+	}()
+	c := newSyncConn(r)
+	for _, want := range []string{
+		"mounts[3] (proc on /proc): mount proc: too many levels of symbolic links",
+		`process.args[0]: executable "x" not found in $PATH ()`,
+	} {
+		m, err := c.recv()
+		if err != nil || m.Msg != want {
+			t.Errorf("recv = %q, %v; want %q", m.Msg, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"exec /x/prog\x002":          "exec /x/prog: no such file or directory",
+		"exec /x/prog\x000":          "exec /x/prog",
+		"a startContainer hook: bad": "a startContainer hook: bad",
+	} {
+		if got := doneMessage([]byte(in)); got != want {
+			t.Errorf("doneMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -600,13 +600,17 @@ void kan_catch_signals(void)
 	for (int sig = 1; sig < NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN))
 			continue; // uncatchable, or the C library's own
+		if (sig == SIGCONT || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			continue; // Go leaves job control as it finds it
 		// An ignored SIGHUP or SIGINT stays ignored (nohup), as the
 		// Go runtime leaves them. (Only these are asked: a system call
 		// costs here.)
 		struct sigaction old;
 		if ((sig == SIGHUP || sig == SIGINT) && sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
 			continue;
-		struct sigaction sa = {.sa_handler = ignore};
+		// SA_RESTART, as Go sets: a caught signal must not fail a
+		// system call half-way (a sendmsg, a mount).
+		struct sigaction sa = {.sa_handler = ignore, .sa_flags = SA_RESTART};
 		for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 			if (fatal[i] == sig)
 				sa.sa_handler = die_of;

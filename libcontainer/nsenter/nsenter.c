@@ -45,11 +45,11 @@ int kan_done_fd = -1, kan_fail_status = 1;
 void kan_send(const char *line) { send_line(line); }
 
 // json_append appends s to out (of size cap, at *len) as the inside of a
-// JSON string, cut short if need be so that the line's closing `"}` and
-// newline always fit.
+// JSON string, cut short if need be so that the line's end (the errno
+// field, `}` and the newline) always fits.
 static void json_append(char *out, size_t cap, size_t *len, const char *s)
 {
-	for (; *s && *len + 7 + 3 < cap; s++) {
+	for (; *s && *len + 7 + 24 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
 			out[(*len)++] = '\\';
@@ -63,26 +63,24 @@ static void json_append(char *out, size_t cap, size_t *len, const char *s)
 	out[*len] = '\0';
 }
 
-// kan_fail reports an error to the parent and exits.
+// kan_fail reports an error to the parent and exits. The errno goes as a
+// number, which kan words as Go does (the C library's texts differ from
+// one library to another).
 void kan_fail(const char *fmt, ...)
 {
-	char msg[1024], line[4096], reason[128] = "";
+	char msg[1024], line[4096];
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (saved) {
-		// Lower case, as Go writes the same errors.
-		snprintf(reason, sizeof(reason), ": %s", strerror(saved));
-		if (reason[2] >= 'A' && reason[2] <= 'Z' && !(reason[3] >= 'A' && reason[3] <= 'Z'))
-			reason[2] += 'a' - 'A';
-	}
 	if (kan_done_fd >= 0) {
-		// After the init reported ready: start reads the message,
-		// plain, from exec.done.
-		snprintf(line, sizeof(line), "%s%s%s", kan_fail_prefix, msg, reason);
-		if (write(kan_done_fd, line, strlen(line)) < 0) {
+		// After the init reported ready: start reads the message from
+		// exec.done, the errno after a NUL.
+		int n = snprintf(line, sizeof(line), "%s%s%c%d", kan_fail_prefix, msg, '\0', saved);
+		if (n > (int)sizeof(line) - 1)
+			n = (int)sizeof(line) - 1;
+		if (write(kan_done_fd, line, (size_t)n) < 0) {
 			// Nobody left to tell.
 		}
 		_exit(kan_fail_status);
@@ -90,8 +88,7 @@ void kan_fail(const char *fmt, ...)
 	size_t len = (size_t)snprintf(line, sizeof(line), "{\"type\":\"error\",\"msg\":\"");
 	json_append(line, sizeof(line), &len, kan_fail_prefix);
 	json_append(line, sizeof(line), &len, msg);
-	json_append(line, sizeof(line), &len, reason);
-	snprintf(line + len, sizeof(line) - len, "\"}\n");
+	snprintf(line + len, sizeof(line) - len, "\",\"errno\":%d}\n", saved);
 	if (sync_fd >= 0)
 		send_line(line);
 	_exit(kan_fail_status);
