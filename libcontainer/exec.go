@@ -158,12 +158,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	crashpoint.Hit("exec-pid")
 	if _, err := init.conn.f.Write(wire); err != nil {
-		// The stage may have failed before reading it all: its
-		// reason is on the socket.
-		if m, rerr := init.conn.recv(); rerr == nil && m.Type == msgError {
-			return 0, errors.New(m.Msg)
-		}
-		return 0, init.initFailed(err)
+		return 0, init.opFailed(err)
 	}
 	// The sync socket closes on exec: EOF means the program runs; the
 	// exec stage reports any failure before that.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,6 +12,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/osthread"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 )
 
@@ -79,30 +79,8 @@ func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *root
 	if _, err := p.conn.f.Write(wirePlan); err != nil {
 		return p.opFailed(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine, its
-		// root and namespaces the container's.
-		runtime.LockOSThread()
-		if unix.Gettid() != unix.Getpid() {
-			done <- p.buildRootfs(cloneFlags, rc, terminal)
-			return
-		}
-		// The main thread, which must never enter the container:
-		// /proc/self follows it, and Go only parks it when a goroutine
-		// exits locked to it. kan's main locks it to the main goroutine,
-		// but a caller of this package may not have. Holding it, hand
-		// the work to a goroutine that cannot be scheduled here.
-		inner := make(chan error, 1)
-		go func() {
-			runtime.LockOSThread()
-			inner <- p.buildRootfs(cloneFlags, rc, terminal)
-		}()
-		err := <-inner
-		runtime.UnlockOSThread()
-		done <- err
-	}()
-	if err := <-done; err != nil {
+	// The thread enters the container: it is thrown away afterwards.
+	if err := osthread.Isolated(func() error { return p.buildRootfs(cloneFlags, rc, terminal) }); err != nil {
 		return err
 	}
 	if err := p.request(nsenter.OpRun, 0, nil, nil); err != nil {
@@ -111,7 +89,7 @@ func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *root
 	return p.expect(msgReady)
 }
 
-// buildRootfs runs on a locked thread of its own: it enters the init's
+// buildRootfs runs on a thread of its own (osthread.Isolated): it enters the init's
 // namespaces and does what the Go init does, up to the process.
 //
 // After pivot_root the thread's root is the container's, while it is still
@@ -250,8 +228,9 @@ func (p *initProcess) expect(want string) error {
 	return fmt.Errorf("unexpected message %q from kan init", m.Type)
 }
 
-// opFailed explains a failed write to the init: its reason, if it sent
-// one before it exited.
+// opFailed explains a failed write to the init or the exec stage: the
+// stage may have failed before reading it all, and its reason is then on
+// the socket.
 func (p *initProcess) opFailed(err error) error {
 	if m, rerr := p.conn.recv(); rerr == nil && m.Type == msgError {
 		return errors.New(m.Msg)

@@ -10,11 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/osthread"
 )
 
 // Move moves the host interface name into the network namespace at
@@ -141,48 +142,20 @@ func dial() (*conn, error) {
 	return &conn{fd: fd}, nil
 }
 
-// dialIn opens a socket in the network namespace ns: a thread enters it
-// just long enough to create the socket, which stays bound to it. The
-// thread is a goroutine's own, never the caller's: if it cannot leave the
-// namespace, Go retires it with the goroutine, which it cannot do for the
-// main thread (kan's main goroutine holds it, see main.go).
+// dialIn opens a socket in the network namespace ns: a thread of its own
+// enters it to create the socket, which stays bound to it, and is then
+// thrown away (osthread.Isolated), so nothing else ever runs there.
 func dialIn(ns *os.File) (*conn, error) {
-	type result struct {
-		c   *conn
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		c, err := dialInLocked(ns)
-		done <- result{c, err}
-	}()
-	r := <-done
-	return r.c, r.err
-}
-
-func dialInLocked(ns *os.File) (*conn, error) {
-	runtime.LockOSThread()
-	self, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer self.Close()
-	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("enter the container's network namespace: %w", err)
-	}
-	c, dialErr := dial()
-	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		// The thread stays locked, so Go retires it with the goroutine
-		// rather than reuse it in the wrong namespace.
-		if c != nil {
-			c.close()
+	var c *conn
+	err := osthread.Isolated(func() error {
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("enter the container's network namespace: %w", err)
 		}
-		return nil, fmt.Errorf("leave the container's network namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return c, dialErr
+		var err error
+		c, err = dial()
+		return err
+	})
+	return c, err
 }
 
 func (c *conn) close() { unix.Close(c.fd) }
