@@ -64,7 +64,7 @@ func loadBundle(cmd *cli.Command) (*bundleConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--bundle: %w", err)
 	}
-	s, raw, err := spec.LoadRaw(dir)
+	s, raw, err := spec.Load(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"slices"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -60,11 +61,5 @@ func TestInitOutside(t *testing.T) {
 }
 
 func drop(s *specs.Spec, t specs.LinuxNamespaceType) {
-	var kept []specs.LinuxNamespace
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type != t {
-			kept = append(kept, ns)
-		}
-	}
-	s.Linux.Namespaces = kept
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == t })
 }

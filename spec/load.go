@@ -36,15 +36,10 @@ func Prewarm() {
 	_ = json.Unmarshal([]byte("{}"), &s)
 }
 
-// Load reads and validates <bundle>/config.json.
-func Load(bundle string) (*specs.Spec, error) {
-	s, _, err := LoadRaw(bundle)
-	return s, err
-}
-
-// LoadRaw is Load that also returns the config's bytes as read: a later
-// decoding of them gives the same config, which spares re-encoding it.
-func LoadRaw(bundle string) (*specs.Spec, []byte, error) {
+// Load reads and validates <bundle>/config.json. It also returns the
+// config's bytes as read: a later decoding of them gives the same config,
+// which spares encoding it again.
+func Load(bundle string) (*specs.Spec, []byte, error) {
 	fi, err := os.Stat(bundle)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bundle %s: %w", bundle, withoutPath(err))

@@ -143,7 +143,7 @@ func defaultJSON(t testing.TB) []byte {
 
 func TestLoad(t *testing.T) {
 	good := writeBundle(t, defaultJSON(t))
-	s, err := Load(good)
+	s, _, err := Load(good)
 	if err != nil {
 		t.Fatalf("Load of the default config: %v", err)
 	}
@@ -213,7 +213,7 @@ func TestLoadErrors(t *testing.T) {
 			// fail instead of hanging the test binary.
 			done := make(chan error, 1)
 			go func() {
-				_, err := Load(tt.bundle)
+				_, _, err := Load(tt.bundle)
 				done <- err
 			}()
 			var err error
@@ -242,7 +242,7 @@ func TestLoadErrors(t *testing.T) {
 func TestLoadAtLimit(t *testing.T) {
 	data := defaultJSON(t)
 	data = append(data, []byte(strings.Repeat(" ", MaxConfigSize-len(data)))...)
-	if _, err := Load(writeBundle(t, data)); err != nil {
+	if _, _, err := Load(writeBundle(t, data)); err != nil {
 		t.Fatalf("Load of a %d-byte config: %v", len(data), err)
 	}
 }

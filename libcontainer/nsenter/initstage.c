@@ -70,21 +70,6 @@ static int recv_op(int sync_fd, struct kan_op *op)
 	return fd;
 }
 
-static void read_data(int sync_fd, char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = read(sync_fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			errno = n == 0 ? EPIPE : errno;
-			kan_fail("read a request from kan");
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 // mount_proc mounts a procfs of this process's pid namespace on target
 // (an O_PATH fd kan resolved inside the rootfs and checked), with the
 // config's source, flags and data. The mount namespace is the
@@ -94,7 +79,7 @@ static void mount_proc(int sync_fd, const struct kan_op *op, int target)
 	char *data = calloc(1, op->size + 2);
 	if (!data)
 		kan_fail("mount proc");
-	read_data(sync_fd, data, op->size);
+	kan_read_full(sync_fd, data, op->size, "a request");
 	const char *source = data, *options = data + strlen(data) + 1;
 	if (target < 0 || options > data + op->size) {
 		errno = EPROTO;

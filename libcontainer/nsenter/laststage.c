@@ -79,7 +79,7 @@ static const char *rlimit_names[KAN_PLAN_RLIMITS] = {
 	"RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO",     "RLIMIT_RTTIME",
 };
 
-static void read_full(int fd, void *buf, size_t len)
+void kan_read_full(int fd, void *buf, size_t len, const char *what)
 {
 	char *p = buf;
 	while (len > 0) {
@@ -88,7 +88,7 @@ static void read_full(int fd, void *buf, size_t len)
 			continue;
 		if (n <= 0) {
 			errno = n == 0 ? EPIPE : errno;
-			kan_fail("read the plan from kan");
+			kan_fail("read %s from kan", what);
 		}
 		p += n;
 		len -= n;
@@ -475,6 +475,22 @@ static char *home_of(uint32_t uid)
 	return home;
 }
 
+// search_path is the PATH of envp, or the default one the Go init and
+// execvp use when there is none.
+static const char *search_path(char **envp)
+{
+	const char *path = env_value(envp, "PATH");
+	return path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+// not_in_path fails for a program found in no directory of path, in the
+// Go init's words.
+__attribute__((noreturn)) static void not_in_path(const char *name, const char *path)
+{
+	errno = 0;
+	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
+}
+
 // exec_program executes argv[0] as execvp would: a name with a slash as
 // it is, any other in each directory of the container's PATH in turn,
 // going on past those where it is missing or not executable.
@@ -485,14 +501,9 @@ void kan_exec_program(char **argv, char **envp)
 		execve(name, argv, envp);
 		kan_fail("process.args[0]: exec %s", name);
 	}
-	const char *path = env_value(envp, "PATH");
-	if (!path)
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	if (!*path) {
-		// An empty PATH names no directory (as for the init).
-		errno = 0;
-		kan_fail("process.args[0]: executable \"%s\" not found in $PATH ()", name);
-	}
+	const char *path = search_path(envp);
+	if (!*path)
+		not_in_path(name, path); // an empty PATH names no directory
 	size_t len = strlen(path) + strlen(name) + 3;
 	char *candidate = malloc(len);
 	if (!candidate)
@@ -513,8 +524,7 @@ void kan_exec_program(char **argv, char **envp)
 			break;
 		dir = colon;
 	}
-	errno = 0;
-	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
+	not_in_path(name, path);
 }
 
 
@@ -627,7 +637,7 @@ static void malformed(void)
 
 void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)
 {
-	read_full(sync_fd, plan, sizeof(*plan));
+	kan_read_full(sync_fd, plan, sizeof(*plan), "the plan");
 	if (plan->magic != KAN_PLAN_MAGIC || plan->size > KAN_PLAN_MAX_SIZE || plan->nrlimits > KAN_PLAN_RLIMITS ||
 	    (uint64_t)plan->ngroups * sizeof(gid_t) > plan->size || plan->first_cloexec_fd < 3 || plan->nargs == 0 ||
 	    (uint64_t)plan->nargs + plan->nenv > plan->size ||
@@ -643,7 +653,7 @@ void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)
 	char *data = malloc(plan->size + 1);
 	if (!data)
 		kan_fail("read the plan from kan");
-	read_full(sync_fd, data, plan->size);
+	kan_read_full(sync_fd, data, plan->size, "the plan");
 	data[plan->size] = '\0';
 
 	// Unpack the groups and strings (see laststage.h). The environment
@@ -695,9 +705,7 @@ static char *find_program(const char *name, char **envp)
 		is_executable(name, 1);
 		return strdup(name);
 	}
-	const char *path = env_value(envp, "PATH");
-	if (!path)
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	const char *path = search_path(envp);
 	size_t len = strlen(path) + strlen(name) + 3;
 	char *candidate = malloc(len);
 	if (!candidate)
@@ -721,8 +729,7 @@ static char *find_program(const char *name, char **envp)
 			break;
 		dir = colon + 1;
 	}
-	errno = 0;
-	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
+	not_in_path(name, path);
 }
 
 void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **program)

@@ -4,6 +4,7 @@
 #ifndef KAN_LASTSTAGE_H
 #define KAN_LASTSTAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define KAN_PLAN_RLIMITS 16   // RLIMIT_NLIMITS
@@ -100,6 +101,9 @@ enum {
 	KAN_OP_TERMINAL = 2,   // set up the terminal and /dev/console
 	KAN_OP_RUN = 3,        // become the process, report ready, wait for start
 };
+
+// kan_read_full reads exactly len bytes from fd, or fails naming what.
+void kan_read_full(int fd, void *buf, size_t len, const char *what);
 
 // kan_read_plan reads and checks a plan from sync_fd and unpacks it.
 void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc);

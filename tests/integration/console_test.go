@@ -67,24 +67,30 @@ func (c *consoleListener) output(t *testing.T) string {
 	}
 }
 
+// TestConsoleSocket: the terminal and /dev/console, with either init.
 func TestConsoleSocket(t *testing.T) {
-	e := newEnv(t)
-	l := listenConsole(t)
-	b := newBundle(t, "sh", "-c", "tty; test -t 0 && test -t 1 && echo is-a-tty; stty size; ls -l /dev/console | cut -c1; echo done")
-	b.Spec.Process.Terminal = true
-	b.Spec.Process.ConsoleSize = &specs.Box{Height: 33, Width: 111}
-	id := newID(t)
-	r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id)
-	if r.code != 0 {
-		t.Fatalf("run with a console socket: %v", r)
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			l := listenConsole(t)
+			b := newBundle(t, "sh", "-c", "tty; test -t 0 && test -t 1 && echo is-a-tty; stty size; ls -l /dev/console | cut -c1; echo done")
+			k.edit(b.Spec)
+			b.Spec.Process.Terminal = true
+			b.Spec.Process.ConsoleSize = &specs.Box{Height: 33, Width: 111}
+			id := newID(t)
+			r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id)
+			if r.code != 0 {
+				t.Fatalf("run with a console socket: %v", r)
+			}
+			out := strings.ReplaceAll(l.output(t), "\r", "")
+			for _, want := range []string{"/dev/pts/0\n", "is-a-tty\n", "33 111\n", "c\n", "done\n"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("terminal output lacks %q: %q", want, out)
+				}
+			}
+			e.assertGone(id)
+		})
 	}
-	out := strings.ReplaceAll(l.output(t), "\r", "")
-	for _, want := range []string{"/dev/pts/0\n", "is-a-tty\n", "33 111\n", "c\n", "done\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("terminal output lacks %q: %q", want, out)
-		}
-	}
-	e.assertGone(id)
 }
 
 func TestConsoleShortLivedLosesNoOutput(t *testing.T) {

@@ -217,28 +217,3 @@ func TestInitProgramGoneAtStart(t *testing.T) {
 		})
 	}
 }
-
-// TestInitConsole: the terminal and /dev/console with either init.
-func TestInitConsole(t *testing.T) {
-	for _, k := range initKinds {
-		t.Run(k.name, func(t *testing.T) {
-			e := newEnv(t)
-			l := listenConsole(t)
-			b := newBundle(t, "sh", "-c", "tty; test -t 0 && echo is-a-tty; stty size; ls -l /dev/console | cut -c1; echo done")
-			k.edit(b.Spec)
-			b.Spec.Process.Terminal = true
-			b.Spec.Process.ConsoleSize = &specs.Box{Height: 21, Width: 77}
-			id := newID(t)
-			if r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id); r.code != 0 {
-				t.Fatalf("run with a console socket: %v", r)
-			}
-			out := strings.ReplaceAll(l.output(t), "\r", "")
-			for _, want := range []string{"/dev/pts/0\n", "is-a-tty\n", "21 77\n", "c\n", "done\n"} {
-				if !strings.Contains(out, want) {
-					t.Errorf("terminal output lacks %q: %q", want, out)
-				}
-			}
-			e.assertGone(id)
-		})
-	}
-}
