@@ -137,7 +137,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 		var err error
 		exe, err = sealExe(o.Root)
 		exeErr <- err
-		filter, err = devices.Load(deviceRules(o.Spec.Linux))
+		filter, err = devices.Load(deviceRules(o.Spec.Linux.Resources))
 		filterErr <- err
 	}()
 	defer func() {
@@ -243,7 +243,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	// kan's own code until it gets its config below, and it opens
 	// devices (the terminal's) only after that, when the filter is in
 	// force. Nodes made by kan's thread for a rootfs built from outside
-	// are the config's own linux.devices, which deviceRules allows.
+	// are made from kan's cgroup, and the defaults allow mknod anyway.
 	if err = <-filterErr; err == nil {
 		err = devices.Attach(int(cg.Fd()), filter)
 	}
@@ -587,27 +587,16 @@ func (c *Container) Delete(force bool) error {
 }
 
 // deviceRules is the device access list of the container's cgroup: the
-// config's rules, then the devices every container has, then the nodes
-// the config asks kan to create (it would be odd to make a node the
-// container may not open).
-func deviceRules(l *specs.Linux) []specs.LinuxDeviceCgroup {
+// config's rules, then the devices every container has. The nodes of
+// linux.devices get no rule of their own, as in runc: making a node grants
+// nothing, and an engine that wants one usable says so in
+// linux.resources.devices (docker run --device does).
+func deviceRules(r *specs.LinuxResources) []specs.LinuxDeviceCgroup {
 	var rules []specs.LinuxDeviceCgroup
-	if l.Resources != nil {
-		rules = l.Resources.Devices
+	if r != nil {
+		rules = r.Devices
 	}
-	rules = devices.Effective(rules)
-	for _, d := range l.Devices {
-		typ := d.Type
-		switch typ {
-		case "p":
-			continue // fifos are not device-controlled
-		case "u":
-			typ = "c" // unbuffered character device
-		}
-		major, minor := d.Major, d.Minor
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
-	}
-	return rules
+	return devices.Effective(rules)
 }
 
 // consoleFd is where the init finds the console socket (see startInit).

@@ -52,15 +52,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	var rules []specs.LinuxDeviceCgroup
 	if len(r.Devices) > 0 {
 		// Check the rules before anything changes.
-		var cfg struct {
-			Linux struct {
-				Devices []specs.LinuxDevice `json:"devices"`
-			} `json:"linux"`
-		}
-		if err := c.configPart("devices", &cfg); err != nil {
-			return err
-		}
-		rules = deviceRules(&specs.Linux{Resources: merged, Devices: cfg.Linux.Devices})
+		rules = deviceRules(merged)
 		if _, err := devices.Program(rules); err != nil {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}

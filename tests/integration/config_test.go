@@ -315,3 +315,39 @@ func TestDeviceCgroup(t *testing.T) {
 		t.Fatalf("allowed device still denied: %q", out)
 	}
 }
+
+// TestLinuxDevicesGetNoRule: a node of linux.devices is made, but opening
+// it is up to linux.resources.devices alone, as in runc — for the init,
+// for an exec'd process, and after an update of the device rules.
+func TestLinuxDevicesGetNoRule(t *testing.T) {
+	const open = `if dd if=/dev/kmsg of=/dev/null count=0 2>/dev/null; then echo opened; else echo denied; fi`
+	kmsg := func(b *bundle) *bundle {
+		b.Spec.Process.Capabilities = allCaps()
+		b.Spec.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
+		b.Spec.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+		return b
+	}
+	e := newEnv(t)
+	if out := e.mustRun(kmsg(newBundle(t, "sh", "-c", open))); out != "denied\n" {
+		t.Fatalf("init opening a linux.devices node under deny-all: %q, want denied", out)
+	}
+	// The control: the same node, allowed by a rule, opens.
+	b := kmsg(newBundle(t, "sh", "-c", open))
+	major, minor := int64(1), int64(11)
+	b.Spec.Linux.Resources.Devices = append(b.Spec.Linux.Resources.Devices,
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "r"})
+	if out := e.mustRun(b); out != "opened\n" {
+		t.Fatalf("a linux.devices node allowed by linux.resources.devices: %q, want opened", out)
+	}
+
+	id := e.running(kmsg(sleeper(t)))
+	if r := e.must("exec", id, "sh", "-c", open); r.stdout != "denied\n" {
+		t.Fatalf("exec opening a linux.devices node under deny-all: %q, want denied", r.stdout)
+	}
+	if r := e.kanIn(`{"devices":[{"allow":false,"access":"rwm"}]}`, nil, "update", "-r", "-", id); r.code != 0 {
+		t.Fatalf("update -r - with devices: %v", r)
+	}
+	if r := e.must("exec", id, "sh", "-c", open); r.stdout != "denied\n" {
+		t.Fatalf("exec after an update of devices: %q, want denied", r.stdout)
+	}
+}
