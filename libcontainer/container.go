@@ -113,6 +113,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return nil, err
 	}
 	defer plan.Close()
+	if err := checkSysctlNamespaces(o.Spec.Linux.Sysctl, plan); err != nil {
+		return nil, err
+	}
 	// The init's plan, when it can run no Go (outside.go): made before
 	// anything exists, so that a config it refuses leaves nothing.
 	var initPlan []byte

@@ -532,7 +532,7 @@ func checkSysctl(s *specs.Spec) error {
 		// The init writes the value from inside the container: a sysctl
 		// of a namespace the container does not have, or of no namespace
 		// at all, would change the host.
-		ns, ok := sysctlNamespace(key)
+		ns, ok := SysctlNamespace(key)
 		if !ok {
 			return fmt.Errorf("linux.sysctl: %q is not namespaced: setting it would change the host", key)
 		}
@@ -549,9 +549,9 @@ var ipcSysctls = []string{
 	"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
 }
 
-// sysctlNamespace tells which namespace a sysctl belongs to, as runc
+// SysctlNamespace tells which namespace a sysctl belongs to, as runc
 // decides it: ipc, network and uts sysctls are namespaced, others are not.
-func sysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
+func SysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
 	// Keys use "." or, when a name contains dots, "/" as separator.
 	dotted := key
 	if strings.Contains(key, "/") {

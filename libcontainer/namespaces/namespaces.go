@@ -51,6 +51,9 @@ type Plan struct {
 type Handle struct {
 	Type specs.LinuxNamespaceType
 	File *os.File
+	// Own tells that the namespace is the one kan itself runs in: joining
+	// it shares the runtime's (usually the host's) namespace.
+	Own bool
 }
 
 // Prepare opens every namespace to join and checks that each file really
@@ -78,9 +81,29 @@ func Prepare(list []specs.LinuxNamespace) (*Plan, error) {
 			p.Close()
 			return nil, fmt.Errorf("linux.namespaces[%d].path: %s is not a %s namespace", i, ns.Path, ns.Type)
 		}
-		p.Join = append(p.Join, Handle{Type: ns.Type, File: f})
+		p.Join = append(p.Join, Handle{Type: ns.Type, File: f, Own: isOwn(f, k.proc)})
 	}
 	return p, nil
+}
+
+// isOwn tells whether the namespace file f is kan's own namespace of its
+// kind: the same nsfs inode as /proc/self/ns/<proc>.
+func isOwn(f *os.File, proc string) bool {
+	var theirs, ours unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &theirs) != nil || unix.Stat("/proc/self/ns/"+proc, &ours) != nil {
+		return false
+	}
+	return theirs.Dev == ours.Dev && theirs.Ino == ours.Ino
+}
+
+// JoinsOwn tells whether the plan joins kan's own namespace of type t.
+func (p *Plan) JoinsOwn(t specs.LinuxNamespaceType) bool {
+	for _, h := range p.Join {
+		if h.Type == t && h.Own {
+			return true
+		}
+	}
+	return false
 }
 
 // CloneFlags returns the clone flags that create all of the plan's

@@ -27,6 +27,14 @@ func withoutNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
 func TestFieldBadInput(t *testing.T) {
 	e := newEnv(t)
 	swappiness, _ := os.ReadFile("/proc/sys/vm/swappiness")
+	portStart, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	shmmni, _ := os.ReadFile("/proc/sys/kernel/shmmni")
+	// joinOwn makes the config join, by path, the namespace of type t that
+	// kan runs in (kan is this test's child, in its namespaces).
+	joinOwn := func(s *specs.Spec, t specs.LinuxNamespaceType, path string) {
+		withoutNamespace(s, t)
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: t, Path: path})
+	}
 	cases := []struct {
 		name string
 		edit func(*specs.Spec)
@@ -57,6 +65,23 @@ func TestFieldBadInput(t *testing.T) {
 			s.Hostname = ""
 			s.Linux.Sysctl = map[string]string{"kernel.domainname": "x"}
 		}, "linux.sysctl: |kernel.domainname"},
+		{"net sysctl in kan own network namespace, by /proc/self", func(s *specs.Spec) {
+			joinOwn(s, specs.NetworkNamespace, "/proc/self/ns/net")
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_unprivileged_port_start": "1"}
+		}, "linux.sysctl|not allowed in host network namespace"},
+		{"net sysctl in kan own network namespace, by another path", func(s *specs.Spec) {
+			joinOwn(s, specs.NetworkNamespace, fmt.Sprintf("/proc/%d/ns/net", os.Getpid()))
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_unprivileged_port_start": "1"}
+		}, "linux.sysctl|not allowed in host network namespace"},
+		{"ipc sysctl in kan own ipc namespace", func(s *specs.Spec) {
+			joinOwn(s, specs.IPCNamespace, "/proc/self/ns/ipc")
+			s.Linux.Sysctl = map[string]string{"kernel.shmmni": "17"}
+		}, "linux.sysctl|not allowed in host ipc namespace"},
+		{"uts sysctl in kan own uts namespace", func(s *specs.Spec) {
+			joinOwn(s, specs.UTSNamespace, "/proc/self/ns/uts")
+			s.Hostname = ""
+			s.Linux.Sysctl = map[string]string{"kernel.domainname": "kan-test"}
+		}, "linux.sysctl|not allowed in host uts namespace"},
 		{"sysctl of no namespace", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "linux.sysctl: |vm.swappiness"},
 		{"sysctl that does not exist", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.kan_no_such": "1"} }, "linux.sysctl net.ipv4.kan_no_such"},
 		// id mappings
@@ -144,8 +169,14 @@ func TestFieldBadInput(t *testing.T) {
 	if entries, _ := os.ReadDir(e.root); len(entries) > 1 {
 		t.Errorf("state root not clean: %v", entries)
 	}
-	if now, _ := os.ReadFile("/proc/sys/vm/swappiness"); string(now) != string(swappiness) {
-		t.Errorf("host vm.swappiness changed to %q (was %q)", now, swappiness)
+	for file, was := range map[string][]byte{
+		"/proc/sys/vm/swappiness":                       swappiness,
+		"/proc/sys/net/ipv4/ip_unprivileged_port_start": portStart,
+		"/proc/sys/kernel/shmmni":                       shmmni,
+	} {
+		if now, _ := os.ReadFile(file); string(now) != string(was) {
+			t.Errorf("host %s changed to %q (was %q)", file, now, was)
+		}
 	}
 }
 
