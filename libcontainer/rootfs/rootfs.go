@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -61,8 +62,9 @@ func Prepare(c *Config) error {
 	}
 	defer root.Close()
 	devBound := false
+	deferred := readonlyLater(c.Spec.Mounts)
 	for i, m := range c.Spec.Mounts {
-		if err := mountOne(c, root, m, c.IDMapped[i]); err != nil {
+		if err := mountOne(c, root, m, c.IDMapped[i], deferred[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if filepath.Clean("/"+m.Destination) == "/dev" && m.Type != "tmpfs" && m.Type != "devtmpfs" {
@@ -74,7 +76,70 @@ func Prepare(c *Config) error {
 			return err
 		}
 	}
-	return devSymlinks(root)
+	if err := devSymlinks(root); err != nil {
+		return err
+	}
+	for i, m := range c.Spec.Mounts {
+		if deferred[i] {
+			if err := makeReadonly(root, filepath.Clean("/"+m.Destination), m.Options); err != nil {
+				return fmt.Errorf("mounts[%d] (%s on %s): read-only once the mounts under it are made: %w", i, m.Type, m.Destination, err)
+			}
+		}
+	}
+	return nil
+}
+
+// readonlyLater tells, for each mount, whether it is read-only ("ro" or
+// "rro") with something made under it afterwards: a later mount, or kan's
+// own /dev nodes and links. Such a mount is made writable and turned
+// read-only once everything under it exists, as runc does for /dev: a
+// read-only tmpfs at /dev would otherwise refuse the mount point of
+// /dev/pts.
+func readonlyLater(mounts []specs.Mount) []bool {
+	under := func(dest, parent string) bool {
+		return parent == "/" || dest == parent || strings.HasPrefix(dest, parent+"/")
+	}
+	out := make([]bool, len(mounts))
+	for i, m := range mounts {
+		opts, err := parseOptions(m.Options)
+		if err != nil || (opts.flags&unix.MS_RDONLY == 0 && opts.attrSet&unix.MOUNT_ATTR_RDONLY == 0) {
+			continue // a bad option list fails in mountOne
+		}
+		dest := filepath.Clean("/" + m.Destination)
+		if under("/dev", dest) {
+			out[i] = true
+			continue
+		}
+		for _, later := range mounts[i+1:] {
+			if d := filepath.Clean("/" + later.Destination); d != dest && under(d, dest) {
+				out[i] = true
+				break
+			}
+		}
+	}
+	return out
+}
+
+// makeReadonly turns the mount at dest read-only as its options ask:
+// recursively for "rro", the mount alone for "ro".
+func makeReadonly(root *os.File, dest string, optList []string) error {
+	opts, err := parseOptions(optList)
+	if err != nil {
+		return err
+	}
+	if opts.attrSet&unix.MOUNT_ATTR_RDONLY != 0 {
+		mounted, err := OpenInRoot(root, dest, unix.O_PATH)
+		if err != nil {
+			return err
+		}
+		defer mounted.Close()
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		return unix.MountSetattr(int(mounted.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr)
+	}
+	if opts.flags&unix.MS_RDONLY == 0 {
+		return nil
+	}
+	return remountBind(root, dest, &options{flags: unix.MS_RDONLY})
 }
 
 // setRootPropagation makes the host's mounts, as seen in our new mount
@@ -263,10 +328,16 @@ func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) 
 
 // mountOne performs one entry of config mounts.
 // tree, when not nil, is the mount already made by kan (IDMappedTree).
-func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
+// With writableFirst, a read-only mount is made writable: Prepare turns it
+// read-only later (readonlyLater).
+func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File, writableFirst bool) error {
 	opts, err := parseOptions(m.Options)
 	if err != nil {
 		return err
+	}
+	if writableFirst {
+		opts.flags &^= unix.MS_RDONLY
+		opts.attrSet &^= unix.MOUNT_ATTR_RDONLY
 	}
 	dest := filepath.Clean("/" + m.Destination)
 	typ := m.Type

@@ -553,3 +553,45 @@ func TestBindFileAndRelativeSource(t *testing.T) {
 		t.Errorf("read-only file bind written through: %q", data)
 	}
 }
+
+// TestReadonlyMountWithMountsUnder: a read-only tmpfs at /dev, and a
+// read-only mount that later mounts sit under, run as in runc: what goes
+// under them is made first, and the read-only flag applied after. The
+// container sees each read-only, the mounts under them in place and
+// writable as asked, and its /dev nodes working.
+func TestReadonlyMountWithMountsUnder(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) { testReadonlyMountWithMountsUnder(t, k.edit) })
+	}
+}
+
+func testReadonlyMountWithMountsUnder(t *testing.T, initKind func(*specs.Spec)) {
+	e := newEnv(t)
+	b, _ := writableBundle(t, withMountinfo(`touch /dev/kan-x 2>/dev/null && echo dev-writable
+touch /data/x 2>/dev/null && echo data-writable
+touch /data/sub/x && echo sub-writable
+echo ok > /dev/null && echo null-ok`)...)
+	for i := range b.Spec.Mounts {
+		if b.Spec.Mounts[i].Destination == "/dev" {
+			b.Spec.Mounts[i].Options = append(b.Spec.Mounts[i].Options, "ro")
+		}
+	}
+	b.Spec.Mounts = append(b.Spec.Mounts,
+		specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro"}},
+		specs.Mount{Destination: "/data/sub", Type: "tmpfs", Source: "tmpfs"})
+	initKind(b.Spec)
+	out, mounts := e.containerMounts(b)
+	if out != "sub-writable\nnull-ok\n" {
+		t.Fatalf("container output %q, want only /data/sub writable and /dev/null working", out)
+	}
+	for _, dest := range []string{"/dev", "/data"} {
+		if m, ok := mounts[dest]; !ok || !m.has("ro") {
+			t.Errorf("%s: %+v, want a read-only mount", dest, m)
+		}
+	}
+	for _, dest := range []string{"/dev/pts", "/dev/shm", "/dev/mqueue", "/data/sub"} {
+		if _, ok := mounts[dest]; !ok {
+			t.Errorf("%s is not mounted", dest)
+		}
+	}
+}
