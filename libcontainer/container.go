@@ -46,6 +46,9 @@ type CreateOptions struct {
 	// ConsoleSocket is a connected unix socket that receives the pty
 	// master when process.terminal is set.
 	ConsoleSocket *os.File
+	// PidfdSocket, when set, is a connected unix socket that receives a
+	// pidfd of the init (--pidfd-socket).
+	PidfdSocket *os.File
 	// BeforeStart, when set, is called just before the container's first
 	// process is started (run waits there for its signal catcher).
 	BeforeStart func()
@@ -81,8 +84,10 @@ func Create(o CreateOptions) (c *Container, err error) {
 	} else if len(dropped) > 0 {
 		slog.Warn("process.capabilities: kan runs without these, so the container cannot get them either; left out", "capabilities", dropped)
 	}
+	// runc spec's default config lists ambient capabilities without
+	// inheritable ones; runc runs it silently, so this is no warning.
 	if raise := caps.RaisableAmbient(); len(raise) < len(caps.Ambient) {
-		slog.Warn("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
+		slog.Debug("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
 			"ambient", caps.Ambient, "raised", raise)
 	}
 	rootPath := o.Spec.Root.Path
@@ -262,6 +267,11 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return
 	}
 	crashpoint.Hit("create-pid-saved")
+	if o.PidfdSocket != nil {
+		if err = sendPidfd(o.PidfdSocket, pid, "standard"); err != nil {
+			return
+		}
+	}
 	if len(o.Spec.Linux.NetDevices) > 0 {
 		if netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
 			err = fmt.Errorf("linux.netDevices: open the container's network namespace: %w", err)
@@ -506,7 +516,9 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return cgroups.Signal(c.State.CgroupPath, sig)
 	}
 	if status == Stopped || status == Creating {
-		return fmt.Errorf("container is not running (status %s)", status)
+		// "container not running" is runc's phrase: the containerd
+		// shim and CRI-O look for it after a kill races an exit.
+		return fmt.Errorf("container not running (status %s)", status)
 	}
 	return signalInit(c.State, sig)
 }
@@ -517,13 +529,13 @@ func signalInit(st *state.State, sig unix.Signal) error {
 	pidfd, err := unix.PidfdOpen(st.Pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errors.New("container is not running")
+			return errors.New("container not running")
 		}
 		return unix.Kill(st.Pid, sig)
 	}
 	defer unix.Close(pidfd)
 	if !alive(st.Pid, st.InitStartTime) {
-		return errors.New("container is not running")
+		return errors.New("container not running")
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal %d: %w", st.Pid, err)

@@ -31,6 +31,7 @@ import (
 type ExecOptions struct {
 	Process       *specs.Process
 	ConsoleSocket *os.File // receives the pty master when Process.Terminal
+	PidfdSocket   *os.File // receives a pidfd of the process (--pidfd-socket)
 	PreserveFds   int      // fds 3..3+N-1 of the caller go to the process
 	SubCgroup     string   // run in this cgroup below the container's (--cgroup)
 	IgnorePaused  bool
@@ -53,7 +54,8 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	case Running:
 	case Paused:
 		if !o.IgnorePaused {
-			return 0, errors.New("the container is paused (use --ignore-paused to exec anyway)")
+			// runc's words, which engines may match.
+			return 0, errors.New("cannot exec in a paused container (use --ignore-paused to exec anyway)")
 		}
 	default:
 		return 0, fmt.Errorf("cannot exec in a %s container", status)
@@ -157,6 +159,11 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	crashpoint.Hit("exec-pid")
+	if o.PidfdSocket != nil {
+		if err := sendPidfd(o.PidfdSocket, pid, "setns"); err != nil {
+			return 0, err
+		}
+	}
 	if _, err := init.conn.f.Write(wire); err != nil {
 		return 0, init.opFailed(err)
 	}
