@@ -121,9 +121,20 @@ func Create(o CreateOptions) (c *Container, err error) {
 	// The init's plan, when it can run no Go (outside.go): made before
 	// anything exists, so that a config it refuses leaves nothing.
 	var initPlan []byte
-	if initOutside(o.Spec, plan, o.NoPivot) {
+	goInitWhy := needsGoInit(o.Spec, plan, o.NoPivot)
+	if goInitWhy == "" {
 		if initPlan, err = planInit(o, caps); err != nil {
 			return nil, err
+		}
+	}
+	if debugOn() {
+		slog.Debug("create: config", "id", o.ID, "bundle", o.Bundle, "args", o.Spec.Process.Args, "namespaces", namespaceList(o.Spec.Linux.Namespaces))
+		if goInitWhy == "" {
+			slog.Debug("create: init is the C init stage; kan builds the rootfs from outside", "why", "every namespace is new and made by clone, no hook runs during create, no idmapped or tmpcopyup mount")
+			debugMounts(o.Spec, "kan, from a thread in the container's namespaces")
+		} else {
+			slog.Debug("create: init is the Go init, which builds the rootfs inside", "why", goInitWhy)
+			debugMounts(o.Spec, "the Go init")
 		}
 	}
 	cloneFlags, _ := plan.CloneFlags()
@@ -215,6 +226,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}
+	if debugOn() {
+		slog.Debug("create: cgroup made, linux.resources set", "path", cgroupDir)
+	}
 	crashpoint.Hit("create-cgroup")
 	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -260,6 +274,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	pid, err := init.waitPid(o.Spec)
 	if err != nil {
 		return
+	}
+	if debugOn() {
+		slog.Debug("create: init started in its namespaces and cgroup, device filter attached", "pid", pid)
 	}
 	c.State.Pid = pid
 	c.State.InitStartTime, _ = procStartTime(pid)
@@ -327,6 +344,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return
 	}
 	init.conn.Close()
+	if debugOn() {
+		slog.Debug("create: init ready, waiting for start", "pid", pid)
+	}
 	crashpoint.Hit("create-ready")
 	c.State.Status = Created
 	if err = dir.Save(c.State); err != nil {
@@ -472,6 +492,9 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start a container that is %s", s)
 	}
+	if debugOn() {
+		slog.Debug("start: releasing the init through exec.fifo", "id", c.State.ID, "pid", c.State.Pid)
+	}
 	err := releaseInit(c.dir.Path)
 	crashpoint.Hit("start-released")
 	os.Remove(filepath.Join(c.dir.Path, state.FifoFile))
@@ -488,6 +511,9 @@ func (c *Container) Start() error {
 	h, err := c.hooks()
 	if err != nil {
 		return err
+	}
+	if debugOn() {
+		slog.Debug("start: the program runs", "id", c.State.ID, "pid", c.State.Pid)
 	}
 	if h != nil {
 		// Spec 1.3: a failing poststart hook fails the container.
@@ -558,7 +584,13 @@ func (c *Container) Delete(force bool) error {
 			return fmt.Errorf("cannot delete a container that is %s: stop it first or use --force", s)
 		}
 	}
+	if debugOn() {
+		slog.Debug("delete", "id", c.State.ID, "status", c.Status(), "force", force)
+	}
 	if c.State.Pid > 0 && alive(c.State.Pid, c.State.InitStartTime) {
+		if debugOn() {
+			slog.Debug("delete: SIGKILL to the init", "pid", c.State.Pid)
+		}
 		signalInit(c.State, unix.SIGKILL)
 	}
 	crashpoint.Hit("delete-killed")
@@ -567,6 +599,9 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 		cgroups.RemoveParents(c.State.CgroupPath, c.State.CgroupTop)
+		if debugOn() {
+			slog.Debug("delete: cgroup emptied and removed", "path", c.State.CgroupPath)
+		}
 	}
 	crashpoint.Hit("delete-cgroup-removed")
 	// The init is in the cgroup, so it is dead now; wait until it is
@@ -576,6 +611,9 @@ func (c *Container) Delete(force bool) error {
 	}
 	if err := c.dir.Remove(); err != nil {
 		return err
+	}
+	if debugOn() {
+		slog.Debug("delete: state directory removed", "path", c.dir.Path)
 	}
 	crashpoint.Hit("delete-dir-removed")
 	// A create killed before its first save left no config behind.

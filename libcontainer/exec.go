@@ -111,6 +111,14 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if debugOn() {
+		var joined []string
+		for _, h := range plan.Join {
+			joined = append(joined, string(h.Type))
+		}
+		slog.Debug("exec: joining the init's namespaces and root; the C exec stage runs the process", "id", c.State.ID, "args", p.Args,
+			"init", initPid, "namespaces", strings.Join(joined, " "), "cgroup", cgroupDir)
+	}
 	defer plan.Close()
 	// The init's root, to chroot into once in its mount namespace: the
 	// namespace's own root is not the container's after --no-pivot.
@@ -159,6 +167,9 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	crashpoint.Hit("exec-pid")
+	if debugOn() {
+		slog.Debug("exec: process started, sending its plan", "pid", pid)
+	}
 	if o.PidfdSocket != nil {
 		if err := sendPidfd(o.PidfdSocket, pid, "setns"); err != nil {
 			return 0, err
@@ -180,6 +191,9 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	init.conn.Close()
 	ok = true
+	if debugOn() {
+		slog.Debug("exec: the program runs", "pid", pid)
+	}
 	crashpoint.Hit("exec-running")
 	return pid, nil
 }

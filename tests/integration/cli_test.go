@@ -548,3 +548,70 @@ func TestExecCgroupForms(t *testing.T) {
 	e.fails("controller pids given more than once", "exec", "--cgroup", "pids:sub", "--cgroup", "pids:sub", id, "true")
 	e.fails("must be the only --cgroup", "exec", "--cgroup", "sub", "--cgroup", "pids:sub", id, "true")
 }
+
+// TestDebugLog: --debug logs each step of create, start, exec and delete
+// at level debug, in --log-format, to --log: which init runs and why, the
+// namespaces, the mounts, the cgroup, the hooks. Without --debug there is
+// no debug line, and a default config (runc spec's: ambient capabilities
+// without inheritable ones) logs nothing at all.
+func TestDebugLog(t *testing.T) {
+	e := newEnv(t)
+	b := newBundle(t, "sleep", "1000")
+	b.Spec.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true", Args: []string{"true", "poststart-hook"}}}}
+	log := filepath.Join(t.TempDir(), "log")
+	debug := []string{"--debug", "--log", log, "--log-format", "json"}
+	id := newID(t)
+	e.must(append(debug, "create", "--bundle", b.write(t), id)...)
+	t.Cleanup(func() { e.kan("delete", "--force", id) })
+	e.must(append(debug, "start", id)...)
+	e.must(append(debug, "exec", id, "true")...)
+	e.must(append(debug, "delete", "--force", id)...)
+
+	data, _ := os.ReadFile(log)
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if entry["level"] != "debug" {
+			t.Errorf("not a debug line: %q", line)
+		}
+		msgs = append(msgs, line)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		`"msg":"create: config"`, `"namespaces":"pid network ipc uts mount cgroup"`,
+		`"msg":"create: init is the C init stage`,
+		`"msg":"create: mount"`, `"destination":"/proc"`,
+		`"msg":"create: cgroup made`,
+		`"msg":"start: releasing the init`,
+		`"kind":"poststart"`, `"poststart-hook"`,
+		`"msg":"exec: joining the init's namespaces`, `"msg":"exec: the program runs"`,
+		`"msg":"delete: SIGKILL to the init"`, `"msg":"delete: cgroup emptied and removed"`, `"msg":"delete: state directory removed"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("debug log lacks %s:\n%s", want, all)
+		}
+	}
+
+	// The Go init, and why, in the text format.
+	log = filepath.Join(t.TempDir(), "log")
+	r := e.kan("--debug", "--log", log, "run", "--no-pivot", "--bundle", newBundle(t, "true").write(t), newID(t))
+	if r.code != 0 {
+		t.Fatalf("run --no-pivot: %v", r)
+	}
+	data, _ = os.ReadFile(log)
+	if !strings.Contains(string(data), `level=debug msg="create: init is the Go init, which builds the rootfs inside" why="--no-pivot`) {
+		t.Errorf("text debug log of run --no-pivot lacks the Go init and why:\n%s", data)
+	}
+
+	// Without --debug, nothing: no debug line, and no warning about the
+	// default config's ambient capabilities.
+	log = filepath.Join(t.TempDir(), "log")
+	r = e.kan("--log", log, "run", "--bundle", newBundle(t, "true").write(t), newID(t))
+	data, _ = os.ReadFile(log)
+	if r.code != 0 || len(data) != 0 || r.stderr != "" {
+		t.Errorf("run without --debug: %v, log %q; want nothing logged", r, data)
+	}
+}
