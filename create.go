@@ -26,6 +26,7 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root (for roots such as an initramfs)"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring instead of making one per container"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N more fds (3 to 3+N-1) to the container"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket to send a pidfd of the container's init to"},
 	}
 }
 
@@ -130,6 +131,13 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 		}
 		defer consoleSock.Close()
 	}
+	var pidfdSock *os.File
+	if sock := cmd.String("pidfd-socket"); sock != "" {
+		if pidfdSock, err = console.DialFor("--pidfd-socket", sock); err != nil {
+			return nil, err
+		}
+		defer pidfdSock.Close()
+	}
 	pidFile := cmd.String("pid-file")
 	if pidFile != "" {
 		if pidFile, err = filepath.Abs(pidFile); err != nil {
@@ -149,6 +157,7 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 		NoNewKeyring:  cmd.Bool("no-new-keyring"),
 		PreserveFds:   n,
 		ConsoleSocket: consoleSock,
+		PidfdSocket:   pidfdSock,
 		BeforeStart:   beforeStart,
 	})
 	if err != nil {

@@ -38,13 +38,17 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux label of the process"},
 		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile of the process"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N more fds (3 to 3+N-1) to the process"},
-		&cli.StringFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container's cgroup"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container's cgroup: [ctrl[,ctrl]:]path (repeatable; cgroup v2 has one path for all)"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket to send a pidfd of the process to"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
 		&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the process's orphans (kan is otherwise their subreaper)"},
 	},
 	// Everything after the container id is the command and its own flags.
 	StopOnNthArg: ptr(1),
-	Action:       execAction,
+	// A repeatable flag's value is taken whole, as runc takes it: commas
+	// belong to --env values and to --cgroup's controller lists.
+	DisableSliceFlagSeparator: true,
+	Action:                    execAction,
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -53,6 +57,18 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 	if cmd.NArg() < 1 {
 		return errors.New("exec: expected a container id")
 	}
+	err := execIn(cmd)
+	var ee *exitError
+	if err != nil && !errors.As(err, &ee) {
+		// runc exits 255 when it cannot start the process, so that a
+		// caller tells that from a process that exited 1.
+		return &codedError{err: err, code: 255}
+	}
+	return err
+}
+
+// execIn is exec's work once the command line holds a container id.
+func execIn(cmd *cli.Command) error {
 	id := cmd.Args().First()
 	if err := state.ValidateID(id); err != nil {
 		return err
@@ -68,10 +84,22 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 			return fmt.Errorf("--pid-file: %w", err)
 		}
 	}
+	subCgroup, err := subCgroupPath(cmd.StringSlice("cgroup"))
+	if err != nil {
+		return err
+	}
 	// Signals are forwarded from the start, so that none is lost.
 	sigs := catchSignals(cmd.Bool("detach"))
 	if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
 		becomeSubreaper()
+	}
+
+	var pidfdSock *os.File
+	if path := cmd.String("pidfd-socket"); path != "" {
+		if pidfdSock, err = console.DialFor("--pidfd-socket", path); err != nil {
+			return err
+		}
+		defer pidfdSock.Close()
 	}
 
 	c, err := libcontainer.Open(cmd.Root().String("root"), id)
@@ -113,7 +141,8 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 		Process:       p,
 		ConsoleSocket: sock,
 		PreserveFds:   n,
-		SubCgroup:     cmd.String("cgroup"),
+		PidfdSocket:   pidfdSock,
+		SubCgroup:     subCgroup,
 		IgnorePaused:  cmd.Bool("ignore-paused"),
 		BeforeStart:   sigs.wait, // every signal is caught once the process exists
 	})
@@ -140,6 +169,41 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 		term.drain()
 	}
 	return &exitError{code: code}
+}
+
+// subCgroupPath reads the --cgroup arguments as runc does, each
+// [ctrl[,ctrl]:]path, a path without controllers only alone, and returns
+// the one sub-cgroup they name: cgroup v2 has a single hierarchy, so the
+// controllers named must all be given the same path ("" for none).
+func subCgroupPath(args []string) (string, error) {
+	paths := map[string]string{} // controller to path
+	for _, arg := range args {
+		ctrls, path, ok := strings.Cut(arg, ":")
+		if !ok {
+			if len(args) != 1 {
+				return "", fmt.Errorf("--cgroup %s: a path without <controller>: prefix must be the only --cgroup", arg)
+			}
+			return arg, nil
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			if ctrl == "" {
+				return "", fmt.Errorf("--cgroup %s: empty <controller> prefix", arg)
+			}
+			if _, dup := paths[ctrl]; dup {
+				return "", fmt.Errorf("--cgroup %s: controller %s given more than once", arg, ctrl)
+			}
+			paths[ctrl] = path
+		}
+	}
+	sub := ""
+	for _, arg := range args {
+		_, path, _ := strings.Cut(arg, ":")
+		if sub != "" && path != sub {
+			return "", fmt.Errorf("--cgroup %s: cgroup v2 has one hierarchy, so every controller must be given the same path (not %s and %s)", strings.Join(args, " "), sub, path)
+		}
+		sub = path
+	}
+	return sub, nil
 }
 
 // execProcess builds the process to run: from --process, or from the

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -60,7 +61,7 @@ func readsConfig(args []string) bool {
 		switch {
 		case a == "create" || a == "run":
 			return true
-		case a == "--root" || a == "--log" || a == "--log-format":
+		case a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu":
 			i++ // its value
 		case strings.HasPrefix(a, "-"):
 		default:
@@ -76,6 +77,18 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// codedError is an error that kan exits with code for, not 1: exec's
+// failures to start the process exit 255, as runc's do, so that a caller
+// tells them from a process that exited 1.
+type codedError struct {
+	err  error
+	code int
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+func (e *codedError) ExitCode() int { return e.code }
+
 func run(args []string) int {
 	app := newApp()
 	err := app.Run(context.Background(), args)
@@ -86,16 +99,45 @@ func run(args []string) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	// A usage error (an unknown flag or command) comes before the
+	// commands' Before: the log is set up here, from the global flags
+	// parsed so far, so that an engine reading only --log sees it too.
+	if !logReady {
+		if setupLog(app) != nil {
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: runcStyleLevel})))
+			logToStderr = true
+		}
+	}
 	slog.Error(err.Error())
 	if !logToStderr {
 		fmt.Fprintln(os.Stderr, "kan:", err)
+	}
+	// cli's own errors carry a code too (3 for an unknown command, as
+	// with runc).
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
 	}
 	return 1
 }
 
 // logToStderr tells whether the log already goes to stderr, so that an
-// error is not printed twice. It is the CLI's only global state.
-var logToStderr = true
+// error is not printed twice; logReady whether the log is set up. They
+// are the CLI's only global state.
+var (
+	logToStderr = true
+	logReady    = false
+)
+
+// defaultRoot is where state lives without --root: /run/kan, or for a
+// user other than root $XDG_RUNTIME_DIR/kan, as runc's default is
+// $XDG_RUNTIME_DIR/runc (a user cannot write /run).
+func defaultRoot() string {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && os.Geteuid() != 0 {
+		return dir + "/kan"
+	}
+	return "/run/kan"
+}
 
 func newApp() *cli.Command {
 	cli.VersionPrinter = func(cmd *cli.Command) {
@@ -106,16 +148,19 @@ func newApp() *cli.Command {
 		Usage:   "run containers from OCI bundles (a runc-compatible runtime)",
 		Version: version,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: "/run/kan", Usage: "directory for the state of containers"},
+			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for the state of containers"},
 			&cli.StringFlag{Name: "log", Usage: "write the log to this file (default: stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported)"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpointing is not supported"},
-			&cli.BoolFlag{Name: "rootless", Hidden: true, Usage: "accepted for runc compatibility"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (accepted for runc compatibility)"},
 		},
 		Before:  setupGlobal,
 		Suggest: true,
+		// Errors are reported, and exit codes chosen, by run (below),
+		// once the log is set up; not by cli, which would exit first.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, featuresCommand, execCommand,
@@ -126,14 +171,28 @@ func newApp() *cli.Command {
 
 // setupGlobal configures logging and rejects what kan cannot do.
 func setupGlobal(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	if err := setupLog(cmd); err != nil {
+		return ctx, err
+	}
+	if cmd.Bool("systemd-cgroup") {
+		return ctx, errors.New("--systemd-cgroup: not supported: kan manages cgroups v2 directly (cgroupfs)")
+	}
+	if _, err := parseBoolOrAuto(cmd.String("rootless")); err != nil {
+		return ctx, fmt.Errorf("--rootless: %w", err)
+	}
+	return ctx, nil
+}
+
+// setupLog sends the log to --log (or stderr) in --log-format, at level
+// debug with --debug.
+func setupLog(cmd *cli.Command) error {
 	var out io.Writer = os.Stderr
 	if path := cmd.String("log"); path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 		if err != nil {
-			return ctx, fmt.Errorf("--log %s: %w", path, err)
+			return fmt.Errorf("--log %s: %w", path, err)
 		}
 		out = f
-		logToStderr = false
 	}
 	level := slog.LevelInfo
 	if cmd.Bool("debug") {
@@ -146,12 +205,24 @@ func setupGlobal(ctx context.Context, cmd *cli.Command) (context.Context, error)
 	case "json":
 		slog.SetDefault(slog.New(slog.NewJSONHandler(out, opts)))
 	default:
-		return ctx, fmt.Errorf("--log-format: unknown format %q (want text or json)", format)
+		return fmt.Errorf("--log-format: unknown format %q (want text or json)", format)
 	}
-	if cmd.Bool("systemd-cgroup") {
-		return ctx, errors.New("--systemd-cgroup: not supported: kan manages cgroups v2 directly (cgroupfs)")
+	logToStderr = out == os.Stderr
+	logReady = true
+	return nil
+}
+
+// parseBoolOrAuto reads --rootless as runc does: "auto" (or nothing) is
+// nil, anything strconv.ParseBool takes is its value.
+func parseBoolOrAuto(s string) (*bool, error) {
+	if s == "" || strings.EqualFold(s, "auto") {
+		return nil, nil
 	}
-	return ctx, nil
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not true, false or auto", s)
+	}
+	return &b, nil
 }
 
 // runcStyleLevel writes levels in lower case ("error", "warning"), as runc

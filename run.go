@@ -18,12 +18,13 @@ var runCommand = &cli.Command{
 	Flags: append(createFlags(),
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the container's orphans (kan is otherwise their subreaper)"},
 	),
 	Action: func(ctx context.Context, cmd *cli.Command) error {
 		// Forward signals from the moment the container exists: they
 		// are all caught before its init starts, so none is lost.
 		sigs := catchSignals(cmd.Bool("detach"))
-		if !cmd.Bool("detach") {
+		if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
 			becomeSubreaper()
 		}
 

@@ -36,6 +36,7 @@ replace the container's device rules as a whole.`,
 		&cli.Int64Flag{Name: "cpu-quota", Usage: "CPU time in microseconds per period (-1 for none)"},
 		&cli.Uint64Flag{Name: "cpu-period", Usage: "CPU bandwidth period in microseconds"},
 		&cli.Uint64Flag{Name: "cpu-burst", Usage: "CPU time in microseconds a period may borrow from idle ones"},
+		&cli.Int64Flag{Name: "cpu-idle", Usage: "1 to give the container SCHED_IDLE's priority (cpu.idle)"},
 		&cli.Int64Flag{Name: "cpu-rt-runtime", Usage: "not supported on cgroup v2"},
 		&cli.Uint64Flag{Name: "cpu-rt-period", Usage: "not supported on cgroup v2"},
 		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs the container may use (0-3, 0,1)"},
@@ -136,6 +137,10 @@ func updateResources(cmd *cli.Command) (*specs.LinuxResources, error) {
 	if cmd.IsSet("cpu-burst") {
 		v := cmd.Uint64("cpu-burst")
 		cpu().Burst = &v
+	}
+	if cmd.IsSet("cpu-idle") {
+		v := cmd.Int64("cpu-idle")
+		cpu().Idle = &v
 	}
 	if cmd.IsSet("cpuset-cpus") {
 		cpu().Cpus = cmd.String("cpuset-cpus")

@@ -46,6 +46,9 @@ type CreateOptions struct {
 	// ConsoleSocket is a connected unix socket that receives the pty
 	// master when process.terminal is set.
 	ConsoleSocket *os.File
+	// PidfdSocket, when set, is a connected unix socket that receives a
+	// pidfd of the init (--pidfd-socket).
+	PidfdSocket *os.File
 	// BeforeStart, when set, is called just before the container's first
 	// process is started (run waits there for its signal catcher).
 	BeforeStart func()
@@ -81,8 +84,10 @@ func Create(o CreateOptions) (c *Container, err error) {
 	} else if len(dropped) > 0 {
 		slog.Warn("process.capabilities: kan runs without these, so the container cannot get them either; left out", "capabilities", dropped)
 	}
+	// runc spec's default config lists ambient capabilities without
+	// inheritable ones; runc runs it silently, so this is no warning.
 	if raise := caps.RaisableAmbient(); len(raise) < len(caps.Ambient) {
-		slog.Warn("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
+		slog.Debug("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
 			"ambient", caps.Ambient, "raised", raise)
 	}
 	rootPath := o.Spec.Root.Path
@@ -119,9 +124,20 @@ func Create(o CreateOptions) (c *Container, err error) {
 	// The init's plan, when it can run no Go (outside.go): made before
 	// anything exists, so that a config it refuses leaves nothing.
 	var initPlan []byte
-	if initOutside(o.Spec, plan, o.NoPivot) {
+	goInitWhy := needsGoInit(o.Spec, plan, o.NoPivot)
+	if goInitWhy == "" {
 		if initPlan, err = planInit(o, caps); err != nil {
 			return nil, err
+		}
+	}
+	if debugOn() {
+		slog.Debug("create: config", "id", o.ID, "bundle", o.Bundle, "args", o.Spec.Process.Args, "namespaces", namespaceList(o.Spec.Linux.Namespaces))
+		if goInitWhy == "" {
+			slog.Debug("create: init is the C init stage; kan builds the rootfs from outside", "why", "every namespace is new and made by clone, no hook runs during create, no idmapped or tmpcopyup mount")
+			debugMounts(o.Spec, "kan, from a thread in the container's namespaces")
+		} else {
+			slog.Debug("create: init is the Go init, which builds the rootfs inside", "why", goInitWhy)
+			debugMounts(o.Spec, "the Go init")
 		}
 	}
 	cloneFlags, _ := plan.CloneFlags()
@@ -213,6 +229,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}
+	if debugOn() {
+		slog.Debug("create: cgroup made, linux.resources set", "path", cgroupDir)
+	}
 	crashpoint.Hit("create-cgroup")
 	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -259,12 +278,20 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return
 	}
+	if debugOn() {
+		slog.Debug("create: init started in its namespaces and cgroup, device filter attached", "pid", pid)
+	}
 	c.State.Pid = pid
 	c.State.InitStartTime, _ = procStartTime(pid)
 	if err = dir.Save(c.State); err != nil {
 		return
 	}
 	crashpoint.Hit("create-pid-saved")
+	if o.PidfdSocket != nil {
+		if err = sendPidfd(o.PidfdSocket, pid, "standard"); err != nil {
+			return
+		}
+	}
 	if len(o.Spec.Linux.NetDevices) > 0 {
 		if netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
 			err = fmt.Errorf("linux.netDevices: open the container's network namespace: %w", err)
@@ -320,6 +347,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 		return
 	}
 	init.conn.Close()
+	if debugOn() {
+		slog.Debug("create: init ready, waiting for start", "pid", pid)
+	}
 	crashpoint.Hit("create-ready")
 	c.State.Status = Created
 	if err = dir.Save(c.State); err != nil {
@@ -465,6 +495,9 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start a container that is %s", s)
 	}
+	if debugOn() {
+		slog.Debug("start: releasing the init through exec.fifo", "id", c.State.ID, "pid", c.State.Pid)
+	}
 	err := releaseInit(c.dir.Path)
 	crashpoint.Hit("start-released")
 	os.Remove(filepath.Join(c.dir.Path, state.FifoFile))
@@ -481,6 +514,9 @@ func (c *Container) Start() error {
 	h, err := c.hooks()
 	if err != nil {
 		return err
+	}
+	if debugOn() {
+		slog.Debug("start: the program runs", "id", c.State.ID, "pid", c.State.Pid)
 	}
 	if h != nil {
 		// Spec 1.3: a failing poststart hook fails the container.
@@ -509,7 +545,9 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		return cgroups.Signal(c.State.CgroupPath, sig)
 	}
 	if status == Stopped || status == Creating {
-		return fmt.Errorf("container is not running (status %s)", status)
+		// "container not running" is runc's phrase: the containerd
+		// shim and CRI-O look for it after a kill races an exit.
+		return fmt.Errorf("container not running (status %s)", status)
 	}
 	return signalInit(c.State, sig)
 }
@@ -520,13 +558,13 @@ func signalInit(st *state.State, sig unix.Signal) error {
 	pidfd, err := unix.PidfdOpen(st.Pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return errors.New("container is not running")
+			return errors.New("container not running")
 		}
 		return unix.Kill(st.Pid, sig)
 	}
 	defer unix.Close(pidfd)
 	if !alive(st.Pid, st.InitStartTime) {
-		return errors.New("container is not running")
+		return errors.New("container not running")
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal %d: %w", st.Pid, err)
@@ -549,7 +587,13 @@ func (c *Container) Delete(force bool) error {
 			return fmt.Errorf("cannot delete a container that is %s: stop it first or use --force", s)
 		}
 	}
+	if debugOn() {
+		slog.Debug("delete", "id", c.State.ID, "status", c.Status(), "force", force)
+	}
 	if c.State.Pid > 0 && alive(c.State.Pid, c.State.InitStartTime) {
+		if debugOn() {
+			slog.Debug("delete: SIGKILL to the init", "pid", c.State.Pid)
+		}
 		signalInit(c.State, unix.SIGKILL)
 	}
 	crashpoint.Hit("delete-killed")
@@ -558,6 +602,9 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 		cgroups.RemoveParents(c.State.CgroupPath, c.State.CgroupTop)
+		if debugOn() {
+			slog.Debug("delete: cgroup emptied and removed", "path", c.State.CgroupPath)
+		}
 	}
 	crashpoint.Hit("delete-cgroup-removed")
 	// The init is in the cgroup, so it is dead now; wait until it is
@@ -567,6 +614,9 @@ func (c *Container) Delete(force bool) error {
 	}
 	if err := c.dir.Remove(); err != nil {
 		return err
+	}
+	if debugOn() {
+		slog.Debug("delete: state directory removed", "path", c.dir.Path)
 	}
 	crashpoint.Hit("delete-dir-removed")
 	// A create killed before its first save left no config behind.

@@ -31,6 +31,7 @@ import (
 type ExecOptions struct {
 	Process       *specs.Process
 	ConsoleSocket *os.File // receives the pty master when Process.Terminal
+	PidfdSocket   *os.File // receives a pidfd of the process (--pidfd-socket)
 	PreserveFds   int      // fds 3..3+N-1 of the caller go to the process
 	SubCgroup     string   // run in this cgroup below the container's (--cgroup)
 	IgnorePaused  bool
@@ -53,7 +54,8 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	case Running:
 	case Paused:
 		if !o.IgnorePaused {
-			return 0, errors.New("the container is paused (use --ignore-paused to exec anyway)")
+			// runc's words, which engines may match.
+			return 0, errors.New("cannot exec in a paused container (use --ignore-paused to exec anyway)")
 		}
 	default:
 		return 0, fmt.Errorf("cannot exec in a %s container", status)
@@ -109,6 +111,14 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if debugOn() {
+		var joined []string
+		for _, h := range plan.Join {
+			joined = append(joined, string(h.Type))
+		}
+		slog.Debug("exec: joining the init's namespaces and root; the C exec stage runs the process", "id", c.State.ID, "args", p.Args,
+			"init", initPid, "namespaces", strings.Join(joined, " "), "cgroup", cgroupDir)
+	}
 	defer plan.Close()
 	// The init's root, to chroot into once in its mount namespace: the
 	// namespace's own root is not the container's after --no-pivot.
@@ -157,6 +167,14 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	crashpoint.Hit("exec-pid")
+	if debugOn() {
+		slog.Debug("exec: process started, sending its plan", "pid", pid)
+	}
+	if o.PidfdSocket != nil {
+		if err := sendPidfd(o.PidfdSocket, pid, "setns"); err != nil {
+			return 0, err
+		}
+	}
 	if _, err := init.conn.f.Write(wire); err != nil {
 		return 0, init.opFailed(err)
 	}
@@ -173,6 +191,9 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	init.conn.Close()
 	ok = true
+	if debugOn() {
+		slog.Debug("exec: the program runs", "pid", pid)
+	}
 	crashpoint.Hit("exec-running")
 	return pid, nil
 }

@@ -521,7 +521,8 @@ func searchPath(name string, env []string, check func(string) error) (string, er
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("executable %q not found in $PATH (%s)", name, pathEnv)
+	// runc's phrase: Docker and Podman map it to exit status 127.
+	return "", fmt.Errorf("%q: executable file not found in $PATH (%s)", name, pathEnv)
 }
 
 func checkExecutable(p string) error {
@@ -529,8 +530,13 @@ func checkExecutable(p string) error {
 	if err != nil {
 		return fmt.Errorf("executable %s: %w", p, err)
 	}
-	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s is not an executable file", p)
+	// The errno execve would give: engines map "permission denied"
+	// (and "is a directory") to exit status 126.
+	if fi.IsDir() {
+		return fmt.Errorf("exec %s: %w", p, unix.EISDIR)
+	}
+	if fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("exec %s: %w", p, unix.EACCES)
 	}
 	return nil
 }

@@ -39,18 +39,30 @@ import (
 // initOutside says whether the init of a container with config s can be
 // the C init stage, its rootfs built from outside.
 func initOutside(s *specs.Spec, plan *namespaces.Plan, noPivot bool) bool {
-	if _, byClone := plan.CloneFlags(); !byClone || noPivot {
-		return false
+	return needsGoInit(s, plan, noPivot) == ""
+}
+
+// needsGoInit says why the init of a container with config s must be the
+// Go init, or "" when it need not.
+func needsGoInit(s *specs.Spec, plan *namespaces.Plan, noPivot bool) string {
+	if _, byClone := plan.CloneFlags(); !byClone {
+		return "a namespace is joined, or is a user or time namespace (clone alone cannot make it)"
+	}
+	if noPivot {
+		return "--no-pivot (chroot changes only the caller)"
 	}
 	if h := s.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
-		return false
+		return "hooks run during create"
 	}
-	for _, m := range s.Mounts {
-		if rootfs.IsIDMapped(m) || slices.Contains(m.Options, "tmpcopyup") {
-			return false
+	for i, m := range s.Mounts {
+		if rootfs.IsIDMapped(m) {
+			return fmt.Sprintf("mounts[%d] is idmapped (needs the container's user namespace)", i)
+		}
+		if slices.Contains(m.Options, "tmpcopyup") {
+			return fmt.Sprintf("mounts[%d] is tmpcopyup (the copy is charged to the container's memory)", i)
 		}
 	}
-	return true
+	return ""
 }
 
 // planInit makes the init stage's plan: `kan exec`'s, with the init's fds

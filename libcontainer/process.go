@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/exeseal"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
@@ -297,6 +298,24 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 	}
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
 		return fmt.Errorf("linux.gidMappings: %w", err)
+	}
+	return nil
+}
+
+// sendPidfd sends a pidfd of pid over sock, as runc's --pidfd-socket
+// does: with SCM_RIGHTS, and the kind of process ("standard" for an init,
+// "setns" for a process exec adds) as the message. The process is held
+// by kan (it has not yet executed its program), so pid cannot name
+// another one.
+func sendPidfd(sock *os.File, pid int, kind string) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: pidfd_open %d: %w", pid, err)
+	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	defer pidfd.Close()
+	if err := console.SendFd(sock, kind, pidfd); err != nil {
+		return fmt.Errorf("--pidfd-socket: send the pidfd: %w", err)
 	}
 	return nil
 }

@@ -157,12 +157,18 @@ func RecvFd(sock *os.File) (*os.File, error) {
 // Dial connects to the console socket at path, with an error that says
 // what is wrong with it.
 func Dial(path string) (*os.File, error) {
+	return DialFor("--console-socket", path)
+}
+
+// DialFor connects to the unix socket at path given with flag, with an
+// error that names the flag and says what is wrong with the socket.
+func DialFor(flag, path string) (*os.File, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return nil, fmt.Errorf("--console-socket: %s is not a unix socket", path)
+		return nil, fmt.Errorf("%s: %s is not a unix socket", flag, path)
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -170,7 +176,7 @@ func Dial(path string) (*os.File, error) {
 	}
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("--console-socket: connect to %s: %w", path, err)
+		return nil, fmt.Errorf("%s: connect to %s: %w", flag, path, err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }

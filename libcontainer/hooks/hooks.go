@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 // the hook list in errors ("createRuntime", ...).
 func Run(kind string, hooks []specs.Hook, state []byte) error {
 	for i, h := range hooks {
+		debugHook(kind, i, h)
 		if err := runOne(h, state); err != nil {
 			return fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err)
 		}
@@ -27,11 +29,19 @@ func Run(kind string, hooks []specs.Hook, state []byte) error {
 	return nil
 }
 
+// debugHook logs, with --debug, the hook about to run.
+func debugHook(kind string, i int, h specs.Hook) {
+	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		slog.Debug("hook", "kind", kind, "index", i, "path", h.Path, "args", h.Args)
+	}
+}
+
 // RunAll runs every hook even when some fail (as poststop hooks must) and
 // returns the failures joined.
 func RunAll(kind string, hooks []specs.Hook, state []byte) error {
 	var errs []error
 	for i, h := range hooks {
+		debugHook(kind, i, h)
 		if err := runOne(h, state); err != nil {
 			errs = append(errs, fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err))
 		}

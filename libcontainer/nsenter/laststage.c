@@ -484,11 +484,12 @@ static const char *search_path(char **envp)
 }
 
 // not_in_path fails for a program found in no directory of path, in the
-// Go init's words.
+// Go init's words, which hold runc's phrase: Docker and Podman map
+// "executable file not found" to exit status 127.
 __attribute__((noreturn)) static void not_in_path(const char *name, const char *path)
 {
 	errno = 0;
-	kan_fail("process.args[0]: executable \"%s\" not found in $PATH (%s)", name, path);
+	kan_fail("process.args[0]: \"%s\": executable file not found in $PATH (%s)", name, path);
 }
 
 // exec_program executes argv[0] as execvp would: a name with a slash as
@@ -687,9 +688,11 @@ static int is_executable(const char *path, int report)
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
+		// The errno execve would give: engines map "permission
+		// denied" (and "is a directory") to exit status 126.
 		if (report) {
-			errno = 0;
-			kan_fail("process.args[0]: %s is not an executable file", path);
+			errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+			kan_fail("process.args[0]: exec %s", path);
 		}
 		return 0;
 	}

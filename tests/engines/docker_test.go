@@ -73,5 +73,32 @@ func TestDocker(t *testing.T) {
 		}
 	})
 	e.must(t, "kan", "import", "--change", `CMD ["/bin/sh"]`, rootfsTar, e.image)
-	forRuntimes(t, func(t *testing.T, rt string) { cliScenario(t, e, rt) })
+	forRuntimes(t, func(t *testing.T, rt string) {
+		cliScenario(t, e, rt)
+		dockerStartErrors(t, e, rt)
+	})
+}
+
+// dockerStartErrors: Docker turns the runtime's error when the program
+// cannot be started into the exit status a shell would give, by matching
+// runc's words (translateContainerdStartErr): "executable file not found"
+// is 127, "permission denied" 126. kan's errors keep those words.
+func dockerStartErrors(t *testing.T, e *cliEngine, rt string) {
+	for _, c := range []struct {
+		step, prog, phrase string
+		code               int
+	}{
+		{"run_missing_program", "no-such-program", "executable file not found in $PATH", 127},
+		{"run_not_executable", "/etc/passwd", "permission denied", 126},
+	} {
+		step(t, c.step, func(t *testing.T) {
+			name := c.step + "-" + rt
+			t.Cleanup(func() { e.cmd(t, rt, "rm", "-f", name) })
+			args := append(append([]string{"run"}, e.runOpts(rt)...), "--name", name, e.image, c.prog)
+			r := e.cmd(t, rt, args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.phrase) {
+				t.Errorf("want exit %d and %q: %v", c.code, c.phrase, r)
+			}
+		})
+	}
 }

@@ -46,9 +46,10 @@ func TestExecOutputAndExitCode(t *testing.T) {
 	if r := e.kan("exec", id, "sh", "-c", "kill -9 $$"); r.code != 137 {
 		t.Fatalf("exec killed by SIGKILL: %v, want exit 137", r)
 	}
-	// A program that does not exist is an error of exec itself.
+	// A program that does not exist is an error of exec itself: 255,
+	// as with runc.
 	r = e.fails("/no/such/program", "exec", id, "/no/such/program")
-	if r.code != 1 {
+	if r.code != 255 {
 		t.Fatalf("exec of a missing program: %v", r)
 	}
 }
