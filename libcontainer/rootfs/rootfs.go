@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -112,6 +114,9 @@ func Pivot(rootfs string, noPivot bool) error {
 		// MS_MOVE the rootfs over / and chroot: for roots pivot_root
 		// cannot handle (an initramfs), at the cost of the old root
 		// staying reachable to a process that escapes the chroot.
+		if err := hideHostProcfs(rootfs); err != nil {
+			return fmt.Errorf("--no-pivot: hide the host's procfs and sysfs: %w", err)
+		}
 		if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
 			return fmt.Errorf("move rootfs to /: %w", err)
 		}
@@ -147,6 +152,41 @@ func Pivot(rootfs string, noPivot bool) error {
 		return fmt.Errorf("detach old root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// hideHostProcfs detaches (or, where the kernel refuses, covers with a
+// tmpfs) every procfs and sysfs of the mount namespace outside rootfs, as
+// runc does for --no-pivot. The kernel lets a new user namespace mount a
+// fresh procfs or sysfs only if one is already fully visible in its mount
+// namespace; after a chroot the host's /proc and /sys would still be, and
+// a process of the container could then unshare a user namespace and
+// mount a procfs with nothing of linux.maskedPaths hidden.
+func hideHostProcfs(rootfs string) error {
+	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		inside := m.Mountpoint == rootfs || strings.HasPrefix(m.Mountpoint, rootfs+"/")
+		return (m.FSType != "proc" && m.FSType != "sysfs") || inside, false
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		// A slave first, so that the unmount does not reach the host.
+		if err := unix.Mount("", m.Mountpoint, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // under one detached already
+			}
+			return fmt.Errorf("%s: %w", m.Mountpoint, err)
+		}
+		err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+			// Locked by a user namespace: cover it instead.
+			err = unix.Mount("tmpfs", m.Mountpoint, "tmpfs", 0, "")
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.Mountpoint, err)
+		}
+	}
+	return nil
 }
 
 // Finish runs after the root change: masked and read-only paths, a
