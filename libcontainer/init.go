@@ -540,12 +540,14 @@ func closeExtraFds(first int) error {
 	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
 		return nil
 	}
-	entries, err := os.ReadDir("/proc/self/fd")
+	// Before Linux 5.11: from a procfs checked to be one, since the
+	// container's /proc could list fds that are not ours and hide ours.
+	fds, err := safeproc.SelfFds()
 	if err != nil {
 		return fmt.Errorf("list fds: %w", err)
 	}
-	for _, e := range entries {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+	for _, fd := range fds {
+		if fd >= first {
 			unix.CloseOnExec(fd)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
 // Setup runs in the init after pivot_root. It allocates a pty, makes it
@@ -57,7 +59,7 @@ func Setup(socket *os.File, size *specs.Box) error {
 			return fmt.Errorf("process.consoleSize: %w", err)
 		}
 	}
-	if err := bindConsole(slave, slavePath); err != nil {
+	if err := bindConsole(slave); err != nil {
 		return err
 	}
 	if err := SendFd(socket, slavePath, master); err != nil {
@@ -99,9 +101,11 @@ func checkChar(f *os.File, name string, ok func(maj, min uint32) bool) error {
 }
 
 // bindConsole makes /dev/console the container's terminal: the slave is
-// bind-mounted, by file descriptor, onto the very file opened (never
-// following a link) as /dev/console.
-func bindConsole(slave *os.File, slavePath string) error {
+// bind-mounted onto the very file opened (never following a link) as
+// /dev/console, both taken by fd with the mount API. Not through
+// /proc/self/fd: the container's /proc may be no procfs at all, and its
+// "fd/N" links to files of the image's choice.
+func bindConsole(slave *os.File) error {
 	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create /dev/console: %w", err)
@@ -114,11 +118,31 @@ func bindConsole(slave *os.File, slavePath string) error {
 	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
 		return fmt.Errorf("/dev/console is not a file or device (mode %#o)", st.Mode)
 	}
-	src := fmt.Sprintf("/proc/self/fd/%d", slave.Fd())
-	dst := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		// A container without /proc: the paths, checked above.
-		src, dst = slavePath, "/dev/console"
+	tree, err := unix.OpenTree(int(slave.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if errors.Is(err, unix.ENOSYS) {
+		// No mount API (before 5.2, or a seccomp filter refuses it).
+		return bindConsoleByPath(slave, f)
+	}
+	if err != nil {
+		return fmt.Errorf("clone the pty's mount: %w", err)
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", int(f.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind the pty to /dev/console: %w", err)
+	}
+	return nil
+}
+
+// bindConsoleByPath binds slave onto console through their
+// /proc/self/fd paths, in a /proc checked to be a procfs.
+func bindConsoleByPath(slave, console *os.File) error {
+	src, err := safeproc.SelfFdPath(slave)
+	if err != nil {
+		return fmt.Errorf("bind the pty to /dev/console: %w", err)
+	}
+	dst, err := safeproc.SelfFdPath(console)
+	if err != nil {
+		return fmt.Errorf("bind the pty to /dev/console: %w", err)
 	}
 	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind the pty to /dev/console: %w", err)

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/lsm"
+	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
 // Config is what the rootfs stage needs to know.
@@ -289,8 +290,13 @@ func maskPath(p string) error {
 	tree, err := unix.OpenTree(int(null.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if errors.Is(err, unix.ENOSYS) {
 		// Refused by a seccomp filter kan runs under, say: through
-		// this process's procfs, which the Go init has.
-		return unix.Mount(fdPath(null), p, "", unix.MS_BIND, "")
+		// this process's procfs, which the Go init has, once checked
+		// to be one (the container's /proc is the image's otherwise).
+		src, err := safeproc.SelfFdPath(null)
+		if err != nil {
+			return err
+		}
+		return unix.Mount(src, p, "", unix.MS_BIND, "")
 	}
 	if err != nil {
 		return fmt.Errorf("clone /dev/null: %w", err)
