@@ -126,7 +126,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
 		return err
 	}
-	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize); err != nil {
+	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize, p.User.UID); err != nil {
 		return err
 	}
 	if err := setNames(s); err != nil {
@@ -218,14 +218,15 @@ func resetLibcSignals() {
 }
 
 // setupTerminal gives the init a terminal whose master goes over the
-// console socket at fd (none when fd < 0), and makes it /dev/console.
-func setupTerminal(fd int, size *specs.Box) error {
+// console socket at fd (none when fd < 0), owned by uid, and makes it
+// /dev/console.
+func setupTerminal(fd int, size *specs.Box, uid uint32) error {
 	if fd < 0 {
 		return nil
 	}
 	sock := os.NewFile(uintptr(fd), "console-socket")
 	defer sock.Close()
-	if err := console.Setup(sock, size); err != nil {
+	if err := console.Setup(sock, size, uid); err != nil {
 		return fmt.Errorf("process.terminal: %w", err)
 	}
 	return nil

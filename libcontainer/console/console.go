@@ -17,12 +17,13 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
-// Setup runs in the init after pivot_root. It allocates a pty, makes it
-// /dev/console, sends its master over socket and makes the slave the
-// process's stdio and controlling terminal. (A process `kan exec` adds
+// Setup runs in the init after pivot_root. It allocates a pty owned by
+// uid (the process's user), makes it /dev/console, sends its master over
+// socket and makes the slave the process's stdio and controlling
+// terminal. (A process `kan exec` adds
 // gets its terminal from the exec stage in C, the same way but for
 // /dev/console: libcontainer/nsenter/laststage.c.)
-func Setup(socket *os.File, size *specs.Box) error {
+func Setup(socket *os.File, size *specs.Box, uid uint32) error {
 	master, err := os.OpenFile("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/ptmx: %w", err)
@@ -52,6 +53,13 @@ func Setup(socket *os.File, size *specs.Box) error {
 	// Unix98 pty slaves have majors 136-143.
 	if err := checkChar(slave, slavePath, func(maj, min uint32) bool { return maj >= 136 && maj <= 143 }); err != nil {
 		return err
+	}
+	// The terminal is the user's, as runc makes it: its uid; the group
+	// stays the devpts mount's (gid=5, tty, in the usual config). An id
+	// the user namespace does not map, or a read-only devpts, leaves it
+	// as it is, as with runc.
+	if err := unix.Fchown(int(slave.Fd()), int(uid), -1); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+		return fmt.Errorf("chown %s to uid %d: %w", slavePath, uid, err)
 	}
 	if size != nil {
 		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}

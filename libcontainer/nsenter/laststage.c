@@ -211,6 +211,12 @@ void kan_setup_terminal(const struct kan_plan *plan, int console)
 	if (slave < 0)
 		kan_fail("process.terminal: open the pty slave");
 	check_char(slave, slave_path, 136, 143, -1); // Unix98 pty slaves
+	// The terminal is the user's, as runc makes it: its uid; the group
+	// stays the devpts mount's (gid=5, tty, in the usual config). An id
+	// the user namespace does not map, or a read-only devpts, leaves it
+	// as it is, as with runc.
+	if (fchown(slave, plan->uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+		kan_fail("process.terminal: chown %s to uid %u", slave_path, plan->uid);
 	if (plan->console_size) {
 		struct winsize ws = {.ws_row = plan->rows, .ws_col = plan->cols};
 		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
