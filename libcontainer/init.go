@@ -102,12 +102,12 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	// The rootfs is built in the container's mount namespace, new or
 	// joined (a joined one gets the container's root too, as with runc);
 	// checkSupported made sure there is one.
-	idmapped, err := receiveIDMapped(s, conn)
+	trees, err := receiveTrees(s, conn)
 	if err != nil {
 		return err
 	}
 	rc := &rootfs.Config{
-		IDMapped:  idmapped,
+		HostTrees: trees,
 		Spec:      s,
 		Rootfs:    c.Rootfs,
 		Bundle:    c.Bundle,
@@ -350,12 +350,12 @@ func runCreateHooks(s *specs.Spec, conn *syncConn) ([]byte, error) {
 	return m.State, nil
 }
 
-// receiveIDMapped asks kan for the idmapped mounts of the config, which
-// only kan can make, and returns them by mount index.
-func receiveIDMapped(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
+// receiveTrees asks kan for the mounts of the config only kan can make
+// (rootfs.FromHost), and returns them by mount index.
+func receiveTrees(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
 	var idx []int
 	for i, m := range s.Mounts {
-		if rootfs.IsIDMapped(m) {
+		if rootfs.FromHost(m, hasUserNS(s)) {
 			idx = append(idx, i)
 		}
 	}

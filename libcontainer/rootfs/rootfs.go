@@ -36,9 +36,9 @@ type Config struct {
 	UserNS    bool   // in a user namespace: no mknod, fewer mount rights
 	CgroupDir string // host directory of the container's cgroup
 	CgroupNS  bool   // the container has a new cgroup namespace
-	// IDMapped holds, by index in Spec.Mounts, the idmapped mounts kan
-	// made for the init (see idmap.go).
-	IDMapped map[int]*os.File
+	// HostTrees holds, by index in Spec.Mounts, the mounts kan made for
+	// the init (see FromHost).
+	HostTrees map[int]*os.File
 	// MountProc, when set, mounts a procfs on target for the rootfs
 	// built from outside the container: a procfs belongs to the pid
 	// namespace of the task that mounts it, so a process inside must.
@@ -65,7 +65,7 @@ func Prepare(c *Config) error {
 	defer root.Close()
 	devBound := false
 	for i, m := range c.Spec.Mounts {
-		if err := mountOne(c, root, m, c.IDMapped[i]); err != nil {
+		if err := mountOne(c, root, m, c.HostTrees[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if filepath.Clean("/"+m.Destination) == "/dev" && m.Type != "tmpfs" && m.Type != "devtmpfs" {
@@ -87,14 +87,19 @@ func Prepare(c *Config) error {
 // shared or unbindable here would break the setup (a shared parent fails
 // pivot_root, an unbindable one the rootfs bind mount).
 func setRootPropagation(prop string) error {
-	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if prop == "private" || prop == "rprivate" {
-		flag = unix.MS_PRIVATE | unix.MS_REC
-	}
-	if err := unix.Mount("", "/", "", flag, ""); err != nil {
+	if err := unix.Mount("", "/", "", rootPropagation(prop), ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
 	return nil
+}
+
+// rootPropagation is the propagation setRootPropagation gives the host's
+// mounts for linux.rootfsPropagation prop.
+func rootPropagation(prop string) uintptr {
+	if prop == "private" || prop == "rprivate" {
+		return unix.MS_PRIVATE | unix.MS_REC
+	}
+	return unix.MS_SLAVE | unix.MS_REC
 }
 
 // makeParentPrivate ensures the mount holding the rootfs is not shared, a
@@ -308,7 +313,7 @@ func maskPath(p string) error {
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
 // mountOne performs one entry of config mounts.
-// tree, when not nil, is the mount already made by kan (IDMappedTree).
+// tree, when not nil, is the mount already made by kan (HostTree).
 func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 	opts, err := parseOptions(m.Options)
 	if err != nil {
@@ -329,7 +334,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File) error {
 	}
 	switch {
 	case tree != nil:
-		return mountTree(root, tree, dest, opts)
+		return mountTree(c, root, tree, dest, opts)
 	case opts.isBind():
 		return mountBind(root, source, dest, opts)
 	case typ == "cgroup" || typ == "cgroup2":
