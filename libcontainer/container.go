@@ -340,7 +340,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 			}
 			return st, nil
 		}, func() ([]*os.File, error) {
-			return idmappedTrees(o.Spec, o.Bundle, pid)
+			return hostTrees(o.Spec, o.Bundle, pid)
 		})
 	}
 	if err != nil {
@@ -407,23 +407,23 @@ func moveNetDevicesBack(devs map[string]specs.LinuxNetDevice, netns *os.File) {
 
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
-// idmappedTrees makes, in the order of the config, each idmapped mount
-// for the init (rootfs/idmap.go says why kan does it).
-func idmappedTrees(s *specs.Spec, bundle string, pid int) (trees []*os.File, err error) {
+// hostTrees makes, in the order of the config, each mount the init
+// cannot make itself (rootfs.FromHost says which, rootfs/idmap.go why).
+func hostTrees(s *specs.Spec, bundle string, pid int) (trees []*os.File, err error) {
 	userns := ""
 	if hasUserNS(s) {
 		userns = fmt.Sprintf("/proc/%d/ns/user", pid)
 	}
 	for i, m := range s.Mounts {
-		if !rootfs.IsIDMapped(m) {
+		if !rootfs.FromHost(m, userns != "") {
 			continue
 		}
-		t, err := rootfs.IDMappedTree(m, bundle, userns)
+		t, err := rootfs.HostTree(m, bundle, userns)
 		if err != nil {
 			for _, t := range trees {
 				t.Close()
 			}
-			return nil, fmt.Errorf("mounts[%d] (idmapped %s on %s): %w", i, m.Source, m.Destination, err)
+			return nil, fmt.Errorf("mounts[%d] (bind %s on %s): %w", i, m.Source, m.Destination, err)
 		}
 		trees = append(trees, t)
 	}

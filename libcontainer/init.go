@@ -102,12 +102,12 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	// The rootfs is built in the container's mount namespace, new or
 	// joined (a joined one gets the container's root too, as with runc);
 	// checkSupported made sure there is one.
-	idmapped, err := receiveIDMapped(s, conn)
+	trees, err := receiveTrees(s, conn)
 	if err != nil {
 		return err
 	}
 	rc := &rootfs.Config{
-		IDMapped:  idmapped,
+		HostTrees: trees,
 		Spec:      s,
 		Rootfs:    c.Rootfs,
 		Bundle:    c.Bundle,
@@ -126,7 +126,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
 		return err
 	}
-	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize); err != nil {
+	if err := setupTerminal(c.ConsoleFd, p.ConsoleSize, p.User.UID); err != nil {
 		return err
 	}
 	if err := setNames(s); err != nil {
@@ -218,14 +218,15 @@ func resetLibcSignals() {
 }
 
 // setupTerminal gives the init a terminal whose master goes over the
-// console socket at fd (none when fd < 0), and makes it /dev/console.
-func setupTerminal(fd int, size *specs.Box) error {
+// console socket at fd (none when fd < 0), owned by uid, and makes it
+// /dev/console.
+func setupTerminal(fd int, size *specs.Box, uid uint32) error {
 	if fd < 0 {
 		return nil
 	}
 	sock := os.NewFile(uintptr(fd), "console-socket")
 	defer sock.Close()
-	if err := console.Setup(sock, size); err != nil {
+	if err := console.Setup(sock, size, uid); err != nil {
 		return fmt.Errorf("process.terminal: %w", err)
 	}
 	return nil
@@ -349,12 +350,12 @@ func runCreateHooks(s *specs.Spec, conn *syncConn) ([]byte, error) {
 	return m.State, nil
 }
 
-// receiveIDMapped asks kan for the idmapped mounts of the config, which
-// only kan can make, and returns them by mount index.
-func receiveIDMapped(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
+// receiveTrees asks kan for the mounts of the config only kan can make
+// (rootfs.FromHost), and returns them by mount index.
+func receiveTrees(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
 	var idx []int
 	for i, m := range s.Mounts {
-		if rootfs.IsIDMapped(m) {
+		if rootfs.FromHost(m, hasUserNS(s)) {
 			idx = append(idx, i)
 		}
 	}
@@ -546,12 +547,14 @@ func closeExtraFds(first int) error {
 	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
 		return nil
 	}
-	entries, err := os.ReadDir("/proc/self/fd")
+	// Before Linux 5.11: from a procfs checked to be one, since the
+	// container's /proc could list fds that are not ours and hide ours.
+	fds, err := safeproc.SelfFds()
 	if err != nil {
 		return fmt.Errorf("list fds: %w", err)
 	}
-	for _, e := range entries {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+	for _, fd := range fds {
+		if fd >= first {
 			unix.CloseOnExec(fd)
 		}
 	}

@@ -38,7 +38,7 @@ const (
 	msgConfig     = "config"      // kan → init: what to build
 	msgHooks      = "hooks"       // init → kan: run prestart and createRuntime hooks now
 	msgHooksDone  = "hooks-done"  // kan → init, with the state for createContainer
-	msgMountFds   = "mount-fds"   // init → kan: send the idmapped mounts (then sent as SCM_RIGHTS)
+	msgMountFds   = "mount-fds"   // init → kan: send the mounts kan makes (rootfs.FromHost), as SCM_RIGHTS
 	msgReady      = "ready"       // init → kan: created, waiting for start
 	msgOK         = "ok"          // init stage → kan: request done
 	msgError      = "error"       // init → kan: failed, with the reason

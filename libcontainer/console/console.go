@@ -13,14 +13,17 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
-// Setup runs in the init after pivot_root. It allocates a pty, makes it
-// /dev/console, sends its master over socket and makes the slave the
-// process's stdio and controlling terminal. (A process `kan exec` adds
+// Setup runs in the init after pivot_root. It allocates a pty owned by
+// uid (the process's user), makes it /dev/console, sends its master over
+// socket and makes the slave the process's stdio and controlling
+// terminal. (A process `kan exec` adds
 // gets its terminal from the exec stage in C, the same way but for
 // /dev/console: libcontainer/nsenter/laststage.c.)
-func Setup(socket *os.File, size *specs.Box) error {
+func Setup(socket *os.File, size *specs.Box, uid uint32) error {
 	master, err := os.OpenFile("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/ptmx: %w", err)
@@ -51,13 +54,20 @@ func Setup(socket *os.File, size *specs.Box) error {
 	if err := checkChar(slave, slavePath, func(maj, min uint32) bool { return maj >= 136 && maj <= 143 }); err != nil {
 		return err
 	}
+	// The terminal is the user's, as runc makes it: its uid; the group
+	// stays the devpts mount's (gid=5, tty, in the usual config). An id
+	// the user namespace does not map, or a read-only devpts, leaves it
+	// as it is, as with runc.
+	if err := unix.Fchown(int(slave.Fd()), int(uid), -1); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EROFS) {
+		return fmt.Errorf("chown %s to uid %d: %w", slavePath, uid, err)
+	}
 	if size != nil {
 		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
 		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {
 			return fmt.Errorf("process.consoleSize: %w", err)
 		}
 	}
-	if err := bindConsole(slave, slavePath); err != nil {
+	if err := bindConsole(slave); err != nil {
 		return err
 	}
 	if err := SendFd(socket, slavePath, master); err != nil {
@@ -99,9 +109,11 @@ func checkChar(f *os.File, name string, ok func(maj, min uint32) bool) error {
 }
 
 // bindConsole makes /dev/console the container's terminal: the slave is
-// bind-mounted, by file descriptor, onto the very file opened (never
-// following a link) as /dev/console.
-func bindConsole(slave *os.File, slavePath string) error {
+// bind-mounted onto the very file opened (never following a link) as
+// /dev/console, both taken by fd with the mount API. Not through
+// /proc/self/fd: the container's /proc may be no procfs at all, and its
+// "fd/N" links to files of the image's choice.
+func bindConsole(slave *os.File) error {
 	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create /dev/console: %w", err)
@@ -114,11 +126,31 @@ func bindConsole(slave *os.File, slavePath string) error {
 	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
 		return fmt.Errorf("/dev/console is not a file or device (mode %#o)", st.Mode)
 	}
-	src := fmt.Sprintf("/proc/self/fd/%d", slave.Fd())
-	dst := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		// A container without /proc: the paths, checked above.
-		src, dst = slavePath, "/dev/console"
+	tree, err := unix.OpenTree(int(slave.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if errors.Is(err, unix.ENOSYS) {
+		// No mount API (before 5.2, or a seccomp filter refuses it).
+		return bindConsoleByPath(slave, f)
+	}
+	if err != nil {
+		return fmt.Errorf("clone the pty's mount: %w", err)
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", int(f.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind the pty to /dev/console: %w", err)
+	}
+	return nil
+}
+
+// bindConsoleByPath binds slave onto console through their
+// /proc/self/fd paths, in a /proc checked to be a procfs.
+func bindConsoleByPath(slave, console *os.File) error {
+	src, err := safeproc.SelfFdPath(slave)
+	if err != nil {
+		return fmt.Errorf("bind the pty to /dev/console: %w", err)
+	}
+	dst, err := safeproc.SelfFdPath(console)
+	if err != nil {
+		return fmt.Errorf("bind the pty to /dev/console: %w", err)
 	}
 	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind the pty to /dev/console: %w", err)

@@ -72,8 +72,9 @@ static int recv_op(int sync_fd, struct kan_op *op)
 
 // mount_proc mounts a procfs of this process's pid namespace on target
 // (an O_PATH fd kan resolved inside the rootfs and checked), with the
-// config's source, flags and data. The mount namespace is the
-// container's and its root still the host's, where /proc/self is ours.
+// config's source, flags and data. The target is the working directory,
+// entered by fd, rather than a /proc/self/fd path: no procfs is trusted.
+// The mount namespace is the container's, the root still the host's.
 static void mount_proc(int sync_fd, const struct kan_op *op, int target)
 {
 	char *data = calloc(1, op->size + 2);
@@ -85,9 +86,9 @@ static void mount_proc(int sync_fd, const struct kan_op *op, int target)
 		errno = EPROTO;
 		kan_fail("malformed request from kan");
 	}
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", target);
-	if (mount(source, path, "proc", (unsigned long)op->flags, *options ? options : NULL) < 0)
+	if (fchdir(target) < 0 || mount(source, ".", "proc", (unsigned long)op->flags, *options ? options : NULL) < 0)
+		kan_fail("mount proc");
+	if (chdir("/") < 0)
 		kan_fail("mount proc");
 	close(target);
 	free(data);

@@ -139,10 +139,18 @@ static int send_fd(int sock, const char *name, int fd)
 	return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
 }
 
+// open_tree(2) and move_mount(2)'s flags (linux/mount.h).
+#define KAN_OPEN_TREE_CLONE 1
+#define KAN_MOVE_MOUNT_F_EMPTY_PATH 0x04
+#define KAN_MOVE_MOUNT_T_EMPTY_PATH 0x40
+
 // bind_console makes /dev/console the container's terminal, as
 // console.Setup does for the Go init: the slave is bind-mounted onto the
-// very file opened (never following a link) as /dev/console.
-static void bind_console(int slave, const char *slave_path)
+// very file opened (never following a link) as /dev/console, both taken
+// by fd with the mount API. Not through /proc/self/fd: the container's
+// /proc may be no procfs at all, and its "fd/N" links to files of the
+// image's choice.
+static void bind_console(int slave)
 {
 	int f = open("/dev/console", O_CREAT | O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
 	if (f < 0)
@@ -154,14 +162,27 @@ static void bind_console(int slave, const char *slave_path)
 		errno = 0;
 		kan_fail("process.terminal: /dev/console is not a file or device (mode %o)", st.st_mode);
 	}
+	int tree = (int)syscall(SYS_open_tree, slave, "", KAN_OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH);
+	if (tree >= 0) {
+		if (syscall(SYS_move_mount, tree, "", f, "", KAN_MOVE_MOUNT_F_EMPTY_PATH | KAN_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			kan_fail("process.terminal: bind the pty to /dev/console");
+		close(tree);
+		close(f);
+		return;
+	}
+	if (errno != ENOSYS)
+		kan_fail("process.terminal: clone the pty's mount");
+	// No mount API (before 5.2, or a seccomp filter refuses it): the
+	// fds' paths, in a /proc checked to be a procfs.
+	struct statfs sfs;
+	if (statfs("/proc/self/fd", &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+		errno = 0;
+		kan_fail("process.terminal: /proc/self/fd is not on procfs: refusing to bind the pty to /dev/console "
+			 "through it");
+	}
 	char src[64], dst[64];
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
 	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", f);
-	if (access("/proc/self/fd", F_OK) < 0) {
-		// A container without /proc: the paths, checked above.
-		snprintf(src, sizeof(src), "%s", slave_path);
-		snprintf(dst, sizeof(dst), "/dev/console");
-	}
 	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
 		kan_fail("process.terminal: bind the pty to /dev/console");
 	close(f);
@@ -190,13 +211,19 @@ void kan_setup_terminal(const struct kan_plan *plan, int console)
 	if (slave < 0)
 		kan_fail("process.terminal: open the pty slave");
 	check_char(slave, slave_path, 136, 143, -1); // Unix98 pty slaves
+	// The terminal is the user's, as runc makes it: its uid; the group
+	// stays the devpts mount's (gid=5, tty, in the usual config). An id
+	// the user namespace does not map, or a read-only devpts, leaves it
+	// as it is, as with runc.
+	if (fchown(slave, plan->uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+		kan_fail("process.terminal: chown %s to uid %u", slave_path, plan->uid);
 	if (plan->console_size) {
 		struct winsize ws = {.ws_row = plan->rows, .ws_col = plan->cols};
 		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
 			kan_fail("process.terminal: process.consoleSize");
 	}
 	if (console)
-		bind_console(slave, slave_path);
+		bind_console(slave);
 	if (send_fd(plan->console_fd, slave_path, master) < 0)
 		kan_fail("process.terminal: send pty master over the console socket");
 	close(master); // the console socket's listener owns it now

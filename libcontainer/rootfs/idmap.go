@@ -29,20 +29,52 @@ func IsIDMapped(m specs.Mount) bool {
 		len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
 }
 
+// FromHost tells whether kan makes mount m for the init, as a detached
+// tree it sends over: an idmapped mount, or, in a user namespace, any
+// bind mount. The init's root is then an unprivileged user of the host,
+// who may not reach the source (a directory under a root-only parent):
+// kan, in the host's namespaces, opens it instead, as runc (1.1+) does.
+func FromHost(m specs.Mount, userNS bool) bool {
+	return IsIDMapped(m) || (userNS && isBindMount(m))
+}
+
+func isBindMount(m specs.Mount) bool {
+	return m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+}
+
+// HostTree builds the tree of mount m for the init (see FromHost):
+// idmapped, or a plain copy of the bind mount's source.
+func HostTree(m specs.Mount, bundle, containerUserNS string) (*os.File, error) {
+	if IsIDMapped(m) {
+		return IDMappedTree(m, bundle, containerUserNS)
+	}
+	return cloneSource(m, bundle)
+}
+
+// cloneSource makes a detached copy of the source of bind mount m
+// (recursive for rbind), as a bind mount would.
+func cloneSource(m specs.Mount, bundle string) (*os.File, error) {
+	source := m.Source
+	if !filepath.IsAbs(source) {
+		source = filepath.Join(bundle, source)
+	}
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if slices.Contains(m.Options, "rbind") || slices.Contains(m.Options, "ridmap") {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree %s: %w", source, err)
+	}
+	return os.NewFile(uintptr(fd), source), nil
+}
+
 // IDMappedTree builds the detached, idmapped copy of bind mount m. With no
 // mappings of its own, the mount takes those of the container's user
 // namespace, given as containerUserNS (a /proc/<pid>/ns/user path, empty
 // when the container has none).
 func IDMappedTree(m specs.Mount, bundle, containerUserNS string) (*os.File, error) {
-	source := m.Source
-	if !filepath.IsAbs(source) {
-		source = filepath.Join(bundle, source)
-	}
 	recursive := slices.Contains(m.Options, "ridmap")
-	cloneFlags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
-	if recursive || slices.Contains(m.Options, "rbind") {
-		cloneFlags |= unix.AT_RECURSIVE
-	}
 	var userns *os.File
 	var err error
 	if len(m.UIDMappings) > 0 {
@@ -57,11 +89,11 @@ func IDMappedTree(m specs.Mount, bundle, containerUserNS string) (*os.File, erro
 	}
 	defer userns.Close()
 
-	fd, err := unix.OpenTree(unix.AT_FDCWD, source, cloneFlags)
+	tree, err := cloneSource(m, bundle)
 	if err != nil {
-		return nil, fmt.Errorf("open_tree %s: %w", source, err)
+		return nil, err
 	}
-	tree := os.NewFile(uintptr(fd), source)
+	source, fd := tree.Name(), int(tree.Fd())
 	setFlags := uint(unix.AT_EMPTY_PATH)
 	if recursive {
 		setFlags |= unix.AT_RECURSIVE
@@ -77,9 +109,12 @@ func IDMappedTree(m specs.Mount, bundle, containerUserNS string) (*os.File, erro
 	return tree, nil
 }
 
-// mountTree moves a detached tree made by IDMappedTree to dest, then gives
-// it the mount's other options.
-func mountTree(root *os.File, tree *os.File, dest string, opts *options) error {
+// mountTree moves a detached tree made by HostTree to dest, with the
+// propagation the container's other mounts got from setRootPropagation
+// (the copy of a shared host mount would otherwise be the host's peer,
+// and what the container mounts under it would reach the host), then
+// gives it the mount's other options.
+func mountTree(c *Config, root *os.File, tree *os.File, dest string, opts *options) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(tree.Fd()), &st); err != nil {
 		return err
@@ -90,7 +125,15 @@ func mountTree(root *os.File, tree *os.File, dest string, opts *options) error {
 	}
 	defer target.Close()
 	if err := unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("move idmapped mount into place: %w", err)
+		return fmt.Errorf("move the mount made by kan into place: %w", err)
+	}
+	mounted, err := OpenInRoot(root, dest, unix.O_PATH)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	if err := unix.Mount("", fdPath(mounted), "", rootPropagation(c.Spec.Linux.RootfsPropagation), ""); err != nil {
+		return fmt.Errorf("set propagation: %w", err)
 	}
 	return remountBind(root, dest, opts)
 }

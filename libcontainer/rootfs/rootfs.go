@@ -19,10 +19,12 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/lsm"
+	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
 // Config is what the rootfs stage needs to know.
@@ -34,9 +36,9 @@ type Config struct {
 	UserNS    bool   // in a user namespace: no mknod, fewer mount rights
 	CgroupDir string // host directory of the container's cgroup
 	CgroupNS  bool   // the container has a new cgroup namespace
-	// IDMapped holds, by index in Spec.Mounts, the idmapped mounts kan
-	// made for the init (see idmap.go).
-	IDMapped map[int]*os.File
+	// HostTrees holds, by index in Spec.Mounts, the mounts kan made for
+	// the init (see FromHost).
+	HostTrees map[int]*os.File
 	// MountProc, when set, mounts a procfs on target for the rootfs
 	// built from outside the container: a procfs belongs to the pid
 	// namespace of the task that mounts it, so a process inside must.
@@ -64,7 +66,7 @@ func Prepare(c *Config) error {
 	devBound := false
 	deferred := readonlyLater(c.Spec.Mounts)
 	for i, m := range c.Spec.Mounts {
-		if err := mountOne(c, root, m, c.IDMapped[i], deferred[i]); err != nil {
+		if err := mountOne(c, root, m, c.HostTrees[i], deferred[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 		if filepath.Clean("/"+m.Destination) == "/dev" && m.Type != "tmpfs" && m.Type != "devtmpfs" {
@@ -149,14 +151,19 @@ func makeReadonly(root *os.File, dest string, optList []string) error {
 // shared or unbindable here would break the setup (a shared parent fails
 // pivot_root, an unbindable one the rootfs bind mount).
 func setRootPropagation(prop string) error {
-	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if prop == "private" || prop == "rprivate" {
-		flag = unix.MS_PRIVATE | unix.MS_REC
-	}
-	if err := unix.Mount("", "/", "", flag, ""); err != nil {
+	if err := unix.Mount("", "/", "", rootPropagation(prop), ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
 	return nil
+}
+
+// rootPropagation is the propagation setRootPropagation gives the host's
+// mounts for linux.rootfsPropagation prop.
+func rootPropagation(prop string) uintptr {
+	if prop == "private" || prop == "rprivate" {
+		return unix.MS_PRIVATE | unix.MS_REC
+	}
+	return unix.MS_SLAVE | unix.MS_REC
 }
 
 // makeParentPrivate ensures the mount holding the rootfs is not shared, a
@@ -177,6 +184,9 @@ func Pivot(rootfs string, noPivot bool) error {
 		// MS_MOVE the rootfs over / and chroot: for roots pivot_root
 		// cannot handle (an initramfs), at the cost of the old root
 		// staying reachable to a process that escapes the chroot.
+		if err := hideHostProcfs(rootfs); err != nil {
+			return fmt.Errorf("--no-pivot: hide the host's procfs and sysfs: %w", err)
+		}
 		if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
 			return fmt.Errorf("move rootfs to /: %w", err)
 		}
@@ -212,6 +222,41 @@ func Pivot(rootfs string, noPivot bool) error {
 		return fmt.Errorf("detach old root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// hideHostProcfs detaches (or, where the kernel refuses, covers with a
+// tmpfs) every procfs and sysfs of the mount namespace outside rootfs, as
+// runc does for --no-pivot. The kernel lets a new user namespace mount a
+// fresh procfs or sysfs only if one is already fully visible in its mount
+// namespace; after a chroot the host's /proc and /sys would still be, and
+// a process of the container could then unshare a user namespace and
+// mount a procfs with nothing of linux.maskedPaths hidden.
+func hideHostProcfs(rootfs string) error {
+	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		inside := m.Mountpoint == rootfs || strings.HasPrefix(m.Mountpoint, rootfs+"/")
+		return (m.FSType != "proc" && m.FSType != "sysfs") || inside, false
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		// A slave first, so that the unmount does not reach the host.
+		if err := unix.Mount("", m.Mountpoint, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // under one detached already
+			}
+			return fmt.Errorf("%s: %w", m.Mountpoint, err)
+		}
+		err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+			// Locked by a user namespace: cover it instead.
+			err = unix.Mount("tmpfs", m.Mountpoint, "tmpfs", 0, "")
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.Mountpoint, err)
+		}
+	}
+	return nil
 }
 
 // Finish runs after the root change: masked and read-only paths, a
@@ -314,8 +359,13 @@ func maskPath(p string) error {
 	tree, err := unix.OpenTree(int(null.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if errors.Is(err, unix.ENOSYS) {
 		// Refused by a seccomp filter kan runs under, say: through
-		// this process's procfs, which the Go init has.
-		return unix.Mount(fdPath(null), p, "", unix.MS_BIND, "")
+		// this process's procfs, which the Go init has, once checked
+		// to be one (the container's /proc is the image's otherwise).
+		src, err := safeproc.SelfFdPath(null)
+		if err != nil {
+			return err
+		}
+		return unix.Mount(src, p, "", unix.MS_BIND, "")
 	}
 	if err != nil {
 		return fmt.Errorf("clone /dev/null: %w", err)
@@ -327,7 +377,7 @@ func maskPath(p string) error {
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
 // mountOne performs one entry of config mounts.
-// tree, when not nil, is the mount already made by kan (IDMappedTree).
+// tree, when not nil, is the mount already made by kan (HostTree).
 // With writableFirst, a read-only mount is made writable: Prepare turns it
 // read-only later (readonlyLater).
 func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File, writableFirst bool) error {
@@ -354,7 +404,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File, writableFi
 	}
 	switch {
 	case tree != nil:
-		return mountTree(root, tree, dest, opts)
+		return mountTree(c, root, tree, dest, opts)
 	case opts.isBind():
 		return mountBind(root, source, dest, opts)
 	case typ == "cgroup" || typ == "cgroup2":

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
@@ -91,4 +92,52 @@ func write(h *os.File, name, value string) error {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
+}
+
+// SelfFdPath returns f's /proc/self/fd path, for a system call that takes
+// only a path, once /proc/self/fd is checked to be on procfs: in a
+// container, /proc is the image's until a procfs is mounted there, and
+// its "fd/N" could be links to files of the image's choice. Nothing of
+// the container may run meanwhile: the path is resolved again by the
+// call that takes it.
+func SelfFdPath(f *os.File) (string, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/proc/self/fd", &st); err != nil {
+		return "", fmt.Errorf("/proc/self/fd: %w", err)
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return "", fmt.Errorf("/proc/self/fd is not on procfs (type %#x): refusing to use it", st.Type)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), nil
+}
+
+// SelfFds lists this process's open fds, from the fd directory of a
+// verified procfs (see the package comment).
+func SelfFds() ([]int, error) {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return nil, fmt.Errorf("open procfs: %w", err)
+	}
+	defer proc.Close()
+	h, err := proc.OpenSelf("fd")
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	dir, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("/proc/self/fd: %w", err)
+	}
+	var fds []int
+	for _, name := range names {
+		if fd, err := strconv.Atoi(name); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds, nil
 }

@@ -158,3 +158,40 @@ func TestRunAttachesCallersTerminal(t *testing.T) {
 	}
 	e.assertGone(id)
 }
+
+// TestTerminalOwnedByUser: the pty of a process whose user is 1000:1000
+// is owned by uid 1000, its group left as devpts makes it (gid=5, the
+// config's tty group), as runc does: for run, under both inits, and for
+// exec. /dev/console, the same pty, shows the same.
+func TestTerminalOwnedByUser(t *testing.T) {
+	const show = "stat -c '%u %g' $(tty) /dev/console; echo done"
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			l := listenConsole(t)
+			b := newBundle(t, "sh", "-c", show)
+			k.edit(b.Spec)
+			b.Spec.Process.Terminal = true
+			b.Spec.Process.User = specs.User{UID: 1000, GID: 1000}
+			id := newID(t)
+			if r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id); r.code != 0 {
+				t.Fatalf("run: %v", r)
+			}
+			out := strings.ReplaceAll(l.output(t), "\r", "")
+			if out != "1000 5\n1000 5\ndone\n" {
+				t.Fatalf("the terminal is not the user's: %q", out)
+			}
+			e.assertGone(id)
+		})
+	}
+	t.Run("exec", func(t *testing.T) {
+		e := newEnv(t)
+		id := e.running(sleeper(t))
+		l := listenConsole(t)
+		e.must("exec", "-t", "-d", "--console-socket", l.path, "-u", "1000:1000", id, "sh", "-c", "stat -c '%u %g' $(tty); echo done")
+		out := strings.ReplaceAll(l.output(t), "\r", "")
+		if out != "1000 5\ndone\n" {
+			t.Fatalf("the exec's terminal is not the user's: %q", out)
+		}
+	})
+}

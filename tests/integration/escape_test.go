@@ -235,6 +235,72 @@ func TestConsoleWithHostileDevSymlinks(t *testing.T) {
 	}
 }
 
+// TestConsoleWithFakeProcSelfFd: an image whose /proc/self/fd/N are
+// links to its own files, where no procfs is mounted at /proc (or where a
+// volume covers it). kan must not bind the pty through those paths: that
+// would bind one file of the image's choice onto another, as root, before
+// the masked and read-only paths are applied. runc refuses ("/proc/self/fd
+// is not on procfs"); kan binds by fd, never through /proc. Under both
+// inits (the Go init needs a /proc/self/status, which the volume fakes).
+func TestConsoleWithFakeProcSelfFd(t *testing.T) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range initKinds {
+		for _, covered := range []bool{false, true} {
+			if k.goRuntime && !covered {
+				continue // the Go init needs a /proc/self/status
+			}
+			name := map[bool]string{false: "no procfs", true: "procfs covered"}[covered]
+			t.Run(k.name+" "+name, func(t *testing.T) {
+				e := newEnv(t)
+				root := t.TempDir() + "/rootfs"
+				copyRootfs(t, root)
+				fake := root + "/proc" // the image's own /proc
+				if covered {
+					fake = t.TempDir() // the volume over the procfs
+				}
+				os.MkdirAll(fake+"/self/fd", 0o755)
+				os.WriteFile(fake+"/self/status", status, 0o644)
+				os.MkdirAll(root+"/evil", 0o755)
+				for fd := range 64 {
+					n := strconv.Itoa(fd)
+					os.WriteFile(root+"/evil/"+n, []byte(n), 0o644)
+					if err := os.Symlink("/evil/"+n, fake+"/self/fd/"+n); err != nil {
+						t.Fatal(err)
+					}
+				}
+				l := listenConsole(t)
+				b := newBundle(t, "sh", "-c", `ls -l /dev/console | cut -c1; for f in /evil/*; do [ "$(cat $f)" = "${f##*/}" ] || echo bound-over $f; done; echo done`)
+				k.edit(b.Spec)
+				b.Spec.Root.Path = root
+				b.Spec.Process.Terminal = true
+				var mounts []specs.Mount
+				for _, m := range b.Spec.Mounts {
+					if m.Destination != "/proc" || covered {
+						mounts = append(mounts, m)
+					}
+				}
+				if covered {
+					mounts = append(mounts, specs.Mount{Destination: "/proc", Type: "bind", Source: fake, Options: []string{"rbind"}})
+				}
+				b.Spec.Mounts = mounts
+				id := newID(t)
+				r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id)
+				if r.code != 0 {
+					t.Fatalf("run: %v", r)
+				}
+				out := strings.ReplaceAll(l.output(t), "\r", "")
+				if !strings.HasPrefix(out, "c\n") || strings.Contains(out, "bound-over") || !strings.Contains(out, "done") {
+					t.Fatalf("the pty was bound through the image's /proc/self/fd links: %q", out)
+				}
+				e.assertGone(id)
+			})
+		}
+	}
+}
+
 // TestExecCwdCannotEscape: the CVE-2024-21626 trick through kan exec: a
 // cwd of /proc/self/fd/N for every N kan might have left open.
 func TestExecCwdCannotEscape(t *testing.T) {

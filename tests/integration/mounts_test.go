@@ -595,3 +595,33 @@ echo ok > /dev/null && echo null-ok`)...)
 		}
 	}
 }
+
+// TestUserNSBindSourceUnderPrivateParent: in a user namespace, container
+// root is an unprivileged host user, who cannot reach a bind source under
+// a root-only (0700) directory. runc opens the sources on the host's side
+// and mounts from that; so does kan: a directory (rbind) and a file,
+// read by the container's program and by a process exec'd into it.
+func TestUserNSBindSourceUnderPrivateParent(t *testing.T) {
+	e := newEnv(t)
+	private := t.TempDir()
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(private+"/data", 0o755)
+	os.WriteFile(private+"/data/f", []byte("dir-from-host\n"), 0o644)
+	os.WriteFile(private+"/file", []byte("file-from-host\n"), 0o644)
+	b := newBundle(t, "sh", "-c", "cat /tmp/f /etc/hostname; touch /tmp/x 2>&1; sleep 1000")
+	withUserNS(b.Spec)
+	b.Spec.Mounts = append(b.Spec.Mounts,
+		specs.Mount{Destination: "/tmp", Type: "bind", Source: private + "/data", Options: []string{"rbind", "ro"}},
+		specs.Mount{Destination: "/etc/hostname", Type: "bind", Source: private + "/file", Options: []string{"bind"}})
+	id := e.running(b)
+	r := e.must("exec", id, "cat", "/tmp/f", "/etc/hostname")
+	if r.stdout != "dir-from-host\nfile-from-host\n" {
+		t.Fatalf("exec sees %q", r.stdout)
+	}
+	// The read-only option still holds on the mount kan made.
+	if r := e.kan("exec", id, "touch", "/tmp/y"); r.code == 0 || !strings.Contains(r.stderr, "Read-only") {
+		t.Fatalf("the read-only bind was writable: %v", r)
+	}
+}

@@ -171,3 +171,29 @@ func TestMountThroughSymlinkStaysInside(t *testing.T) {
 		t.Fatal("host mount table changed:\n" + strings.Join(diff, "\n"))
 	}
 }
+
+// TestNoPivotHidesHostProcfs: with --no-pivot the host's /proc and /sys
+// stay in the container's mount namespace, under its chroot, and the
+// kernel lets a new user namespace mount a fresh procfs when one is fully
+// visible there: a container could then read what linux.maskedPaths
+// hides. kan detaches them first, as runc does; the mount is refused
+// (runc's tests/integration/no_pivot.bats).
+func TestNoPivotHidesHostProcfs(t *testing.T) {
+	e := newEnv(t)
+	for _, args := range [][]string{nil, {"--no-pivot"}} {
+		b := newBundle(t, "unshare", "-rmpf", "sh", "-c", "echo in-userns; mount -t proc none /proc && echo mounted")
+		c := b.Spec.Process.Capabilities
+		// What it takes to map root in a new user namespace and mount.
+		more := []string{"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP"}
+		c.Bounding = append(c.Bounding, more...)
+		c.Effective = append(c.Effective, more...)
+		c.Permitted = append(c.Permitted, more...)
+		r := e.run(b, args...)
+		if !strings.Contains(r.stdout, "in-userns") {
+			t.Skipf("%v: no user namespace for the container here: %v", args, r)
+		}
+		if strings.Contains(r.stdout, "mounted") || !strings.Contains(r.stderr, "permission denied") {
+			t.Errorf("%v: a user namespace in the container mounted a fresh procfs: %v", args, r)
+		}
+	}
+}
