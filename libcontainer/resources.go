@@ -117,7 +117,7 @@ func mergeResources(old, upd *specs.LinuxResources) *specs.LinuxResources {
 		setNonZero(&o.Period, u.Period)
 		setNonZero(&o.RealtimeRuntime, u.RealtimeRuntime)
 		setNonZero(&o.RealtimePeriod, u.RealtimePeriod)
-		setNonZero(&o.Idle, u.Idle)
+		setNonNil(&o.Idle, u.Idle) // 0 ends idleness
 		if u.Cpus != "" {
 			o.Cpus = u.Cpus
 		}

@@ -282,16 +282,23 @@ func cpuSettings(r *specs.LinuxResources) ([]setting, error) {
 		out = slices.Insert(out, len(out)-1, setting{"cpu", "cpu.max.burst", "0", cpuField + ".burst", false, nil})
 		out = append(out, setting{"cpu", "cpu.max.burst", strconv.FormatUint(burst, 10), cpuField + ".burst", false, nil})
 	}
-	if idle := value(c.Idle); idle != 0 {
-		if idle != 1 {
+	if c.Idle != nil {
+		switch idle := *c.Idle; idle {
+		case 1:
+			// The kernel gives an idle cgroup the lowest weight and
+			// refuses to change it.
+			if value(c.Shares) != 0 {
+				return nil, fmt.Errorf("%s.idle: an idle cgroup has no weight: leave linux.resources.cpu.shares unset", cpuField)
+			}
+			out = append(out, setting{"cpu", "cpu.idle", "1", cpuField + ".idle", false, nil})
+		case 0:
+			// Written, as runc writes it, so that update --cpu-idle 0
+			// ends idleness; a kernel without cpu.idle (before 5.15)
+			// has no idle cgroups.
+			out = append(out, setting{"cpu", "cpu.idle", "0", cpuField + ".idle", true, nil})
+		default:
 			return nil, fmt.Errorf("%s.idle: %d is not 0 or 1", cpuField, idle)
 		}
-		// The kernel gives an idle cgroup the lowest weight and refuses
-		// to change it.
-		if value(c.Shares) != 0 {
-			return nil, fmt.Errorf("%s.idle: an idle cgroup has no weight: leave linux.resources.cpu.shares unset", cpuField)
-		}
-		out = append(out, setting{"cpu", "cpu.idle", "1", cpuField + ".idle", false, nil})
 	}
 	if c.Cpus != "" {
 		out = append(out, setting{"cpuset", "cpuset.cpus", c.Cpus, cpuField + ".cpus", false, nil})

@@ -255,6 +255,19 @@ func TestCPUIdle(t *testing.T) {
 	if got := readTest(t, filepath.Join(dir, "cpu.idle")); got != "1" {
 		t.Errorf("cpu.idle = %q", got)
 	}
+	// 0 is written too: it is how an update ends idleness.
+	if err := Set(root, dir, &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr(int64(0))}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTest(t, filepath.Join(dir, "cpu.idle")); got != "0" {
+		t.Errorf("cpu.idle after idle 0 = %q", got)
+	}
+	// Without the cpu controller it fails, naming the field, as in runc.
+	root, dir = fakeTree(t, "memory", "memory.max")
+	err := Set(root, dir, &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr(int64(0))}})
+	if err == nil || !strings.Contains(err.Error(), "linux.resources.cpu.idle") {
+		t.Errorf("idle 0 without the cpu controller: %v", err)
+	}
 }
 
 // An unlimited memory limit implies unlimited swap, but only where the

@@ -213,6 +213,15 @@ func TestCPUIdle(t *testing.T) {
 	if got := cgroupFile(t, id, "cpu.idle"); got != "1" {
 		t.Errorf("cpu.idle = %q", got)
 	}
+	// runc's update --cpu-idle: 0 ends idleness, 1 brings it back.
+	k.must("update", "--cpu-idle", "0", id)
+	if got := cgroupFile(t, id, "cpu.idle"); got != "0" {
+		t.Errorf("cpu.idle after update --cpu-idle 0 = %q", got)
+	}
+	k.must("update", "--cpu-idle", "1", id)
+	if got := cgroupFile(t, id, "cpu.idle"); got != "1" {
+		t.Errorf("cpu.idle after update --cpu-idle 1 = %q", got)
+	}
 }
 
 func TestCpuset(t *testing.T) {
