@@ -112,8 +112,8 @@ func TestCreateStartDelete(t *testing.T) {
 // kan spec's device rules deny every device but the defaults: the eBPF
 // program kan attaches to the container's cgroup lets the container make a
 // node (mknod is allowed, as with runc) but not open it, while /dev/null
-// works. A rule allowing the device, or listing the node in linux.devices
-// (kan then allows it), lets it open.
+// works. A rule allowing the device lets it open; listing the node in
+// linux.devices does not (as in runc).
 func TestDeviceFilter(t *testing.T) {
 	k := newKan(t)
 	// /dev/loop7 (block 7:7, from the VM's loop module) opens without any
@@ -149,8 +149,17 @@ if head -c 0 /dev/vmloop; then echo open=ok; else echo open=denied; fi`
 		specs.LinuxDeviceCgroup{Allow: true, Type: "b", Major: &major, Minor: &minor, Access: "r"})
 	check("rule allowing b 7:7 r", b, "open=ok")
 
+	// As in runc, a node of linux.devices is made but gets no rule of its
+	// own: opening it is up to linux.resources.devices.
 	b = newLoop()
 	b.Spec.Linux.Devices = append(b.Spec.Linux.Devices,
 		specs.LinuxDevice{Path: "/dev/vmloop", Type: "b", Major: 7, Minor: 7})
-	check("node in linux.devices", b, "open=ok")
+	check("node in linux.devices", b, "open=denied")
+
+	b = newLoop()
+	b.Spec.Linux.Devices = append(b.Spec.Linux.Devices,
+		specs.LinuxDevice{Path: "/dev/vmloop", Type: "b", Major: 7, Minor: 7})
+	b.Spec.Linux.Resources.Devices = append(b.Spec.Linux.Resources.Devices,
+		specs.LinuxDeviceCgroup{Allow: true, Type: "b", Major: &major, Minor: &minor, Access: "r"})
+	check("node in linux.devices with a rule allowing it", b, "open=ok")
 }
