@@ -121,15 +121,17 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err := checkSysctlNamespaces(o.Spec.Linux.Sysctl, plan); err != nil {
 		return nil, err
 	}
-	// The init's plan, when it can run no Go (outside.go): made before
-	// anything exists, so that a config it refuses leaves nothing.
-	var initPlan []byte
-	goInitWhy := needsGoInit(o.Spec, plan, o.NoPivot)
-	if goInitWhy == "" {
-		if initPlan, err = planInit(o, caps); err != nil {
-			return nil, err
-		}
+	// The plan of the process the init becomes, which the applier
+	// (laststage.c) carries out for either init: made before anything
+	// exists, so that a config it refuses leaves nothing.
+	initPlan, err := planInit(o, caps)
+	if err != nil {
+		return nil, err
 	}
+	// The init runs no Go when kan can build the rootfs from outside
+	// (outside.go); otherwise the Go init builds it.
+	goInitWhy := needsGoInit(o.Spec, plan, o.NoPivot)
+	outside := goInitWhy == ""
 	if debugOn() {
 		slog.Debug("create: config", "id", o.ID, "bundle", o.Bundle, "args", o.Spec.Process.Args, "namespaces", namespaceList(o.Spec.Linux.Namespaces))
 		if goInitWhy == "" {
@@ -250,7 +252,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 		o.BeforeStart()
 	}
 	stage := ""
-	if initPlan != nil {
+	if outside {
 		stage = nsenter.StageInit
 	}
 	if err = <-exeErr; err != nil {
@@ -301,7 +303,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 			return
 		}
 	}
-	if initPlan != nil {
+	if outside {
 		err = init.buildOutside(initPlan, cloneFlags, &rootfs.Config{
 			Spec:      o.Spec,
 			Rootfs:    rootPath,
@@ -311,17 +313,12 @@ func Create(o CreateOptions) (c *Container, err error) {
 		}, o.ConsoleSocket != nil)
 	} else {
 		err = init.waitReady(&initConfig{
-			ID:           o.ID,
-			Spec:         toWire(o.Spec),
-			Bundle:       o.Bundle,
-			Rootfs:       rootPath,
-			NoPivot:      o.NoPivot,
-			NoNewKeyring: o.NoNewKeyring,
-			CgroupDir:    cgroupDir,
-			PreserveFds:  o.PreserveFds,
-			FifoFd:       3 + o.PreserveFds + 1,
-			DoneFd:       3 + o.PreserveFds + 2,
-			ConsoleFd:    consoleFd(o),
+			Spec:      toWire(o.Spec),
+			Bundle:    o.Bundle,
+			Rootfs:    rootPath,
+			NoPivot:   o.NoPivot,
+			CgroupDir: cgroupDir,
+			Plan:      initPlan,
 		}, func() ([]byte, error) {
 			// prestart (deprecated, but still run) and createRuntime: in
 			// kan's namespaces, after the container's exist, before

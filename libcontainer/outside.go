@@ -65,8 +65,8 @@ func needsGoInit(s *specs.Spec, plan *namespaces.Plan, noPivot bool) string {
 	return ""
 }
 
-// planInit makes the init stage's plan: `kan exec`'s, with the init's fds
-// (see startInit) and keyring.
+// planInit makes the plan of the init's process, for either init:
+// `kan exec`'s, with the init's fds (see startInit) and keyring.
 func planInit(o CreateOptions, caps *capabilities.Set) ([]byte, error) {
 	ep, err := planExec(o.Spec.Process, o.Spec.Linux, caps, o.PreserveFds, o.ConsoleSocket != nil)
 	if err != nil {

@@ -74,56 +74,6 @@ func Parse(c *specs.LinuxCapabilities) (*Set, error) {
 	return s, nil
 }
 
-// ApplyBounding drops from the bounding set every capability not in it. It
-// must come before the switch to the container user, while kan still holds
-// CAP_SETPCAP.
-func (s *Set) ApplyBounding() error {
-	caps, err := capability.NewPid2(0)
-	if err != nil {
-		return err
-	}
-	if err := caps.Load(); err != nil {
-		return err
-	}
-	caps.Clear(capability.BOUNDING)
-	caps.Set(capability.BOUNDING, s.Bounding...)
-	if err := caps.Apply(capability.BOUNDING); err != nil {
-		return fmt.Errorf("set bounding capabilities: %w", err)
-	}
-	return nil
-}
-
-// Apply sets the effective, permitted, inheritable and ambient sets. It
-// comes after the switch to the container user (made with keep-caps).
-func (s *Set) Apply() error {
-	caps, err := capability.NewPid2(0)
-	if err != nil {
-		return err
-	}
-	if err := caps.Load(); err != nil {
-		return err
-	}
-	caps.Clear(capability.CAPS)
-	caps.Set(capability.EFFECTIVE, s.Effective...)
-	caps.Set(capability.PERMITTED, s.Permitted...)
-	caps.Set(capability.INHERITABLE, s.Inheritable...)
-	if err := caps.Apply(capability.CAPS); err != nil {
-		if what := s.outsideBounding(); what != "" {
-			return fmt.Errorf("%s: not in the bounding set kan runs with, so no container can get it: %w", what, err)
-		}
-		return fmt.Errorf("set capabilities: %w", err)
-	}
-	if err := capability.ResetAmbient(); err != nil {
-		return fmt.Errorf("reset ambient capabilities: %w", err)
-	}
-	if raise := s.RaisableAmbient(); len(raise) > 0 {
-		if err := capability.SetAmbient(true, raise...); err != nil {
-			return fmt.Errorf("set ambient capabilities %v: %w", raise, err)
-		}
-	}
-	return nil
-}
-
 // outsideBounding names the first capability of the permitted, effective
 // or inheritable set that the bounding set lacks: kan itself may run
 // without some (a container runtime nested in a restricted environment),

@@ -6,16 +6,12 @@
 package lsm
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
-
-	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
 // AppArmorEnabled tells whether the host kernel runs AppArmor.
@@ -48,36 +44,6 @@ func Check(apparmorProfile, selinuxLabel, mountLabel string) error {
 // CheckSpec is Check for a whole config.
 func CheckSpec(s *specs.Spec) error {
 	return Check(s.Process.ApparmorProfile, s.Process.SelinuxLabel, s.Linux.MountLabel)
-}
-
-// SetExecAttrs makes the next execve of this thread switch to the AppArmor
-// profile and SELinux label given (either may be empty). It writes the
-// kernel's per-thread attr files, checking that they really are procfs:
-// a container's /proc must not redirect the write elsewhere.
-func SetExecAttrs(apparmorProfile, selinuxLabel string) error {
-	if apparmorProfile != "" {
-		// The LSM-specific file first (5.8+), then the shared one.
-		err := writeAttr("attr/apparmor/exec", "exec "+apparmorProfile)
-		if errors.Is(err, unix.ENOENT) {
-			err = writeAttr("attr/exec", "exec "+apparmorProfile)
-		}
-		if err != nil {
-			return fmt.Errorf("process.apparmorProfile %q: %w", apparmorProfile, err)
-		}
-	}
-	if selinuxLabel != "" {
-		if err := writeAttr("attr/exec", selinuxLabel); err != nil {
-			return fmt.Errorf("process.selinuxLabel %q: %w", selinuxLabel, err)
-		}
-	}
-	return nil
-}
-
-// writeAttr writes /proc/thread-self/<subpath> through safeproc: a
-// bind mount over /proc/self/attr (even of another procfs file, which an
-// fstatfs check alone would accept) cannot redirect it.
-func writeAttr(subpath, value string) error {
-	return safeproc.WriteThreadSelf(subpath, value)
 }
 
 // MountData adds the SELinux context option for label to the data of a

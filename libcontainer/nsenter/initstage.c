@@ -29,8 +29,6 @@
 
 #include "laststage.h"
 
-#define KEYCTL_JOIN_SESSION_KEYRING 1
-
 // recv_op reads one request and the fd that may come with it (-1: none).
 static int recv_op(int sync_fd, struct kan_op *op)
 {
@@ -123,9 +121,7 @@ void kan_init_stage(int sync_fd)
 		errno = EPROTO;
 		kan_fail("malformed plan from kan");
 	}
-	if (plan.new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, proc.keyring) < 0 &&
-	    errno != ENOSYS)
-		kan_fail("join session keyring");
+	kan_join_keyring(&plan, &proc);
 
 	for (int run = 0; !run;) {
 		struct kan_op op;
@@ -163,8 +159,5 @@ void kan_init_stage(int sync_fd)
 	kan_done_fd = plan.done_fd;
 	wait_start(plan.fifo_fd);
 	close(plan.fifo_fd);
-	kan_set_rlimits(&plan);
-	kan_fail_status = 127;
-	execve(program, proc.argv, proc.envp);
-	kan_fail("exec %s", program);
+	kan_run_program(&plan, &proc, program);
 }

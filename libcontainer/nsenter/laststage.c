@@ -51,6 +51,7 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+#define KEYCTL_JOIN_SESSION_KEYRING 1
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
@@ -249,8 +250,10 @@ void kan_setup_terminal(const struct kan_plan *plan, int console)
 
 static void set_rlimit(const struct kan_rlimit *rl)
 {
+	// prlimit64 itself: a C library's setrlimit may signal every thread
+	// of the process (musl's fallback), and the Go init has many.
 	struct rlimit lim = {.rlim_cur = rl->soft, .rlim_max = rl->hard};
-	if (setrlimit(rl->resource, &lim) < 0)
+	if (syscall(SYS_prlimit64, 0, rl->resource, &lim, NULL) < 0)
 		kan_fail("process.rlimits %s (soft %llu, hard %llu)", rlimit_names[rl->resource],
 			 (unsigned long long)rl->soft, (unsigned long long)rl->hard);
 }
@@ -616,16 +619,13 @@ static void die_of(int sig)
 
 static void ignore(int sig) { (void)sig; }
 
-void kan_catch_signals(void)
+// reset_libc_signals gives the signals the C library keeps for itself (32
+// to 34), which refuse sigaction, the default action directly, so that one
+// kan's caller ignored does not reach the program ignored (a static glibc
+// used to install handlers there; musl does not; the Go runtime leaves
+// them as it finds them). Nothing kan runs uses them.
+static void reset_libc_signals(void)
 {
-	// The signals that end a Go program (SIGHUP, SIGINT and SIGTERM;
-	// those it dies of with a trace; the faults sent by kill).
-	static const int fatal[] = {SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
-				    SIGFPE, SIGSEGV, SIGSTKFLT, SIGTERM, SIGSYS};
-	// The signals the C library keeps for itself (32 to 34) refuse
-	// sigaction: the default, directly, so that an ignored one does not
-	// reach the program (a static glibc used to install handlers there;
-	// musl does not). This process uses none of them.
 	for (int sig = 32; sig < SIGRTMIN; sig++) {
 		struct {
 			void *handler;
@@ -635,6 +635,15 @@ void kan_catch_signals(void)
 		} dfl = {.handler = SIG_DFL};
 		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
 	}
+}
+
+void kan_catch_signals(void)
+{
+	// The signals that end a Go program (SIGHUP, SIGINT and SIGTERM;
+	// those it dies of with a trace; the faults sent by kill).
+	static const int fatal[] = {SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
+				    SIGFPE, SIGSEGV, SIGSTKFLT, SIGTERM, SIGSYS};
+	reset_libc_signals();
 	for (int sig = 1; sig < NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN))
 			continue; // uncatchable, or the C library's own
@@ -663,9 +672,9 @@ static void malformed(void)
 	kan_fail("malformed plan from kan");
 }
 
-void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)
+// check_plan refuses a plan whose fixed part cannot be right.
+static void check_plan(const struct kan_plan *plan)
 {
-	kan_read_full(sync_fd, plan, sizeof(*plan), "the plan");
 	if (plan->magic != KAN_PLAN_MAGIC || plan->size > KAN_PLAN_MAX_SIZE || plan->nrlimits > KAN_PLAN_RLIMITS ||
 	    (uint64_t)plan->ngroups * sizeof(gid_t) > plan->size || plan->first_cloexec_fd < 3 || plan->nargs == 0 ||
 	    (uint64_t)plan->nargs + plan->nenv > plan->size ||
@@ -678,14 +687,13 @@ void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)
 	for (uint32_t i = 0; i < plan->nrlimits; i++)
 		if (plan->rlimits[i].resource >= KAN_PLAN_RLIMITS)
 			malformed();
-	char *data = malloc(plan->size + 1);
-	if (!data)
-		kan_fail("read the plan from kan");
-	kan_read_full(sync_fd, data, plan->size, "the plan");
-	data[plan->size] = '\0';
+}
 
-	// Unpack the groups and strings (see laststage.h). The environment
-	// gets room for a HOME.
+// unpack fills proc from data, the plan's variable part (see laststage.h),
+// which it points into: plan->size bytes and a NUL. The environment gets
+// room for a HOME.
+static void unpack(const struct kan_plan *plan, char *data, struct kan_process *proc)
+{
 	proc->groups = (const uint32_t *)data;
 	char *p = data + plan->ngroups * sizeof(gid_t), *end = data + plan->size;
 	proc->cwd = next_string(&p, end);
@@ -702,6 +710,51 @@ void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)
 	for (int i = 0; i < KAN_NDESC; i++)
 		proc->desc[i] = next_string(&p, end);
 	proc->keyring = next_string(&p, end);
+}
+
+void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)
+{
+	kan_read_full(sync_fd, plan, sizeof(*plan), "the plan");
+	check_plan(plan);
+	char *data = malloc(plan->size + 1);
+	if (!data)
+		kan_fail("read the plan from kan");
+	kan_read_full(sync_fd, data, plan->size, "the plan");
+	data[plan->size] = '\0';
+	unpack(plan, data, proc);
+}
+
+void kan_load_plan(const void *buf, size_t len, struct kan_plan *plan, struct kan_process *proc)
+{
+	kan_fail_prefix = "";
+	if (len < sizeof(*plan))
+		malformed();
+	memcpy(plan, buf, sizeof(*plan));
+	check_plan(plan);
+	if (len - sizeof(*plan) != plan->size)
+		malformed();
+	char *data = malloc(plan->size + 1);
+	if (!data)
+		kan_fail("read the plan from kan");
+	memcpy(data, (const char *)buf + sizeof(*plan), plan->size);
+	data[plan->size] = '\0';
+	unpack(plan, data, proc);
+}
+
+void kan_join_keyring(const struct kan_plan *plan, const struct kan_process *proc)
+{
+	if (plan->new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, proc->keyring) < 0 &&
+	    errno != ENOSYS)
+		kan_fail("join session keyring");
+}
+
+void kan_run_program(const struct kan_plan *plan, struct kan_process *proc, const char *program)
+{
+	reset_libc_signals();
+	kan_set_rlimits(plan);
+	kan_fail_status = 127;
+	execve(program, proc->argv, proc->envp);
+	kan_fail("exec %s", program);
 }
 
 // is_executable says whether path is a file execve could run (what

@@ -108,6 +108,21 @@ void kan_read_full(int fd, void *buf, size_t len, const char *what);
 // kan_read_plan reads and checks a plan from sync_fd and unpacks it.
 void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc);
 
+// kan_load_plan checks and unpacks a plan laid out in buf (len bytes: the
+// fixed part and its variable part), for the Go init, which gets it with
+// its config.
+void kan_load_plan(const void *buf, size_t len, struct kan_plan *plan, struct kan_process *proc);
+
+// kan_join_keyring joins the init's session keyring of its own, if the
+// plan names one.
+void kan_join_keyring(const struct kan_plan *plan, const struct kan_process *proc);
+
+// kan_run_program ends a process kan_become made: the C library's own
+// signals reset, the rlimits set, program executed with the plan's
+// arguments and environment. Its failures exit with 127 (kan_fail).
+void kan_run_program(const struct kan_plan *plan, struct kan_process *proc, const char *program)
+	__attribute__((noreturn));
+
 // kan_setup_terminal gives the process its terminal; with console, the
 // pty becomes /dev/console as well (the init's).
 void kan_setup_terminal(const struct kan_plan *plan, int console);

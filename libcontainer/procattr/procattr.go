@@ -9,7 +9,6 @@ package procattr
 
 import (
 	"fmt"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -39,21 +38,6 @@ func Persona(p *specs.LinuxPersonality) (uint64, error) {
 		return 0, fmt.Errorf("linux.personality.flags: %v: no flags are defined", p.Flags)
 	}
 	return persona, nil
-}
-
-// Personality sets linux.personality.
-func Personality(p *specs.LinuxPersonality) error {
-	if p == nil {
-		return nil
-	}
-	persona, err := Persona(p)
-	if err != nil {
-		return err
-	}
-	if _, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, uintptr(persona), 0, 0); errno != 0 {
-		return fmt.Errorf("linux.personality: %w", errno)
-	}
-	return nil
 }
 
 var schedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
@@ -99,21 +83,6 @@ func SchedulerField(s *specs.Scheduler) string {
 	return fmt.Sprintf("process.scheduler (policy %s, priority %d, nice %d)", s.Policy, s.Priority, s.Nice)
 }
 
-// Scheduler sets process.scheduler on this thread.
-func Scheduler(s *specs.Scheduler) error {
-	if s == nil {
-		return nil
-	}
-	attr, err := SchedulerAttr(s)
-	if err != nil {
-		return err
-	}
-	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
-		return fmt.Errorf("%s: %w", SchedulerField(s), err)
-	}
-	return nil
-}
-
 // IOPriorityValue is ioprio_set(2)'s priority for process.ioPriority.
 func IOPriorityValue(p *specs.LinuxIOPriority) (int, error) {
 	const classShift = 13
@@ -130,22 +99,6 @@ func IOPriorityValue(p *specs.LinuxIOPriority) (int, error) {
 // IOPriorityField names process.ioPriority in errors.
 func IOPriorityField(p *specs.LinuxIOPriority) string {
 	return fmt.Sprintf("process.ioPriority (%s %d)", p.Class, p.Priority)
-}
-
-// IOPriority sets process.ioPriority with ioprio_set(2) on this thread.
-func IOPriority(p *specs.LinuxIOPriority) error {
-	if p == nil {
-		return nil
-	}
-	prio, err := IOPriorityValue(p)
-	if err != nil {
-		return err
-	}
-	const whoProcess = 1
-	if _, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, 0, uintptr(prio)); errno != 0 {
-		return fmt.Errorf("%s: %w", IOPriorityField(p), errno)
-	}
-	return nil
 }
 
 // CPUSetOf is the CPU mask of list. field names the config field for
@@ -226,25 +179,6 @@ func MemoryPolicyArgs(p *specs.LinuxMemoryPolicy) (mode uintptr, mask []uint64, 
 		maxNode = uintptr(len(mask)*64 + 1)
 	}
 	return mode, mask, maxNode, nil
-}
-
-// MemoryPolicy sets linux.memoryPolicy with set_mempolicy(2).
-func MemoryPolicy(p *specs.LinuxMemoryPolicy) error {
-	if p == nil {
-		return nil
-	}
-	mode, mask, maxNode, err := MemoryPolicyArgs(p)
-	if err != nil {
-		return err
-	}
-	var maskPtr uintptr
-	if len(mask) > 0 {
-		maskPtr = uintptr(unsafe.Pointer(&mask[0]))
-	}
-	if _, _, errno := unix.Syscall(unix.SYS_SET_MEMPOLICY, mode, maskPtr, maxNode); errno != 0 {
-		return fmt.Errorf("%s: %w", MemoryPolicyField(p), errno)
-	}
-	return nil
 }
 
 // MemoryPolicyField names linux.memoryPolicy in errors.

@@ -1,5 +1,6 @@
 // Package safeproc writes the procfs files kan sets up a container
-// through (sysctls, oom_score_adj, LSM exec attributes) so that the write
+// through (sysctls; oom_score_adj and the LSM exec attributes are the C
+// applier's, laststage.c, which does the same) so that the write
 // lands in the real file and nowhere else.
 //
 // The container's /proc is built from its config and rootfs: a config can
@@ -17,8 +18,6 @@ package safeproc
 import (
 	"fmt"
 	"os"
-	"runtime"
-	"strconv"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
@@ -38,39 +37,6 @@ func WriteRoot(subpath, value string) error {
 	}
 	defer f.Close()
 	return write(f, "/proc/"+subpath, value)
-}
-
-// WriteSelf writes /proc/self/<subpath>.
-func WriteSelf(subpath, value string) error {
-	proc, err := procfs.OpenProcRoot()
-	if err != nil {
-		return fmt.Errorf("open procfs: %w", err)
-	}
-	defer proc.Close()
-	f, err := proc.OpenSelf(subpath)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return write(f, "/proc/self/"+subpath, value)
-}
-
-// WriteThreadSelf writes /proc/thread-self/<subpath>, for this thread.
-func WriteThreadSelf(subpath, value string) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	proc, err := procfs.OpenProcRoot()
-	if err != nil {
-		return fmt.Errorf("open procfs: %w", err)
-	}
-	defer proc.Close()
-	f, closer, err := proc.OpenThreadSelf(subpath)
-	if err != nil {
-		return err
-	}
-	defer closer()
-	defer f.Close()
-	return write(f, "/proc/thread-self/"+subpath, value)
 }
 
 // write re-opens the O_PATH handle h for writing, checks that it is still
@@ -109,35 +75,4 @@ func SelfFdPath(f *os.File) (string, error) {
 		return "", fmt.Errorf("/proc/self/fd is not on procfs (type %#x): refusing to use it", st.Type)
 	}
 	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), nil
-}
-
-// SelfFds lists this process's open fds, from the fd directory of a
-// verified procfs (see the package comment).
-func SelfFds() ([]int, error) {
-	proc, err := procfs.OpenProcRoot()
-	if err != nil {
-		return nil, fmt.Errorf("open procfs: %w", err)
-	}
-	defer proc.Close()
-	h, err := proc.OpenSelf("fd")
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	dir, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	defer dir.Close()
-	names, err := dir.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("/proc/self/fd: %w", err)
-	}
-	var fds []int
-	for _, name := range names {
-		if fd, err := strconv.Atoi(name); err == nil {
-			fds = append(fds, fd)
-		}
-	}
-	return fds, nil
 }

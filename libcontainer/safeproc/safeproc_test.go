@@ -6,19 +6,20 @@ import (
 	"testing"
 )
 
-func TestWriteSelfAndThreadSelf(t *testing.T) {
-	cur, err := os.ReadFile("/proc/self/oom_score_adj")
+func TestSelfFdPath(t *testing.T) {
+	f, err := os.Open("/")
 	if err != nil {
-		t.Skip(err)
-	}
-	if err := WriteSelf("oom_score_adj", strings.TrimSpace(string(cur))); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteSelf("no-such-file", "1"); err == nil {
-		t.Fatal("writing a missing procfs file succeeded")
-	}
-	// The comm of this thread: a per-thread file that exists everywhere.
-	if err := WriteThreadSelf("comm", "safeproc-test"); err != nil {
+	defer f.Close()
+	p, err := SelfFdPath(f)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p, "/proc/self/fd/") {
+		t.Fatalf("SelfFdPath: %q", p)
+	}
+	if target, err := os.Readlink(p); err != nil || target != "/" {
+		t.Fatalf("%s links to %q (%v), want /", p, target, err)
 	}
 }

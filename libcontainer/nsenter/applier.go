@@ -1,0 +1,66 @@
+package nsenter
+
+// #include <stdlib.h>
+// #include "laststage.h"
+import "C"
+
+// Process is the plan of a container's process in the hands of the one
+// applier, the C of laststage.c: the exec stage and the C init call it
+// directly, the Go init through Process, so that "become the container's
+// process" is written once. Each method runs on the calling thread, which
+// must be locked (runtime.LockOSThread) and is the one that executes the
+// program: credentials, capabilities and no_new_privs belong to a thread.
+//
+// A failure does not return: the applier reports it to kan on the sync
+// socket (before ready) or in exec.done (after, see Run) and exits, as the
+// other two callers do.
+type Process struct {
+	plan    *C.struct_kan_plan
+	proc    *C.struct_kan_process
+	program *C.char
+}
+
+// Load checks and unpacks plan (ExecPlan.Marshal's bytes). The memory is
+// C's and lives until the program is executed.
+func Load(plan []byte) *Process {
+	p := &Process{
+		plan: (*C.struct_kan_plan)(C.calloc(1, C.sizeof_struct_kan_plan)),
+		proc: (*C.struct_kan_process)(C.calloc(1, C.sizeof_struct_kan_process)),
+	}
+	buf := C.CBytes(plan)
+	defer C.free(buf)
+	C.kan_load_plan(buf, C.size_t(len(plan)), p.plan, p.proc)
+	return p
+}
+
+// JoinKeyring joins the session keyring of the container's own that the
+// plan names, if any.
+func (p *Process) JoinKeyring() { C.kan_join_keyring(p.plan, p.proc) }
+
+// SetupTerminal makes the terminal, if the plan has one, and binds it to
+// /dev/console.
+func (p *Process) SetupTerminal() {
+	if p.plan.console_fd >= 0 {
+		C.kan_setup_terminal(p.plan, 1)
+	}
+}
+
+// Become makes this thread the plan's process, up to its LSM labels, and
+// looks the program up in the container's PATH.
+func (p *Process) Become() {
+	var program *C.char
+	C.kan_become(p.plan, p.proc, &program)
+	p.program = program
+}
+
+// FifoFd and DoneFd are the init's exec.fifo and exec.done.
+func (p *Process) FifoFd() int { return int(p.plan.fifo_fd) }
+func (p *Process) DoneFd() int { return int(p.plan.done_fd) }
+
+// Run executes the program, after setting the rlimits. From now on a
+// failure is written to exec.done, for kan start to report. It does not
+// return.
+func (p *Process) Run() {
+	C.kan_done_fd = p.plan.done_fd
+	C.kan_run_program(p.plan, p.proc, p.program)
+}
