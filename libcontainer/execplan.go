@@ -11,10 +11,11 @@ import (
 	"github.com/kan-runtime/kan/spec"
 )
 
-// The process `kan exec` adds never runs Go: kan exec turns its config
-// into numbers here, with the same parsing and checks as the init's
-// becomeProcess, and the exec stage in C applies them from inside the
-// container, in becomeProcess's order (libcontainer/nsenter/laststage.c).
+// Every process kan makes a container's — the init, whichever builds its
+// rootfs, and what `kan exec` adds — becomes it through one applier, in C
+// (libcontainer/nsenter/laststage.c): kan turns the process's config into
+// numbers here, the plan, and the applier carries them out from inside
+// the container.
 // What must be seen from inside — the user's home in the container's
 // /etc/passwd, the program in its PATH — the stage looks up itself, in the
 // container's root, cgroup and user namespace, as the init does.

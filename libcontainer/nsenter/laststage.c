@@ -1,8 +1,10 @@
-// The exec stage: the last steps of `kan exec`, in C, so that the process
-// kan adds to a container never starts the Go runtime. kan exec turned the
-// process's config into numbers (see plan.go); here the process, already
-// in the container's namespaces and cgroup, does what the Go init's
-// becomeProcess does, in the same order, from inside the container:
+// The applier: the one implementation of "become the container's
+// process", in C, for its three callers — the exec stage (the process
+// `kan exec` adds, which never starts the Go runtime), the C init
+// (initstage.c) and the Go init (through applier.go). kan turned the
+// process's config into numbers (execplan.go, plan.go); here the process,
+// already in the container's namespaces and cgroup, does from inside the
+// container, in this order:
 //
 //	root         chroot to the init's root, handed over as an fd
 //	terminal     a pty from the container's devpts, master sent to the
@@ -20,8 +22,10 @@
 //	rlimits      set last, then execve, searching the container's PATH
 //	             as execvp does
 //
-// Any failure goes to kan exec as an error message on the sync socket,
-// which closes on exec: end of file tells kan exec the program runs.
+// Any failure goes to kan as an error message on the sync socket (after
+// an init reported ready: to exec.done, for kan start), and the process
+// exits. For kan exec the sync socket closes on exec: end of file tells it
+// the program runs.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -145,8 +149,7 @@ static int send_fd(int sock, const char *name, int fd)
 #define KAN_MOVE_MOUNT_F_EMPTY_PATH 0x04
 #define KAN_MOVE_MOUNT_T_EMPTY_PATH 0x40
 
-// bind_console makes /dev/console the container's terminal, as
-// console.Setup does for the Go init: the slave is bind-mounted onto the
+// bind_console makes /dev/console the container's terminal: the slave is bind-mounted onto the
 // very file opened (never following a link) as /dev/console, both taken
 // by fd with the mount API. Not through /proc/self/fd: the container's
 // /proc may be no procfs at all, and its "fd/N" links to files of the
@@ -189,7 +192,7 @@ static void bind_console(int slave)
 	close(f);
 }
 
-// kan_setup_terminal does what console.Setup does: a pty of the
+// kan_setup_terminal gives the process its terminal: a pty of the
 // container's devpts, its master sent over the console socket, its slave
 // made stdio and the controlling terminal, and for the init /dev/console.
 void kan_setup_terminal(const struct kan_plan *plan, int console)
@@ -410,8 +413,7 @@ static int write_attr(int proc, const char *file, const char *value)
 }
 
 // set_exec_labels makes the execve switch to the AppArmor profile and
-// SELinux label of the plan, as lsm.SetExecAttrs does for the init,
-// through proc (open_procfs, opened while the process could still make a
+// SELinux label of the plan, through proc (open_procfs, opened while the process could still make a
 // procfs of its own).
 static void set_exec_labels(int proc, const char *apparmor, const char *selinux)
 {
@@ -561,8 +563,7 @@ void kan_exec_program(char **argv, char **envp)
 
 // set_attributes sets what the program inherits through execve, while the
 // process still has every capability (a real-time policy needs
-// CAP_SYS_NICE, which the program may not get): the order and the checks
-// of becomeProcess.
+// CAP_SYS_NICE, which the program may not get).
 static void set_attributes(const struct kan_plan *plan, int proc, char **desc)
 {
 	if (plan->set_oom_score_adj) {
