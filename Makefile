@@ -14,7 +14,7 @@ LDFLAGS  := -s -w -linkmode external -extldflags -static -X main.version=$(VERSI
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
 SOURCES  := $(shell find . -name '*.go' -o -name '*.c' -o -name '*.h' | grep -v '^./tests/') go.mod go.sum
 
-.PHONY: FORCE all test unit fuzz integration stress validation vmtest engines enginedeps demo deps vmdeps clean lint bench
+.PHONY: FORCE all test unit fuzz integration stress validation vmtest sysvmtest engines enginedeps demo deps vmdeps sysvmdeps clean lint bench
 
 all: kan
 
@@ -34,6 +34,9 @@ deps:
 vmdeps:
 	tests/deps.sh vm
 
+sysvmdeps:
+	tests/deps.sh sysvm
+
 enginedeps:
 	tests/engines/deps.sh
 
@@ -41,6 +44,7 @@ lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags vmtest ./tests/vm/
+	$(GO) vet -tags sysvm ./tests/sysvm/
 	cd tests/engines/cri && $(GO) vet .
 
 unit:
@@ -83,6 +87,13 @@ validation: kan
 vmtest: kan vmdeps
 	GO=$(GO) tests/vm/run.sh $(CURDIR)/kan $(TESTFLAGS)
 
+# The tests that need systemd as PID 1 (a real root filesystem, pure cgroup
+# v2 under systemd, D-Bus, the engines, criu) run in a Debian VM whose
+# image is built once from the Debian archive and cached (tests/sysvm).
+# Flags for the test binary: make sysvmtest TESTFLAGS=-test.run=TestHost
+sysvmtest: kan sysvmdeps
+	GO=$(GO) tests/sysvm/test.sh $(CURDIR)/kan $(TESTFLAGS)
+
 # kan behind Podman, containerd (ctr) and Docker from Debian, each step
 # also with runc for comparison; the daemons run with all their state in a
 # temporary directory (tests/engines). Prints the engine × step matrix.
@@ -94,7 +105,7 @@ engines: kan enginedeps tests/engines/cri/cri
 tests/engines/cri/cri: tests/engines/cri/main.go tests/engines/cri/go.mod
 	cd tests/engines/cri && $(GO) build -o cri .
 
-test: deps lint unit fuzz integration validation vmtest engines
+test: deps lint unit fuzz integration validation vmtest sysvmtest engines
 
 # kan against runc and crun, side by side: writes docs/performance.md.
 bench: deps kan vmdeps

@@ -4,6 +4,8 @@
 #   tests/deps.sh vm     also the cgroup v2 test VM (make vmtest): QEMU and
 #                        Debian's kernel, fetched into a cache, not installed
 #                        (tests/vm/kernel.sh says why)
+#   tests/deps.sh sysvm  also the systemd test VM (make sysvmtest): the above,
+#                        debootstrap, mkfs.ext4 and qemu-img
 set -eu
 need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
@@ -14,16 +16,21 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v mkfifo >/dev/null 2>&1 || need="$need coreutils"
 command -v patch >/dev/null 2>&1 || need="$need patch"        # validation suite patches
 command -v unshare >/dev/null 2>&1 || need="$need util-linux" # tests join a mount namespace
-if [ "${1:-}" = vm ]; then
+if [ "${1:-}" = vm ] || [ "${1:-}" = sysvm ]; then
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 	command -v cpio >/dev/null 2>&1 || need="$need cpio" # the initramfs
 	command -v xz >/dev/null 2>&1 || need="$need xz-utils" # Debian's kernel image is xz-compressed
+fi
+if [ "${1:-}" = sysvm ]; then
+	command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
+	command -v mkfs.ext4 >/dev/null 2>&1 || need="$need e2fsprogs"
+	command -v qemu-img >/dev/null 2>&1 || need="$need qemu-utils"
 fi
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
-if [ "${1:-}" = vm ]; then
+if [ "${1:-}" = vm ] || [ "${1:-}" = sysvm ]; then
 	"$(dirname "$0")/vm/kernel.sh" >/dev/null
 fi

@@ -2,13 +2,15 @@
 # Boot an initramfs made by mkinitramfs.sh under QEMU with software
 # emulation (TCG: no /dev/kvm needed), print the payload's output on stdout
 # and exit with the payload's exit code:
-#   tests/vm/vmrun.sh -k VMLINUX [-m MB] [-c CPUS] [-t SECS] [-a KARGS] [-l LOG] [-v] INITRAMFS
+#   tests/vm/vmrun.sh -k VMLINUX [-m MB] [-c CPUS] [-t SECS] [-a KARGS] [-d DISK]... [-l LOG] [-v] INITRAMFS
 #   -k VMLINUX  the kernel (kernel.sh's vmlinux)
 #   -m MB       guest memory (default 1024; the initramfs is unpacked into it)
 #   -c CPUS     guest CPUs (default 2)
 #   -t SECS     kill the VM after SECS (default 600)
 #   -a KARGS    more kernel command line, e.g. vm.debug=1 (kernel log on
 #               the console, dmesg after the payload) or hugepages=16
+#   -d DISK     a virtio disk (raw, or qcow2 by its .qcow2 name); the first
+#               is /dev/vda (tests/sysvm boots its root from it)
 #   -l LOG      write the whole serial console to LOG
 #   -v          copy boot messages (all but the payload's output) to stderr
 # Env: ACCEL=kvm where /dev/kvm exists (default tcg; kvm is untested here).
@@ -16,12 +18,17 @@
 # finished (e.g. a kernel panic).
 set -uo pipefail
 
-kernel="" mem=1024 cpus=2 tmo=600 kargs="" log=/dev/null verbose=0
-usage() { sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2; }
-while getopts k:m:c:t:a:l:vh opt; do
+kernel="" mem=1024 cpus=2 tmo=600 kargs="" log=/dev/null verbose=0 disks=()
+usage() { sed -n '2,19s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+while getopts k:m:c:t:a:d:l:vh opt; do
 	case $opt in
 	k) kernel=$OPTARG ;; m) mem=$OPTARG ;; c) cpus=$OPTARG ;; t) tmo=$OPTARG ;;
-	a) kargs=$OPTARG ;; l) log=$OPTARG ;; v) verbose=1 ;; *) usage ;;
+	a) kargs=$OPTARG ;; l) log=$OPTARG ;; v) verbose=1 ;;
+	d)
+		fmt=raw
+		[[ $OPTARG == *.qcow2 ]] && fmt=qcow2
+		disks+=(-drive "file=$OPTARG,if=virtio,format=$fmt,cache=unsafe") ;;
+	*) usage ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -65,7 +72,7 @@ done < <(
 	# to raw mode and take Ctrl-A.
 	timeout -k 5 "$tmo" qemu-system-x86_64 -accel "${ACCEL:-tcg}" -cpu max -smp "$cpus" -m "$mem" \
 		-nographic -no-reboot -nodefaults -no-user-config -serial stdio \
-		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" </dev/null 2>&1
+		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" "${disks[@]}" </dev/null 2>&1
 	echo $? >"$qrc"
 )
 t1=$EPOCHREALTIME
