@@ -83,7 +83,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	var cfg struct {
-		Linux *wireLinux `json:"linux"`
+		Linux *execLinux `json:"linux"`
 	}
 	if err := c.configPart("linux section", &cfg); err != nil {
 		return 0, err
@@ -132,7 +132,9 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, errors.New("the container stopped")
 	}
 
-	ep, err := planExec(p, cfg.Linux.linux(), caps, o.PreserveFds, o.ConsoleSocket != nil)
+	l := cfg.Linux.linux()
+	l.Seccomp = cfg.Linux.Seccomp // the container's filter, as runc gives it
+	ep, err := planExec(p, l, caps, o.PreserveFds, o.ConsoleSocket != nil)
 	if err != nil {
 		return 0, err
 	}
@@ -196,4 +198,11 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	crashpoint.Hit("exec-running")
 	return pid, nil
+}
+
+// execLinux is the part of the container's linux section an exec'd
+// process gets: what the init got, and the seccomp filter.
+type execLinux struct {
+	wireLinux
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }

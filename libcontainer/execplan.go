@@ -1,13 +1,17 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/procattr"
+	"github.com/kan-runtime/kan/libcontainer/seccomp"
 	"github.com/kan-runtime/kan/spec"
 )
 
@@ -92,6 +96,12 @@ func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, preserve
 		plan.CPUAffinity = set
 		plan.CPUAffinityDesc = fmt.Sprintf("%s %q", field, a.Final)
 	}
+	if l.Seccomp != nil {
+		var err error
+		if plan.Seccomp, plan.SeccompFlags, err = planSeccomp(l.Seccomp); err != nil {
+			return nil, err
+		}
+	}
 	rlimits, err := planRlimits(p.Rlimits)
 	if err != nil {
 		return nil, err
@@ -124,4 +134,28 @@ func planRlimits(rls []specs.POSIXRlimit) ([]nsenter.Rlimit, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// planSeccomp compiles linux.seccomp for this machine (seccomp.Compile)
+// and checks that the kernel takes its flags, so that a refused filter
+// fails before anything exists.
+func planSeccomp(profile *specs.LinuxSeccomp) ([]unix.SockFilter, uint, error) {
+	f, err := seccomp.Compile(profile, seccomp.Native())
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(f.Unknown) > 0 && debugOn() {
+		// As runc and libseccomp do: a name this kan's tables lack is
+		// left out of the filter.
+		slog.Debug("linux.seccomp: syscalls unknown on this architecture, left out", "names", f.Unknown)
+	}
+	if f.Notify {
+		return nil, 0, errors.New("linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by this kan yet")
+	}
+	// libseccomp applies it only to a filter with a listener.
+	f.Flags &^= seccomp.FlagWaitKillableRecv
+	if err := seccomp.CheckFlags(f.Flags); err != nil {
+		return nil, 0, err
+	}
+	return f.Program, f.Flags, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
+	"github.com/kan-runtime/kan/libcontainer/seccomp"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 )
 
@@ -54,7 +55,7 @@ func Features(annotations map[string]string) *features.Features {
 			// rdma limits need the rdma controller on the cgroup2
 			// hierarchy, which a hybrid host may not give it.
 			Cgroup:   &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: boolp(hasController("rdma"))},
-			Seccomp:  &features.Seccomp{Enabled: &no},
+			Seccomp:  seccompFeatures(),
 			Apparmor: &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
 			Selinux:  &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},
 			IntelRdt: &features.IntelRdt{Enabled: &no},
@@ -70,5 +71,44 @@ func Features(annotations map[string]string) *features.Features {
 			NetDevices:      &features.NetDevices{Enabled: &yes},
 		},
 		Annotations: annotations,
+	}
+}
+
+// seccompFeatures says what linux.seccomp kan takes on this machine:
+// everything of the OCI profile but SCMP_ACT_NOTIFY, for the
+// architectures it has tables for, with the flags this kernel has.
+func seccompFeatures() *features.Seccomp {
+	family := seccomp.Native()
+	if family == nil {
+		no := false
+		return &features.Seccomp{Enabled: &no}
+	}
+	yes := true
+	var flags []string
+	for _, f := range []struct {
+		flag uint
+		name string
+	}{
+		{seccomp.FlagTsync, "SECCOMP_FILTER_FLAG_TSYNC"},
+		{seccomp.FlagLog, "SECCOMP_FILTER_FLAG_LOG"},
+		{seccomp.FlagSpecAllow, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
+	} {
+		if seccomp.CheckFlags(f.flag) == nil {
+			flags = append(flags, f.name)
+		}
+	}
+	return &features.Seccomp{
+		Enabled: &yes,
+		Actions: []string{
+			string(specs.ActKill), string(specs.ActKillProcess), string(specs.ActKillThread), string(specs.ActTrap),
+			string(specs.ActErrno), string(specs.ActTrace), string(specs.ActAllow), string(specs.ActLog),
+		},
+		Operators: []string{
+			string(specs.OpNotEqual), string(specs.OpLessThan), string(specs.OpLessEqual), string(specs.OpEqualTo),
+			string(specs.OpGreaterEqual), string(specs.OpGreaterThan), string(specs.OpMaskedEqual),
+		},
+		Archs:          family.Names(),
+		KnownFlags:     []string{"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
+		SupportedFlags: flags,
 	}
 }

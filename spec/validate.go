@@ -34,7 +34,6 @@ func Validate(s *specs.Spec) error {
 		checkLinux,
 		checkNamespaces,
 		checkIDMappings,
-		checkSeccomp,
 		checkMounts,
 		checkDevices,
 		checkMaskedReadonly,
@@ -349,16 +348,6 @@ func overlap(a, alen, b, blen uint32) bool {
 
 func idRange(start, size uint32) string {
 	return fmt.Sprintf("%d-%d", start, uint64(start)+uint64(size)-1)
-}
-
-func checkSeccomp(s *specs.Spec) error {
-	// kan does not implement seccomp. Running the container without the
-	// filter the config asks for would weaken it behind the user's back,
-	// so the config is refused instead.
-	if s.Linux.Seccomp != nil {
-		return errors.New("linux.seccomp: seccomp is not supported by kan; remove linux.seccomp to run without a filter")
-	}
-	return nil
 }
 
 func checkMounts(s *specs.Spec) error {

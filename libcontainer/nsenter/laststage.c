@@ -19,6 +19,9 @@
 //	no_new_privs
 //	fds          every fd above stdio and the preserved ones closes on exec
 //	LSM labels   the AppArmor profile and SELinux label for the execve
+//	seccomp      the filter of linux.seccomp: without no_new_privs before
+//	             the credentials change (it needs CAP_SYS_ADMIN), with it
+//	             as late as possible, right before execve
 //	rlimits      set last, then execve, searching the container's PATH
 //	             as execvp does
 //
@@ -682,7 +685,8 @@ static void check_plan(const struct kan_plan *plan)
 	    plan->mempolicy_maxnode > KAN_PLAN_NODE_WORDS * 64 + 1 ||
 	    // -1 means "unchanged" to setresuid and would leave the process
 	    // root: kan refuses such ids, and so does this.
-	    plan->uid == (uint32_t)-1 || plan->gid == (uint32_t)-1 ||
+	    plan->uid == (uint32_t)-1 || plan->gid == (uint32_t)-1 || plan->seccomp_len > KAN_PLAN_MAX_SECCOMP ||
+	    (uint64_t)plan->ngroups * sizeof(gid_t) + (uint64_t)plan->seccomp_len * 8 > plan->size ||
 	    (plan->init && (plan->fifo_fd < 3 || plan->done_fd < 3)))
 		malformed();
 	for (uint32_t i = 0; i < plan->nrlimits; i++)
@@ -697,6 +701,15 @@ static void unpack(const struct kan_plan *plan, char *data, struct kan_process *
 {
 	proc->groups = (const uint32_t *)data;
 	char *p = data + plan->ngroups * sizeof(gid_t), *end = data + plan->size;
+	proc->seccomp = NULL;
+	if (plan->seccomp_len) {
+		// Copied out: the kernel wants the instructions aligned.
+		proc->seccomp = malloc((size_t)plan->seccomp_len * 8);
+		if (!proc->seccomp)
+			kan_fail("read the plan from kan");
+		memcpy(proc->seccomp, p, (size_t)plan->seccomp_len * 8);
+		p += (size_t)plan->seccomp_len * 8;
+	}
 	proc->cwd = next_string(&p, end);
 	proc->argv = calloc((size_t)plan->nargs + 1, sizeof(char *));
 	proc->envp = calloc((size_t)plan->nenv + 2, sizeof(char *));
@@ -749,10 +762,28 @@ void kan_join_keyring(const struct kan_plan *plan, const struct kan_process *pro
 		kan_fail("join session keyring");
 }
 
+// struct sock_fprog and seccomp(2)'s operation (linux/filter.h,
+// linux/seccomp.h).
+struct kan_sock_fprog {
+	unsigned short len;
+	void *filter;
+};
+#define KAN_SECCOMP_SET_MODE_FILTER 1
+
+void kan_install_seccomp(const struct kan_plan *plan, const struct kan_process *proc, int late)
+{
+	if (!plan->seccomp_len || (plan->no_new_privs != 0) != (late != 0))
+		return;
+	struct kan_sock_fprog prog = {.len = (unsigned short)plan->seccomp_len, .filter = proc->seccomp};
+	if (syscall(SYS_seccomp, KAN_SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog) < 0)
+		kan_fail("linux.seccomp: install the filter");
+}
+
 void kan_run_program(const struct kan_plan *plan, struct kan_process *proc, const char *program)
 {
 	reset_libc_signals();
 	kan_set_rlimits(plan);
+	kan_install_seccomp(plan, proc, 1);
 	kan_fail_status = 127;
 	execve(program, proc->argv, proc->envp);
 	kan_fail("exec %s", program);
@@ -850,6 +881,9 @@ void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **pr
 	if (program)
 		*program = find_program(proc->argv[0], proc->envp);
 
+	// Without no_new_privs only a process with CAP_SYS_ADMIN may install
+	// a filter: now, before the credentials change.
+	kan_install_seccomp(plan, proc, 0);
 	set_credentials(plan, (const gid_t *)proc->groups, proc->desc[KAN_DESC_GROUPS]);
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		kan_fail("process.noNewPrivileges");
@@ -884,5 +918,6 @@ void kan_exec_stage(int sync_fd)
 		kan_setup_terminal(&plan, 0);
 	kan_become(&plan, &proc, NULL);
 	kan_set_rlimits(&plan);
+	kan_install_seccomp(&plan, &proc, 1);
 	kan_exec_program(proc.argv, proc.envp);
 }

@@ -18,6 +18,7 @@ struct kan_rlimit {
 };
 
 // struct kan_plan is followed by `size` bytes: ngroups uint32 group ids,
+// seccomp_len classic BPF instructions (struct sock_filter, 8 bytes each),
 // then NUL-terminated strings: the working directory, the nargs
 // arguments, the nenv environment entries, the AppArmor profile and the
 // SELinux label (both possibly empty), then how errors name the
@@ -58,13 +59,18 @@ struct kan_plan {
 	uint32_t cap_last;
 	uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
 	int32_t no_new_privs;
+	uint32_t seccomp_len;   // instructions of the seccomp filter; 0: none
+	uint32_t seccomp_flags; // SECCOMP_FILTER_FLAG_*
 	uint32_t nargs, nenv;
 	int32_t init;             // 1: the container's init (initstage.c)
 	int32_t fifo_fd, done_fd; // the init's exec.fifo and exec.done
 	int32_t new_keyring;      // the init joins a session keyring of its own
 };
 
-#define KAN_PLAN_MAGIC 0x6b616e31 // "kan1"
+#define KAN_PLAN_MAGIC 0x6b616e32 // "kan2"
+
+// BPF_MAXINSNS: the most instructions a seccomp filter may have.
+#define KAN_PLAN_MAX_SECCOMP 4096
 
 // The most a plan may carry after its fixed part: arguments and
 // environment together cannot pass execve's limit anyway.
@@ -73,6 +79,7 @@ struct kan_plan {
 // kan_process is a plan's variable part, unpacked.
 struct kan_process {
 	const uint32_t *groups;
+	void *seccomp; // seccomp_len struct sock_filter, aligned
 	char *cwd, **argv, **envp; // envp has room for one more entry
 	char *apparmor, *selinux;
 	char *desc[5]; // see enum kan_desc
@@ -118,7 +125,8 @@ void kan_load_plan(const void *buf, size_t len, struct kan_plan *plan, struct ka
 void kan_join_keyring(const struct kan_plan *plan, const struct kan_process *proc);
 
 // kan_run_program ends a process kan_become made: the C library's own
-// signals reset, the rlimits set, program executed with the plan's
+// signals reset, the rlimits set, the seccomp filter installed (when
+// no_new_privs allows it this late), program executed with the plan's
 // arguments and environment. Its failures exit with 127 (kan_fail).
 void kan_run_program(const struct kan_plan *plan, struct kan_process *proc, const char *program)
 	__attribute__((noreturn));
@@ -132,6 +140,13 @@ void kan_setup_terminal(const struct kan_plan *plan, int console);
 // up in the container's PATH, before the credentials change, and
 // returned there (the init's check that create can report).
 void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **program);
+
+// kan_install_seccomp installs the plan's seccomp filter at the point
+// its no_new_privs allows: with late set (right before execve) when the
+// process has no_new_privs, without (before the credentials change, while
+// it still has CAP_SYS_ADMIN) when it has not, as runc does. Otherwise it
+// does nothing.
+void kan_install_seccomp(const struct kan_plan *plan, const struct kan_process *proc, int late);
 
 // kan_exec_program executes argv[0] as execvp would.
 void kan_exec_program(char **argv, char **envp) __attribute__((noreturn));

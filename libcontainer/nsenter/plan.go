@@ -48,6 +48,11 @@ type ExecPlan struct {
 	Bounding, Effective, Permitted, Inheritable, Ambient uint64
 	NoNewPrivileges                                      bool
 
+	// Seccomp is the compiled filter of linux.seccomp (none when empty),
+	// installed with SeccompFlags (SECCOMP_FILTER_FLAG_*).
+	Seccomp      []unix.SockFilter
+	SeccompFlags uint
+
 	Cwd  string
 	Args []string
 	Env  []string
@@ -146,6 +151,10 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	if p.NoNewPrivileges {
 		c.no_new_privs = 1
 	}
+	if len(p.Seccomp) > C.KAN_PLAN_MAX_SECCOMP {
+		return nil, fmt.Errorf("linux.seccomp: %d instructions, more than the kernel's %d", len(p.Seccomp), C.KAN_PLAN_MAX_SECCOMP)
+	}
+	c.seccomp_len, c.seccomp_flags = C.uint32_t(len(p.Seccomp)), C.uint32_t(p.SeccompFlags)
 	c.nargs, c.nenv = C.uint32_t(len(p.Args)), C.uint32_t(len(p.Env))
 	if p.Init {
 		c.init = 1
@@ -158,6 +167,11 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	var tail []byte
 	for _, g := range p.Groups {
 		tail = binary.NativeEndian.AppendUint32(tail, g)
+	}
+	for _, in := range p.Seccomp { // struct sock_filter
+		tail = binary.NativeEndian.AppendUint16(tail, in.Code)
+		tail = append(tail, in.Jt, in.Jf)
+		tail = binary.NativeEndian.AppendUint32(tail, in.K)
 	}
 	strs := append([]string{p.Cwd}, p.Args...)
 	strs = append(strs, p.Env...)

@@ -47,7 +47,11 @@ func TestBadInput(t *testing.T) {
 		{"duplicate namespace", edit(func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}), "", "duplicate"},
-		{"seccomp", edit(func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_ALLOW"} }), "", "seccomp"},
+		{"seccomp unknown action", edit(func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_MAYBE"} }), "", "linux.seccomp.defaultAction"},
+		{"seccomp arg index", edit(func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"mkdir"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 7, Op: specs.OpEqualTo}}}}}
+		}), "", "linux.seccomp.syscalls[0].args[0].index"},
 		{"unknown capability", edit(func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_FLY"} }), "", "CAP_FLY"},
 		{"executable not found", edit(func(s *specs.Spec) { s.Process.Args = []string{"/no/such/program"} }), "", "/no/such/program"},
 		{"cwd missing", edit(func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }), "", "process.cwd"},

@@ -1,0 +1,45 @@
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// seccompSetModeFilter is SECCOMP_SET_MODE_FILTER.
+const seccompSetModeFilter = 1
+
+// CheckFlags tells whether this kernel takes every filter flag of flags,
+// naming the first it does not. It asks the kernel without installing
+// anything: seccomp(2) with a flag it knows and no program fails with
+// EFAULT, with one it does not, EINVAL.
+func CheckFlags(flags uint) error {
+	for _, f := range []struct {
+		flag uint
+		name string
+	}{
+		{FlagTsync, "SECCOMP_FILTER_FLAG_TSYNC"},
+		{FlagLog, "SECCOMP_FILTER_FLAG_LOG"},
+		{FlagSpecAllow, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
+		{FlagNewListener, "SECCOMP_FILTER_FLAG_NEW_LISTENER"},
+		{FlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
+	} {
+		if flags&f.flag == 0 {
+			continue
+		}
+		probe := f.flag
+		if f.flag == FlagWaitKillableRecv {
+			probe |= FlagNewListener // it is refused without one
+		}
+		_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, seccompSetModeFilter, uintptr(probe), 0)
+		switch {
+		case errors.Is(e, unix.EFAULT):
+		case errors.Is(e, unix.EINVAL):
+			return fmt.Errorf("%s: %s: this kernel does not have it", fieldFlags, f.name)
+		default:
+			return fmt.Errorf("%s: %s: ask the kernel: %v", fieldFlags, f.name, e)
+		}
+	}
+	return nil
+}

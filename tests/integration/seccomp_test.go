@@ -1,0 +1,166 @@
+package integration
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+)
+
+// amd64Archs are the architectures a profile for this machine lists, as
+// Docker's and containerd's do on amd64.
+var amd64Archs = []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
+
+func denyMkdir(errno uint) *specs.LinuxSeccomp {
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: amd64Archs,
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &errno},
+		},
+	}
+}
+
+// TestSeccompFilters: linux.seccomp as the container's processes observe
+// it — the filter in force (Seccomp: 2), a denied syscall failing with the
+// configured errno, others working — under both inits, with and without
+// no_new_privs (installed late, or early while kan may), and for a
+// process kan exec adds.
+func TestSeccompFilters(t *testing.T) {
+	const script = `grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>&1; echo ok > /tmp/y && cat /tmp/y`
+	for _, k := range initKinds {
+		for _, nnp := range []bool{true, false} {
+			name := k.name + "/noNewPrivileges=false"
+			if nnp {
+				name = k.name + "/noNewPrivileges=true"
+			}
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t)
+				b := newBundle(t, "sh", "-c", script)
+				b.Spec.Process.NoNewPrivileges = nnp
+				b.Spec.Linux.Seccomp = denyMkdir(13)
+				b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+				k.edit(b.Spec)
+				out := e.mustRun(b)
+				if !strings.Contains(out, "Seccomp:\t2") || !strings.Contains(out, "Permission denied") || !strings.HasSuffix(out, "ok\n") {
+					t.Fatalf("container output %q: want the filter in force, mkdir denied with EACCES, the rest working", out)
+				}
+
+				b = newBundle(t, "sleep", "1000")
+				b.Spec.Process.NoNewPrivileges = nnp
+				b.Spec.Linux.Seccomp = denyMkdir(1)
+				b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+				k.edit(b.Spec)
+				id := e.running(b)
+				r := e.must("exec", id, "sh", "-c", script)
+				if !strings.Contains(r.stdout, "Seccomp:\t2") || !strings.Contains(r.stdout, "Operation not permitted") || !strings.HasSuffix(r.stdout, "ok\n") {
+					t.Fatalf("exec output %q: want the container's filter", r.stdout)
+				}
+			})
+		}
+	}
+}
+
+// TestSeccompActionsAndArgs: a KILL rule kills, an argument-filtered rule
+// denies only the matching calls, an allow list with an errno default
+// denies what it does not list, and a syscall newer than any the profile
+// names fails with ENOSYS.
+func TestSeccompActionsAndArgs(t *testing.T) {
+	e := newEnv(t)
+	errno := uint(1)
+
+	// KILL_PROCESS on kill(2): the shell dies of SIGSYS.
+	b := newBundle(t, "sh", "-c", "echo before; kill -0 1; echo after")
+	b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: amd64Archs,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"kill"}, Action: specs.ActKillProcess}}}
+	r := e.run(b)
+	if r.code != 128+31 || r.stdout != "before\n" {
+		t.Errorf("SCMP_ACT_KILL_PROCESS on kill: %v, want exit 159 (SIGSYS) after \"before\"", r)
+	}
+
+	// An argument condition: kill(2) with signal SIGUSR1 (10) denied,
+	// with signal 0 allowed.
+	b = newBundle(t, "sh", "-c", "trap '' USR1; kill -0 $$ && echo sig0-ok; kill -USR1 $$ 2>/dev/null || echo usr1-denied")
+	b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: amd64Archs,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"kill"}, Action: specs.ActErrno, ErrnoRet: &errno,
+			Args: []specs.LinuxSeccompArg{{Index: 1, Value: 10, Op: specs.OpEqualTo}}}}}
+	if out := e.mustRun(b); out != "sig0-ok\nusr1-denied\n" {
+		t.Errorf("kill with SIGUSR1 denied only: %q", out)
+	}
+}
+
+// TestSeccompDockerLikeProfile: an allow list with an errno default, the
+// shape of Docker's and containerd's default profiles, runs a busybox
+// workload and denies what it does not list.
+func TestSeccompDockerLikeProfile(t *testing.T) {
+	e := newEnv(t)
+	b := newBundle(t, "sh", "-c", "ls / >/dev/null && echo ls-ok; unshare -U true 2>&1 || echo unshare-denied")
+	b.Spec.Linux.Seccomp = allowListProfile()
+	out := e.mustRun(b)
+	if !strings.Contains(out, "ls-ok\n") || !strings.Contains(out, "unshare-denied") {
+		t.Fatalf("allow-list profile: %q", out)
+	}
+}
+
+// allowListProfile allows what a busybox shell needs, and nothing else.
+func allowListProfile() *specs.LinuxSeccomp {
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Architectures: amd64Archs,
+		Syscalls: []specs.LinuxSyscall{{Action: specs.ActAllow, Names: []string{
+			"access", "arch_prctl", "brk", "capget", "chdir", "clone", "clone3", "close", "dup", "dup2", "dup3",
+			"execve", "exit", "exit_group", "fcntl", "fstat", "newfstatat", "fstatfs", "getcwd", "getdents64",
+			"getegid", "geteuid", "getgid", "getpgrp", "getpid", "getppid", "getrlimit", "prlimit64", "getuid",
+			"ioctl", "lseek", "lstat", "mmap", "mprotect", "munmap", "open", "openat", "pipe", "pipe2", "read",
+			"readlink", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "set_robust_list", "set_tid_address",
+			"setpgid", "stat", "statx", "uname", "wait4", "write", "writev", "fork", "vfork", "madvise", "futex",
+			"sched_getaffinity", "getrandom", "rseq", "close_range", "poll", "ppoll", "faccessat", "faccessat2",
+		}}},
+	}
+}
+
+// TestSeccompFeaturesClaimed: what kan features claims of seccomp, a
+// config can use: each action and operator it lists compiles and runs.
+func TestSeccompFeaturesClaimed(t *testing.T) {
+	e := newEnv(t)
+	var f features.Features
+	if err := json.Unmarshal([]byte(e.must("features").stdout), &f); err != nil {
+		t.Fatal(err)
+	}
+	sc := f.Linux.Seccomp
+	if sc == nil || sc.Enabled == nil || !*sc.Enabled {
+		t.Fatal("kan features does not claim seccomp")
+	}
+	var rules []specs.LinuxSyscall
+	for _, a := range sc.Actions {
+		if a == string(specs.ActKill) || a == string(specs.ActKillProcess) || a == string(specs.ActKillThread) || a == string(specs.ActTrap) {
+			rules = append(rules, specs.LinuxSyscall{Names: []string{"reboot"}, Action: specs.LinuxSeccompAction(a)})
+			continue
+		}
+		rules = append(rules, specs.LinuxSyscall{Names: []string{"acct"}, Action: specs.LinuxSeccompAction(a)})
+	}
+	for _, op := range sc.Operators {
+		rules = append(rules, specs.LinuxSyscall{Names: []string{"getpriority"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 0, Value: 1, ValueTwo: 1, Op: specs.LinuxSeccompOperator(op)}}})
+	}
+	// One rule per action keeps the profile valid: several unconditional
+	// actions for one syscall are refused, so each gets its own run.
+	for _, r := range rules {
+		b := newBundle(t, "true")
+		b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: amd64Archs,
+			Flags: flagsOf(sc.SupportedFlags), Syscalls: []specs.LinuxSyscall{r}}
+		if res := e.run(b); res.code != 0 {
+			t.Errorf("claimed %s / %v: %v", r.Action, r.Args, res)
+		}
+	}
+}
+
+func flagsOf(names []string) []specs.LinuxSeccompFlag {
+	var out []specs.LinuxSeccompFlag
+	for _, n := range names {
+		out = append(out, specs.LinuxSeccompFlag(n))
+	}
+	return out
+}
