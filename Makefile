@@ -65,9 +65,13 @@ fuzz:
 tests/recvtty/recvtty: tests/recvtty/main.go $(SOURCES)
 	$(GO) build -o $@ ./tests/recvtty
 
+# The seccomp agent of the SCMP_ACT_NOTIFY tests (tests/seccompagent).
+tests/seccompagent/seccompagent: tests/seccompagent/main.go
+	$(GO) build -o $@ ./tests/seccompagent
+
 # Integration tests drive the real binary as root on busybox bundles.
-integration: kan tests/recvtty/recvtty
-	KAN_BINARY=$(CURDIR)/kan RECVTTY_BINARY=$(CURDIR)/tests/recvtty/recvtty $(GO) test -count=1 -timeout 20m ./tests/integration/ $(TESTFLAGS)
+integration: kan tests/recvtty/recvtty tests/seccompagent/seccompagent
+	SECCOMPAGENT_BINARY=$(CURDIR)/tests/seccompagent/seccompagent KAN_BINARY=$(CURDIR)/kan RECVTTY_BINARY=$(CURDIR)/tests/recvtty/recvtty $(GO) test -count=1 -timeout 20m ./tests/integration/ $(TESTFLAGS)
 
 # The long variants of the robustness tests (docs/security.md): 1,000
 # run/delete cycles and 1,000 execs, 300 containers at once, 25 rounds of 20

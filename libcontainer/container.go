@@ -262,6 +262,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return
 	}
+	init.seccomp = newSeccompListener(o.Spec.Linux.Seccomp, func(pid int) specs.State {
+		return c.State.Spec(Creating)
+	})
 	crashpoint.Hit("create-init-started")
 	// The device filter goes on while the init starts up: the init is
 	// kan's own code until it gets its config below, and it opens

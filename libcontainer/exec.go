@@ -156,6 +156,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	init.seccomp = newSeccompListener(l.Seccomp, func(int) specs.State { return c.State.Spec(Running) })
 	crashpoint.Hit("exec-cloned")
 	plan.Close()
 	ok := false
@@ -182,7 +183,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 	// The sync socket closes on exec: EOF means the program runs; the
 	// exec stage reports any failure before that.
-	m, err := init.conn.recv()
+	m, err := init.recv()
 	switch {
 	case err == nil && m.Type == msgError:
 		return 0, errors.New(m.Msg)

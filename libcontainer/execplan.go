@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -150,10 +149,12 @@ func planSeccomp(profile *specs.LinuxSeccomp) ([]unix.SockFilter, uint, error) {
 		slog.Debug("linux.seccomp: syscalls unknown on this architecture, left out", "names", f.Unknown)
 	}
 	if f.Notify {
-		return nil, 0, errors.New("linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by this kan yet")
+		// The listener fd goes to the agent (seccompagent.go).
+		f.Flags |= seccomp.FlagNewListener
+	} else {
+		// libseccomp applies it only to a filter with a listener.
+		f.Flags &^= seccomp.FlagWaitKillableRecv
 	}
-	// libseccomp applies it only to a filter with a listener.
-	f.Flags &^= seccomp.FlagWaitKillableRecv
 	if err := seccomp.CheckFlags(f.Flags); err != nil {
 		return nil, 0, err
 	}

@@ -75,8 +75,8 @@ func Features(annotations map[string]string) *features.Features {
 }
 
 // seccompFeatures says what linux.seccomp kan takes on this machine:
-// everything of the OCI profile but SCMP_ACT_NOTIFY, for the
-// architectures it has tables for, with the flags this kernel has.
+// every action and operator of the OCI profile, for the architectures it
+// has tables for, with the flags this kernel has.
 func seccompFeatures() *features.Seccomp {
 	family := seccomp.Native()
 	if family == nil {
@@ -92,6 +92,7 @@ func seccompFeatures() *features.Seccomp {
 		{seccomp.FlagTsync, "SECCOMP_FILTER_FLAG_TSYNC"},
 		{seccomp.FlagLog, "SECCOMP_FILTER_FLAG_LOG"},
 		{seccomp.FlagSpecAllow, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
+		{seccomp.FlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
 	} {
 		if seccomp.CheckFlags(f.flag) == nil {
 			flags = append(flags, f.name)
@@ -102,6 +103,7 @@ func seccompFeatures() *features.Seccomp {
 		Actions: []string{
 			string(specs.ActKill), string(specs.ActKillProcess), string(specs.ActKillThread), string(specs.ActTrap),
 			string(specs.ActErrno), string(specs.ActTrace), string(specs.ActAllow), string(specs.ActLog),
+			string(specs.ActNotify),
 		},
 		Operators: []string{
 			string(specs.OpNotEqual), string(specs.OpLessThan), string(specs.OpLessEqual), string(specs.OpEqualTo),

@@ -228,7 +228,7 @@ func (p *initProcess) request(op int, flags uint64, data []byte, file *os.File) 
 
 // expect waits for the init's answer of type want, or its error.
 func (p *initProcess) expect(want string) error {
-	m, err := p.conn.recv()
+	m, err := p.recv()
 	switch {
 	case err != nil:
 		return p.initFailed(err)

@@ -27,6 +27,46 @@ type initProcess struct {
 	cmd  *exec.Cmd
 	conn *syncConn
 	pid  int // the process that runs the container (after nsenter's fork)
+	// seccomp, when set, takes the listener fd of a SCMP_ACT_NOTIFY
+	// filter the process installs.
+	seccomp *seccompListener
+}
+
+// recv reads the next message of the process; a seccomp listener fd it
+// hands over on the way goes to the agent (seccompListener).
+func (p *initProcess) recv() (message, error) {
+	for {
+		m, err := p.conn.recv()
+		if err != nil || m.Type != msgSeccomp {
+			return m, err
+		}
+		if err := p.passSeccompFd(); err != nil {
+			return message{}, err
+		}
+	}
+}
+
+// passSeccompFd takes the listener fd the applier offers, gives it to the
+// agent and lets the applier go on.
+func (p *initProcess) passSeccompFd() error {
+	if p.seccomp == nil {
+		return errors.New("linux.seccomp: the process has a listener fd, but no listenerPath takes it")
+	}
+	if err := p.conn.send(message{Type: msgSeccompSend}); err != nil {
+		return p.initFailed(err)
+	}
+	files, err := p.conn.recvFiles(1)
+	if err != nil {
+		return err
+	}
+	defer files[0].Close()
+	if err := p.seccomp.send(files[0], p.pid); err != nil {
+		return err
+	}
+	if err := p.conn.send(message{Type: msgSeccompDone}); err != nil {
+		return p.initFailed(err)
+	}
+	return nil
 }
 
 // startInit starts `kan init` from a sealed copy of kan, inside the
@@ -228,7 +268,7 @@ func (p *initProcess) waitReady(c *initConfig, runHooks func() ([]byte, error), 
 		return p.initFailed(err)
 	}
 	for {
-		m, err := p.conn.recv()
+		m, err := p.recv()
 		if err != nil {
 			return p.initFailed(err)
 		}

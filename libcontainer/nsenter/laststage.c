@@ -21,7 +21,8 @@
 //	LSM labels   the AppArmor profile and SELinux label for the execve
 //	seccomp      the filter of linux.seccomp: without no_new_privs before
 //	             the credentials change (it needs CAP_SYS_ADMIN), with it
-//	             as late as possible, right before execve
+//	             last; a SCMP_ACT_NOTIFY listener fd goes to kan, for the
+//	             agent at linux.seccomp.listenerPath
 //	rlimits      set last, then execve, searching the container's PATH
 //	             as execvp does
 //
@@ -770,20 +771,32 @@ struct kan_sock_fprog {
 };
 #define KAN_SECCOMP_SET_MODE_FILTER 1
 
+#define KAN_SECCOMP_FILTER_FLAG_NEW_LISTENER (1U << 3)
+
 void kan_install_seccomp(const struct kan_plan *plan, const struct kan_process *proc, int late)
 {
 	if (!plan->seccomp_len || (plan->no_new_privs != 0) != (late != 0))
 		return;
 	struct kan_sock_fprog prog = {.len = (unsigned short)plan->seccomp_len, .filter = proc->seccomp};
-	if (syscall(SYS_seccomp, KAN_SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog) < 0)
+	int fd = (int)syscall(SYS_seccomp, KAN_SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog);
+	if (fd < 0)
 		kan_fail("linux.seccomp: install the filter");
+	if (!(plan->seccomp_flags & KAN_SECCOMP_FILTER_FLAG_NEW_LISTENER))
+		return;
+	// SCMP_ACT_NOTIFY: kan hands the listener fd to the agent at
+	// linux.seccomp.listenerPath, and the process goes on once it has,
+	// so that no notification can come before someone listens.
+	kan_send("{\"type\":\"seccomp\"}\n");
+	kan_wait_for("{\"type\":\"seccomp-send\"}");
+	kan_send_fd(fd);
+	kan_wait_for("{\"type\":\"seccomp-done\"}");
+	close(fd);
 }
 
 void kan_run_program(const struct kan_plan *plan, struct kan_process *proc, const char *program)
 {
 	reset_libc_signals();
 	kan_set_rlimits(plan);
-	kan_install_seccomp(plan, proc, 1);
 	kan_fail_status = 127;
 	execve(program, proc->argv, proc->envp);
 	kan_fail("exec %s", program);
@@ -894,6 +907,11 @@ void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **pr
 	set_exec_labels(procfs, proc->apparmor, proc->selinux);
 	if (procfs >= 0)
 		close(procfs);
+	// With no_new_privs, as late as the process is still kan's to
+	// finish: what follows is ready, the wait for start, the rlimits
+	// and execve (and for the Go init, its startContainer hooks), as
+	// with runc.
+	kan_install_seccomp(plan, proc, 1);
 }
 
 void kan_set_rlimits(const struct kan_plan *plan)
@@ -918,6 +936,5 @@ void kan_exec_stage(int sync_fd)
 		kan_setup_terminal(&plan, 0);
 	kan_become(&plan, &proc, NULL);
 	kan_set_rlimits(&plan);
-	kan_install_seccomp(&plan, &proc, 1);
 	kan_exec_program(proc.argv, proc.envp);
 }

@@ -125,8 +125,7 @@ void kan_load_plan(const void *buf, size_t len, struct kan_plan *plan, struct ka
 void kan_join_keyring(const struct kan_plan *plan, const struct kan_process *proc);
 
 // kan_run_program ends a process kan_become made: the C library's own
-// signals reset, the rlimits set, the seccomp filter installed (when
-// no_new_privs allows it this late), program executed with the plan's
+// signals reset, the rlimits set, program executed with the plan's
 // arguments and environment. Its failures exit with 127 (kan_fail).
 void kan_run_program(const struct kan_plan *plan, struct kan_process *proc, const char *program)
 	__attribute__((noreturn));
@@ -142,10 +141,10 @@ void kan_setup_terminal(const struct kan_plan *plan, int console);
 void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **program);
 
 // kan_install_seccomp installs the plan's seccomp filter at the point
-// its no_new_privs allows: with late set (right before execve) when the
+// its no_new_privs allows: with late set (the end of kan_become) when the
 // process has no_new_privs, without (before the credentials change, while
 // it still has CAP_SYS_ADMIN) when it has not, as runc does. Otherwise it
-// does nothing.
+// does nothing. A listener fd (SCMP_ACT_NOTIFY) goes to kan.
 void kan_install_seccomp(const struct kan_plan *plan, const struct kan_process *proc, int late);
 
 // kan_exec_program executes argv[0] as execvp would.
@@ -168,6 +167,14 @@ void kan_catch_signals(void);
 
 // kan_send writes one protocol line to kan (nsenter.c).
 void kan_send(const char *line);
+
+// kan_wait_for reads one protocol line from kan and fails unless it is
+// want (nsenter.c).
+void kan_wait_for(const char *want);
+
+// kan_send_fd sends fd to kan with one byte of data (nsenter.c): only when
+// kan asked for it, so that kan's buffered reader holds nothing else.
+void kan_send_fd(int fd);
 
 // kan_done_fd, once set, gets kan_fail's messages instead of the sync
 // socket, as plain text, and the process exits with kan_fail_status.

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -43,6 +44,21 @@ const char *kan_fail_prefix = "nsenter: ";
 int kan_done_fd = -1, kan_fail_status = 1;
 
 void kan_send(const char *line) { send_line(line); }
+
+void kan_send_fd(int fd)
+{
+	char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	while (sendmsg(sync_fd, &msg, 0) < 0)
+		if (errno != EINTR)
+			kan_fail("send an fd to kan");
+}
 
 // json_append appends s to out (of size cap, at *len) as the inside of a
 // JSON string, cut short if need be so that the line's end (the errno
@@ -94,8 +110,7 @@ void kan_fail(const char *fmt, ...)
 	_exit(kan_fail_status);
 }
 
-// wait_for reads one line from the parent and checks it is the expected one.
-static void wait_for(const char *want)
+void kan_wait_for(const char *want)
 {
 	char buf[128];
 	size_t len = 0;
@@ -212,7 +227,7 @@ __attribute__((constructor)) static void kan_nsenter(void)
 			kan_fail("unshare user namespace");
 		// Only the parent, outside, may write our id maps.
 		send_line("{\"type\":\"userns\"}\n");
-		wait_for("{\"type\":\"userns-done\"}");
+		kan_wait_for("{\"type\":\"userns-done\"}");
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 			kan_fail("become root in the new user namespace");
 	}

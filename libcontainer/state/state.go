@@ -85,15 +85,20 @@ type State struct {
 // OCI returns the runtime-spec state with the given status: what hooks
 // read on stdin.
 func (s *State) OCI(status string) []byte {
-	data, _ := json.Marshal(specs.State{
+	data, _ := json.Marshal(s.Spec(status))
+	return data
+}
+
+// Spec is the state as the runtime spec's type, with the given status.
+func (s *State) Spec(status string) specs.State {
+	return specs.State{
 		Version:     s.OCIVersion,
 		ID:          s.ID,
 		Status:      specs.ContainerState(status),
 		Pid:         s.Pid,
 		Bundle:      s.Bundle,
 		Annotations: s.Annotations,
-	})
-	return data
+	}
 }
 
 // Dir is one container's directory under the root, opened and locked.

@@ -2,6 +2,9 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -135,6 +138,9 @@ func TestSeccompFeaturesClaimed(t *testing.T) {
 	}
 	var rules []specs.LinuxSyscall
 	for _, a := range sc.Actions {
+		if a == string(specs.ActNotify) {
+			continue // it needs an agent: TestSeccompNotify
+		}
 		if a == string(specs.ActKill) || a == string(specs.ActKillProcess) || a == string(specs.ActKillThread) || a == string(specs.ActTrap) {
 			rules = append(rules, specs.LinuxSyscall{Names: []string{"reboot"}, Action: specs.LinuxSeccompAction(a)})
 			continue
@@ -163,4 +169,86 @@ func flagsOf(names []string) []specs.LinuxSeccompFlag {
 		out = append(out, specs.LinuxSeccompFlag(n))
 	}
 	return out
+}
+
+// startSeccompAgent runs tests/seccompagent on a socket of its own and
+// returns the socket and the prefix of the state files it writes.
+func startSeccompAgent(t *testing.T) (sock, states string) {
+	t.Helper()
+	bin := os.Getenv("SECCOMPAGENT_BINARY")
+	if bin == "" {
+		t.Fatal("SECCOMPAGENT_BINARY is unset (make integration builds tests/seccompagent)")
+	}
+	dir := t.TempDir()
+	sock, states = filepath.Join(dir, "agent.sock"), filepath.Join(dir, "state")
+	cmd := exec.Command(bin, sock, states)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "the seccomp agent listening", func() bool { _, err := os.Stat(sock); return err == nil })
+	return sock, states
+}
+
+// TestSeccompNotify: SCMP_ACT_NOTIFY hands the listener fd to the agent
+// at listenerPath with the container's state and listenerMetadata, as
+// runc sends them, and the agent decides the notified syscalls — for the
+// init under both inits and for a process kan exec adds.
+func TestSeccompNotify(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			sock, states := startSeccompAgent(t)
+			b := newBundle(t, "sh", "-c", "mkdir /tmp/x 2>&1; sleep 1000")
+			b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+			b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{
+				DefaultAction:    specs.ActAllow,
+				Architectures:    amd64Archs,
+				ListenerPath:     sock,
+				ListenerMetadata: "kan-test-metadata",
+				Syscalls:         []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify}},
+			}
+			k.edit(b.Spec)
+			id := e.create(b)
+			// kan hands the fd over before create returns; the agent
+			// writes what it got right after.
+			var st specs.ContainerProcessState
+			waitFor(t, "the agent to get the init's listener", func() bool { _, err := os.Stat(states + ".1"); return err == nil })
+			data, err := os.ReadFile(states + ".1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &st); err != nil {
+				t.Fatal(err)
+			}
+			initPid := int(e.state(id)["pid"].(float64))
+			if st.Metadata != "kan-test-metadata" || len(st.Fds) != 1 || st.Fds[0] != specs.SeccompFdName ||
+				st.State.ID != id || st.State.Status != specs.StateCreating || st.Pid != initPid {
+				t.Errorf("state the agent got: %+v (init pid %d)", st, initPid)
+			}
+			e.must("start", id)
+			r := e.must("exec", id, "sh", "-c", "mkdir /tmp/y 2>&1; true")
+			if !strings.Contains(r.stdout, "No medium found") {
+				t.Errorf("exec'd mkdir: %q, want the agent's ENOMEDIUM", r.stdout)
+			}
+			waitFor(t, "the agent to get the exec'd process's listener", func() bool { _, err := os.Stat(states + ".2"); return err == nil })
+		})
+	}
+}
+
+// TestSeccompNotifyAgentMissing: a listenerPath nobody listens on fails
+// create, naming the field, and leaves nothing behind.
+func TestSeccompNotifyAgentMissing(t *testing.T) {
+	e := newEnv(t)
+	b := newBundle(t, "true")
+	b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: amd64Archs,
+		ListenerPath:  filepath.Join(t.TempDir(), "nobody.sock"),
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}},
+	}
+	id := newID(t)
+	e.fails("linux.seccomp.listenerPath", "create", "--bundle", b.write(t), id)
+	e.assertGone(id)
 }
