@@ -10,8 +10,8 @@ import (
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
-	"github.com/kan-runtime/kan/libcontainer/seccomp"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
+	"github.com/kan-runtime/kan/libcontainer/seccomp"
 )
 
 // hasController tells whether the cgroup2 hierarchy offers controller c.

@@ -32,19 +32,19 @@ type message struct {
 
 // Message types.
 const (
-	msgUserns     = "userns"      // init → kan: write my id maps
-	msgUsernsDone = "userns-done" // kan → init
-	msgPid        = "pid"         // init → kan: this pid runs the container
-	msgConfig     = "config"      // kan → init: what to build
-	msgHooks      = "hooks"       // init → kan: run prestart and createRuntime hooks now
-	msgHooksDone  = "hooks-done"  // kan → init, with the state for createContainer
-	msgMountFds   = "mount-fds"   // init → kan: send the mounts kan makes (rootfs.FromHost), as SCM_RIGHTS
+	msgUserns      = "userns"       // init → kan: write my id maps
+	msgUsernsDone  = "userns-done"  // kan → init
+	msgPid         = "pid"          // init → kan: this pid runs the container
+	msgConfig      = "config"       // kan → init: what to build
+	msgHooks       = "hooks"        // init → kan: run prestart and createRuntime hooks now
+	msgHooksDone   = "hooks-done"   // kan → init, with the state for createContainer
+	msgMountFds    = "mount-fds"    // init → kan: send the mounts kan makes (rootfs.FromHost), as SCM_RIGHTS
 	msgSeccomp     = "seccomp"      // applier → kan: I have a seccomp listener fd (SCMP_ACT_NOTIFY)
 	msgSeccompSend = "seccomp-send" // kan → applier: send it (one byte and the fd, SCM_RIGHTS)
 	msgSeccompDone = "seccomp-done" // kan → applier: the agent has it, go on
-	msgReady      = "ready"       // init → kan: created, waiting for start
-	msgOK         = "ok"          // init stage → kan: request done
-	msgError      = "error"       // init → kan: failed, with the reason
+	msgReady       = "ready"        // init → kan: created, waiting for start
+	msgOK          = "ok"           // init stage → kan: request done
+	msgError       = "error"        // init → kan: failed, with the reason
 )
 
 // wireSpec is the part of a config that `kan init` uses, as kan sends it.

@@ -180,7 +180,6 @@ func TestValidate(t *testing.T) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 4294967295, Size: 2}}
 		}, want: "linux.uidMappings[0]: 2 ids"},
 
-
 		// mounts
 		{name: "mount destination empty", edit: func(s *specs.Spec) { s.Mounts[1].Destination = "" }, want: "mounts[1].destination: empty"},
 		{name: "mount destination relative", edit: func(s *specs.Spec) {
