@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -82,5 +84,22 @@ func TestKillWithoutPidNamespace(t *testing.T) {
 				t.Fatalf("status after kill KILL: %q", s)
 			}
 		})
+	}
+}
+
+// TestPsStopped: ps of a stopped container prints the header alone and
+// succeeds, as runc's does.
+func TestPsStopped(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(newBundle(t, "true"))
+	e.must("start", id)
+	e.waitStatus(id, "stopped")
+	r := e.must("ps", id)
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "PID") {
+		t.Fatalf("ps of a stopped container: %v", r)
+	}
+	var pids []int
+	if r := e.must("ps", "--format", "json", id); json.Unmarshal([]byte(r.stdout), &pids) != nil || len(pids) != 0 {
+		t.Fatalf("ps --format json of a stopped container: %v", r)
 	}
 }
