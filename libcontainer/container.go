@@ -173,6 +173,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}}
 	var init *initProcess
 	var netns *os.File // the container's network namespace, for linux.netDevices
+	// Whether the cgroup is the container's: one that cgroups.Create
+	// refused (another's, say) is not for a failed create to kill.
+	cgroupOwned := false
 	defer func() {
 		if err != nil && netns != nil {
 			// The spec asks a failed move to be reverted. The open
@@ -186,7 +189,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 			if init != nil {
 				init.kill()
 			}
-			cgroups.Destroy(cgroupDir)
+			if cgroupOwned {
+				cgroups.Destroy(cgroupDir)
+			}
 			cgroups.RemoveParents(cgroupDir, c.State.CgroupTop)
 			dir.Remove()
 			c = nil
@@ -207,6 +212,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = cgroups.Create(cgroupDir); err != nil {
 		return
 	}
+	cgroupOwned = true
 	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -102,4 +104,52 @@ func TestPsStopped(t *testing.T) {
 	if r := e.must("ps", "--format", "json", id); json.Unmarshal([]byte(r.stdout), &pids) != nil || len(pids) != 0 {
 		t.Fatalf("ps --format json of a stopped container: %v", r)
 	}
+}
+
+// TestCreateRefusesBusyOrFrozenCgroup: a cgroupsPath that holds another
+// container's processes, or that is frozen, is refused with runc's words,
+// and the refusal leaves everything as it was: the other container runs,
+// the cgroup kan did not make stays, and no state is left.
+func TestCreateRefusesBusyOrFrozenCgroup(t *testing.T) {
+	e := newEnv(t)
+	shared := fmt.Sprintf("/kan-shared-%d-%d", os.Getpid(), idSeq.Add(1))
+	first := newBundle(t, "sleep", "1000")
+	first.Spec.Linux.CgroupsPath = shared
+	running := e.running(first)
+	second := newBundle(t, "sleep", "1000")
+	second.Spec.Linux.CgroupsPath = shared
+	for _, cmd := range [][]string{{"create"}, {"run", "--detach"}} {
+		id := newID(t)
+		e.fails("container's cgroup is not empty: 1 process(es) found", append(cmd, "--bundle", second.write(t), id)...)
+		noState(t, e, id)
+	}
+	if s := e.status(running); s != "running" {
+		t.Fatalf("the container whose cgroup was asked for: %q", s)
+	}
+
+	frozen := filepath.Join(cgroupRoot, fmt.Sprintf("kan-frozen-%d-%d", os.Getpid(), idSeq.Add(1)))
+	if err := os.Mkdir(frozen, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(frozen) })
+	if err := os.WriteFile(filepath.Join(frozen, "cgroup.freeze"), []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	third := newBundle(t, "true")
+	third.Spec.Linux.CgroupsPath = strings.TrimPrefix(frozen, cgroupRoot)
+	id := newID(t)
+	e.fails("container's cgroup unexpectedly frozen", "create", "--bundle", third.write(t), id)
+	noState(t, e, id)
+	if _, err := os.Stat(frozen); err != nil {
+		t.Fatalf("the frozen cgroup, not kan's: %v", err)
+	}
+}
+
+// noState checks that a refused create left no state directory.
+func noState(t *testing.T, e *env, id string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(e.root, id)); err == nil {
+		t.Errorf("refused container %s: state directory left behind", id)
+	}
+	e.fails("does not exist", "state", id)
 }
