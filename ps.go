@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"slices"
@@ -37,11 +38,14 @@ var psCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		if s := libcontainer.StatusOf(root, st); s == libcontainer.Stopped || s == libcontainer.Creating {
-			return fmt.Errorf("container %s is not running (status %s)", id, s)
+		status := libcontainer.StatusOf(root, st)
+		if status == libcontainer.Creating {
+			return fmt.Errorf("container %s is not running (status %s)", id, status)
 		}
+		// A stopped container lists what is left in its cgroup, most
+		// often nothing: runc prints the header alone and succeeds.
 		pids, err := cgroups.AllPids(st.CgroupPath)
-		if err != nil {
+		if err != nil && !(status == libcontainer.Stopped && errors.Is(err, fs.ErrNotExist)) {
 			return err
 		}
 		switch f := cmd.String("format"); f {

@@ -8,13 +8,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// parseSignal accepts a signal as runc does: a number (1-64), or a name
-// with or without "SIG", in any case ("KILL", "SIGKILL", "term"), or a
-// real-time signal as RTMIN+n / RTMAX-n.
+// parseSignal accepts a signal as runc does: a number (0-64; 0 sends
+// nothing and only checks that the target exists, as with kill(2)), or a
+// name with or without "SIG", in any case ("KILL", "SIGKILL", "term"), or
+// a real-time signal as RTMIN+n / RTMAX-n.
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > 64 {
-			return 0, fmt.Errorf("signal %d: out of range 1-64", n)
+		if n < 0 || n > 64 {
+			return 0, fmt.Errorf("signal %d: out of range 0-64", n)
 		}
 		return unix.Signal(n), nil
 	}

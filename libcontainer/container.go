@@ -194,6 +194,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 	}}
 	var init *initProcess
 	var netns *os.File // the container's network namespace, for linux.netDevices
+	// Whether the cgroup is the container's: one that cgroups.Create
+	// refused (another's, say) is not for a failed create to kill.
+	cgroupOwned := false
 	defer func() {
 		if err != nil && netns != nil {
 			// The spec asks a failed move to be reverted. The open
@@ -207,7 +210,9 @@ func Create(o CreateOptions) (c *Container, err error) {
 			if init != nil {
 				init.kill()
 			}
-			cgroups.Destroy(cgroupDir)
+			if cgroupOwned {
+				cgroups.Destroy(cgroupDir)
+			}
 			cgroups.RemoveParents(cgroupDir, c.State.CgroupTop)
 			dir.Remove()
 			c = nil
@@ -228,6 +233,7 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if err = cgroups.Create(cgroupDir); err != nil {
 		return
 	}
+	cgroupOwned = true
 	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return
 	}
@@ -532,6 +538,20 @@ func (c *Container) Start() error {
 // the container (through its cgroup).
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	status := c.Status()
+	if err := c.signal(sig, all, status); err != nil {
+		return err
+	}
+	if sig == unix.SIGKILL && status == Paused {
+		// Thawed, as by runc: what SIGKILL spared would stay frozen in
+		// a container no resume accepts once it is stopped — such as
+		// a process of exec --ignore-paused that has not yet joined
+		// the pid namespace, and its exec with it.
+		return cgroups.Thaw(c.State.CgroupPath)
+	}
+	return nil
+}
+
+func (c *Container) signal(sig unix.Signal, all bool, status string) error {
 	if all {
 		// Like runc: signalling every process of a stopped container
 		// whose cgroup is empty succeeds, there is nothing left to
@@ -549,7 +569,33 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 		// shim and CRI-O look for it after a kill races an exit.
 		return fmt.Errorf("container not running (status %s)", status)
 	}
+	if sig == unix.SIGKILL {
+		// The kernel kills a pid namespace with its init; without a
+		// namespace of its own, the container's other processes would
+		// outlive it. runc (1.2 on) kills the whole cgroup then too.
+		own, err := c.ownPidNamespace()
+		if err != nil {
+			return err
+		}
+		if !own {
+			return cgroups.Signal(c.State.CgroupPath, sig)
+		}
+	}
 	return signalInit(c.State, sig)
+}
+
+// ownPidNamespace tells whether the container's config gives it a new pid
+// namespace (not the host's, nor one it joins by path).
+func (c *Container) ownPidNamespace() (bool, error) {
+	var cfg struct {
+		Linux *struct {
+			Namespaces []specs.LinuxNamespace `json:"namespaces"`
+		} `json:"linux"`
+	}
+	if err := c.configPart("linux.namespaces", &cfg); err != nil {
+		return false, err
+	}
+	return cfg.Linux != nil && namespaces.IsNew(cfg.Linux.Namespaces, specs.PIDNamespace), nil
 }
 
 // signalInit signals the init through a pidfd opened after checking the

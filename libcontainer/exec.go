@@ -40,7 +40,8 @@ type ExecOptions struct {
 
 // Exec starts o.Process in the container and returns its pid once the
 // program is executing (an error from any step before, exec included,
-// comes back here). The process is a child of the caller.
+// comes back here). The process is a child of the caller. Exec releases
+// the container's lock before it starts the process.
 func (c *Container) Exec(o ExecOptions) (int, error) {
 	pid, err := c.exec(o)
 	if err != nil {
@@ -51,11 +52,13 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 
 func (c *Container) exec(o ExecOptions) (int, error) {
 	switch status := c.Status(); status {
-	case Running:
+	case Created, Running:
+		// Like runc, a created container takes processes too: its
+		// namespaces and root are ready, only its program waits.
 	case Paused:
 		if !o.IgnorePaused {
 			// runc's words, which engines may match.
-			return 0, errors.New("cannot exec in a paused container (use --ignore-paused to exec anyway)")
+			return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
 	default:
 		return 0, fmt.Errorf("cannot exec in a %s container", status)
@@ -142,6 +145,12 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+
+	// The handles above are all the process needs of the container, so
+	// the lock goes now: a process cloned into a frozen cgroup waits
+	// there until a resume, which must be able to take the lock. A
+	// delete meanwhile kills it with the rest of the cgroup.
+	c.Close()
 
 	procSpec := &specs.Spec{Process: p, Linux: &specs.Linux{}}
 	if o.BeforeStart != nil {

@@ -92,15 +92,44 @@ func Path(mnt, cgroupsPath, id string) (string, error) {
 	return filepath.Join(mnt, rel), nil
 }
 
-// Create makes the container's cgroup directory. An existing directory is
-// accepted only when no process is in it, since two containers must not
-// share a cgroup.
+// Create makes the container's cgroup directory. An existing one is
+// refused, as runc (1.2 on) refuses it, when processes are in it: two
+// containers must not share a cgroup, the delete of one would kill the
+// other. A frozen one is refused too: the container's init would freeze
+// on entering it and create would wait for ever. Refused, the directory
+// is left as it was.
 func Create(dir string) error {
+	if err := checkFree(dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup %s: %w", dir, err)
 	}
-	if populated(dir) {
-		return fmt.Errorf("cgroup %s is already in use by other processes", dir)
+	return nil
+}
+
+// checkFree refuses, with runc's words, an existing cgroup that a new
+// container cannot use; a missing one is fine.
+func checkFree(dir string) error {
+	if !exists(dir) {
+		return nil
+	}
+	pids, err := AllPids(dir)
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if len(pids) > 0 {
+		return fmt.Errorf("cgroup %s: container's cgroup is not empty: %d process(es) found", dir, len(pids))
+	}
+	// cgroup.freeze is the cgroup's own setting; "frozen 1" in
+	// cgroup.events also tells of a frozen ancestor.
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.freeze"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	inherited, _ := eventValue(dir, "frozen")
+	if strings.TrimSpace(string(data)) == "1" || inherited == "1" {
+		return fmt.Errorf("cgroup %s: container's cgroup unexpectedly frozen", dir)
 	}
 	return nil
 }
