@@ -46,6 +46,7 @@ lint:
 	$(GO) vet -tags vmtest ./tests/vm/
 	$(GO) vet -tags sysvm ./tests/sysvm/
 	cd tests/engines/cri && $(GO) vet .
+	cd tests/seccompprofiles && $(GO) vet .
 
 unit:
 	$(GO) test -count=1 ./spec/... ./libcontainer/... .

@@ -97,11 +97,14 @@ func (a *asm) assemble() ([]unix.SockFilter, error) {
 // layout is where each instruction and each label lands.
 type layout struct {
 	pos []int // of each instruction; len(insns) holds the end
-	at  map[label]int
+	at  []int // of each label; -1: never placed
 }
 
 func (a *asm) layout(long []bool) layout {
-	l := layout{pos: make([]int, len(a.insns)+1), at: make(map[label]int, a.labels)}
+	l := layout{pos: make([]int, len(a.insns)+1), at: make([]int, a.labels)}
+	for i := range l.at {
+		l.at[i] = -1
+	}
 	n := 0
 	for i, in := range a.insns {
 		l.pos[i] = n
@@ -123,8 +126,7 @@ func (a *asm) layout(long []bool) layout {
 func (l layout) offset(i, from int, to label) (int, error) {
 	target := l.pos[i+1] // next: the instruction after i, however long i is
 	if to != next {
-		var ok bool
-		if target, ok = l.at[to]; !ok {
+		if target = l.at[to]; target < 0 {
 			return 0, fmt.Errorf("seccomp: internal error: label %d never placed", to)
 		}
 	}

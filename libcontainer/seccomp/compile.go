@@ -214,7 +214,7 @@ func Compile(profile *specs.LinuxSeccomp, family Family) (*Filter, error) {
 	}
 	f.Unknown = unknownNames(profile.Syscalls, family[0])
 
-	a := &asm{}
+	a := &asm{insns: make([]insn, 0, 1024)}
 	perArch := make(map[*arch][]syscallRules, len(archs))
 	for _, ar := range archs {
 		if perArch[ar], err = bySyscall(profile.Syscalls, rules, ar); err != nil {
@@ -302,14 +302,15 @@ func unknownNames(syscalls []specs.LinuxSyscall, a *arch) []string {
 // bySyscall groups the rules by syscall number on a, in number order.
 func bySyscall(syscalls []specs.LinuxSyscall, rules []rule, a *arch) ([]syscallRules, error) {
 	var out []syscallRules
+	at := make(map[uint32]int) // number → index in out
 	find := func(nr uint32) *syscallRules {
-		for i := range out {
-			if out[i].nr == nr {
-				return &out[i]
-			}
+		i, ok := at[nr]
+		if !ok {
+			i = len(out)
+			at[nr] = i
+			out = append(out, syscallRules{nr: nr})
 		}
-		out = append(out, syscallRules{nr: nr})
-		return &out[len(out)-1]
+		return &out[i]
 	}
 	for i, sc := range syscalls {
 		for _, name := range sc.Names {
@@ -331,16 +332,17 @@ func bySyscall(syscalls []specs.LinuxSyscall, rules []rule, a *arch) ([]syscallR
 			}
 		}
 	}
-	slices.SortFunc(out, func(x, y syscallRules) int {
-		switch {
-		case x.nr < y.nr:
-			return -1
-		case x.nr > y.nr:
-			return 1
-		}
-		return 0
-	})
-	return out, nil
+	// In number order: sort the numbers, then take the rules by them.
+	nrs := make([]uint32, 0, len(out))
+	for nr := range at {
+		nrs = append(nrs, nr)
+	}
+	slices.Sort(nrs)
+	sorted := make([]syscallRules, len(out))
+	for i, nr := range nrs {
+		sorted[i] = out[at[nr]]
+	}
+	return sorted, nil
 }
 
 // emitProgram writes the whole filter (see the package documentation).

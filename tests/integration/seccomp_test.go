@@ -252,3 +252,61 @@ func TestSeccompNotifyAgentMissing(t *testing.T) {
 	e.fails("linux.seccomp.listenerPath", "create", "--bundle", b.write(t), id)
 	e.assertGone(id)
 }
+
+// dockerProfile is Docker's default profile for a container with Docker's
+// default capabilities (tests/seccompprofiles made it).
+func dockerProfile(t *testing.T) *specs.LinuxSeccomp {
+	t.Helper()
+	data, err := os.ReadFile("testdata/seccomp-docker-default.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p specs.LinuxSeccomp
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// TestSeccompDockerDefaultProfile: Docker's default profile, as Docker
+// puts it in a config, runs a busybox workload normally — in the init and
+// in an exec'd process — and denies what it should: unshare and mount
+// even to a process that has CAP_SYS_ADMIN (the profile was made for
+// Docker's default capabilities), and keyctl-like calls it does not list.
+func TestSeccompDockerDefaultProfile(t *testing.T) {
+	const workload = `set -e; ls / >/dev/null; cat /etc/passwd >/dev/null; mkdir -p /tmp/w; echo data > /tmp/w/f; cp /tmp/w/f /tmp/w/g
+wc -c < /tmp/w/g; sh -c 'echo child'; date >/dev/null; ps >/dev/null; echo workload-ok`
+	const denied = `unshare -m true 2>/dev/null || echo unshare-denied; mount -t tmpfs none /mnt 2>/dev/null || echo mount-denied`
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := newBundle(t, "sh", "-c", workload+"; "+denied)
+			b.Spec.Process.Capabilities = allCaps()
+			b.Spec.Linux.Seccomp = dockerProfile(t)
+			b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+			k.edit(b.Spec)
+			out := e.mustRun(b)
+			if out != "5\nchild\nworkload-ok\nunshare-denied\nmount-denied\n" {
+				t.Fatalf("under Docker's default profile: %q", out)
+			}
+			// Without the profile the same process may do both: the
+			// denials above are the filter's.
+			b = newBundle(t, "sh", "-c", "unshare -m true && echo unshare-ok")
+			b.Spec.Process.Capabilities = allCaps()
+			k.edit(b.Spec)
+			if out := e.mustRun(b); out != "unshare-ok\n" {
+				t.Fatalf("without the profile: %q", out)
+			}
+
+			b = newBundle(t, "sleep", "1000")
+			b.Spec.Process.Capabilities = allCaps()
+			b.Spec.Linux.Seccomp = dockerProfile(t)
+			b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+			k.edit(b.Spec)
+			id := e.running(b)
+			if r := e.must("exec", id, "sh", "-c", workload+"; "+denied); r.stdout != "5\nchild\nworkload-ok\nunshare-denied\nmount-denied\n" {
+				t.Fatalf("exec under Docker's default profile: %q", r.stdout)
+			}
+		})
+	}
+}
