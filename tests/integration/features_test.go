@@ -206,23 +206,39 @@ func TestFeaturesClaimsHold(t *testing.T) {
 			if cg.Systemd != nil && !*cg.Systemd {
 				e.fails("systemd", "--systemd-cgroup", "create", "--bundle", newBundle(t, "true").write(t), newID(t))
 			}
-			// An rdma limit on a device that does not exist is still
-			// one kan must take to the controller when it claims rdma.
+			// Where kan claims rdma, a limit is taken to the controller:
+			// applied on a device the host has, refused by the kernel
+			// (ENODEV), naming the field, on one it lacks.
+			dev := rdmaDevice()
 			limit := uint32(10)
 			rdma := func(s *specs.Spec) {
-				s.Linux.Resources.Rdma = map[string]specs.LinuxRdma{"mlx5_0": {HcaHandles: &limit}}
+				s.Linux.Resources.Rdma = map[string]specs.LinuxRdma{dev: {HcaHandles: &limit}}
 			}
 			if cg.Rdma != nil && *cg.Rdma {
 				b := newBundle(t, "true")
 				rdma(b.Spec)
-				if r := e.run(b); r.code != 0 {
-					t.Errorf("cgroup rdma claimed, but an rdma limit is refused: %v", r)
+				if _, err := os.Stat(filepath.Join("/sys/class/infiniband", dev)); err == nil {
+					if r := e.run(b); r.code != 0 {
+						t.Errorf("cgroup rdma claimed, but an rdma limit on %s is refused: %v", dev, r)
+					}
+				} else {
+					id := newID(t)
+					e.fails(`linux.resources.rdma[\"`+dev+`\"]`, "create", "--bundle", b.write(t), id)
+					e.assertGone(id)
 				}
 			} else {
 				refused(cg.Rdma, "linux.resources.rdma", rdma)
 			}
 		}
 	})
+}
+
+// rdmaDevice is an RDMA device of this host, or mlx5_0 where it has none.
+func rdmaDevice() string {
+	if entries, _ := os.ReadDir("/sys/class/infiniband"); len(entries) > 0 {
+		return entries[0].Name()
+	}
+	return "mlx5_0"
 }
 
 func ownBoundingSet(t *testing.T) uint64 {
