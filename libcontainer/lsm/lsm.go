@@ -61,6 +61,11 @@ func SetExecAttrs(apparmorProfile, selinuxLabel string) error {
 		if errors.Is(err, unix.ENOENT) {
 			err = writeAttr("attr/exec", "exec "+apparmorProfile)
 		}
+		// attr/exec always exists: ENOENT here is AppArmor's answer
+		// for a profile it has not loaded.
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("process.apparmorProfile %q: no such AppArmor profile is loaded: %w", apparmorProfile, err)
+		}
 		if err != nil {
 			return fmt.Errorf("process.apparmorProfile %q: %w", apparmorProfile, err)
 		}

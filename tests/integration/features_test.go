@@ -192,6 +192,12 @@ func TestFeaturesClaimsHold(t *testing.T) {
 		if l.Seccomp != nil {
 			refused(l.Seccomp.Enabled, "linux.seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow} })
 		}
+		if l.Apparmor != nil && l.Apparmor.Enabled != nil && *l.Apparmor.Enabled != hostAppArmor() {
+			t.Errorf("apparmor enabled claimed %v, the host runs AppArmor: %v", *l.Apparmor.Enabled, hostAppArmor())
+		}
+		if l.Selinux != nil && l.Selinux.Enabled != nil && *l.Selinux.Enabled != hostSELinux() {
+			t.Errorf("selinux enabled claimed %v, the host runs SELinux: %v", *l.Selinux.Enabled, hostSELinux())
+		}
 		if l.Apparmor != nil {
 			refused(l.Apparmor.Enabled, "process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "unconfined" })
 		}
