@@ -241,7 +241,7 @@ func TestExecRefusals(t *testing.T) {
 // kan exec's plan (none is inherited from the init).
 func TestExecProcessFields(t *testing.T) {
 	e := newEnv(t)
-	for _, c := range processFieldCases() {
+	for _, c := range processFieldCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			e := &env{t: t, root: e.root}
 			b := sleeper(t)

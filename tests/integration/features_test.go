@@ -133,10 +133,13 @@ func TestFeaturesClaimsHold(t *testing.T) {
 		if mp == nil {
 			t.Skip("no memory policy claimed")
 		}
-		try := func(mode string, flags ...string) {
-			t.Helper()
+		node := memNode(t)
+		if node == "" {
+			t.Skip("no NUMA node with memory that this process may use")
+		}
+		policyBundle := func(mode string, flags ...string) *bundle {
 			b := newBundle(t, "cat", "/proc/self/numa_maps")
-			p := &specs.LinuxMemoryPolicy{Mode: specs.MemoryPolicyModeType(mode), Nodes: "0"}
+			p := &specs.LinuxMemoryPolicy{Mode: specs.MemoryPolicyModeType(mode), Nodes: node}
 			if mode == string(specs.MpolDefault) || mode == string(specs.MpolLocal) {
 				p.Nodes = ""
 			}
@@ -144,12 +147,26 @@ func TestFeaturesClaimsHold(t *testing.T) {
 				p.Flags = append(p.Flags, specs.MemoryPolicyFlagType(fl))
 			}
 			b.Spec.Linux.MemoryPolicy = p
-			if r := e.run(b); r.code != 0 {
+			return b
+		}
+		try := func(mode string, flags ...string) {
+			t.Helper()
+			if r := e.run(policyBundle(mode, flags...)); r.code != 0 {
 				t.Errorf("memory policy %s %v claimed but refused: %v", mode, flags, r)
 			}
 		}
 		for _, m := range mp.Modes {
 			try(m)
+		}
+		// A mode of the spec that this kernel lacks (MPOL_WEIGHTED_INTERLEAVE
+		// before Linux 6.9) is not claimed, and is refused.
+		for _, m := range []specs.MemoryPolicyModeType{specs.MpolDefault, specs.MpolBind, specs.MpolInterleave,
+			specs.MpolWeightedInterleave, specs.MpolPreferred, specs.MpolPreferredMany, specs.MpolLocal} {
+			if !slices.Contains(mp.Modes, string(m)) {
+				id := newID(t)
+				e.fails("linux.memoryPolicy", "create", "--bundle", policyBundle(string(m)).write(t), id)
+				e.assertGone(id)
+			}
 		}
 		// MPOL_F_NUMA_BALANCING goes with MPOL_BIND; static and relative
 		// nodes exclude each other, so each flag is tried on its own.

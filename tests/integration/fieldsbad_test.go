@@ -35,6 +35,9 @@ func TestFieldBadInput(t *testing.T) {
 		withoutNamespace(s, t)
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: t, Path: path})
 	}
+	// A CPU and a NUMA node past the last the kernel could ever bring up.
+	noCPU := pastLast(t, "/sys/devices/system/cpu/possible")
+	noNode := pastLast(t, "/sys/devices/system/node/possible")
 	cases := []struct {
 		name string
 		edit func(*specs.Spec)
@@ -108,8 +111,8 @@ func TestFieldBadInput(t *testing.T) {
 			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 9}
 		}, "process.ioPriority.priority"},
 		{"execCPUAffinity not a list", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "one"} }, "process.execCPUAffinity.final"},
-		{"execCPUAffinity of a CPU the host lacks", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "63"} }, "process.execCPUAffinity.final"},
-		{"execCPUAffinity initial of a CPU the host lacks", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "63"} }, "process.execCPUAffinity.initial"},
+		{"execCPUAffinity of a CPU the host lacks", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: noCPU} }, "process.execCPUAffinity.final"},
+		{"execCPUAffinity initial of a CPU the host lacks", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: noCPU} }, "process.execCPUAffinity.initial"},
 		{"unknown personality", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX64"} }, "linux.personality.domain"},
 		// linux.memoryPolicy
 		{"MPOL_BIND without nodes", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind} }, "linux.memoryPolicy.nodes"},
@@ -118,7 +121,7 @@ func TestFieldBadInput(t *testing.T) {
 			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolLocal, Nodes: "0"}
 		}, "linux.memoryPolicy.nodes"},
 		{"memory policy on a node the host lacks", func(s *specs.Spec) {
-			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "7"}
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: noNode}
 		}, "linux.memoryPolicy"},
 		{"static and relative nodes together", func(s *specs.Spec) {
 			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0",

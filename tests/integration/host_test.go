@@ -2,7 +2,15 @@ package integration
 
 import (
 	"os"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/spec"
 )
 
 // What this host has, read directly from the kernel, so that a test
@@ -24,4 +32,96 @@ func hostSELinux() bool {
 		}
 	}
 	return false
+}
+
+// hostList reads a kernel list file ("0-3,8") under /sys; nil if absent.
+func hostList(t *testing.T, path string) []int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(data)) == "" {
+		return nil
+	}
+	list, err := spec.ParseList(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return list
+}
+
+// statusList reads a list field of /proc/self/status (Mems_allowed_list).
+func statusList(t *testing.T, field string) []int {
+	t.Helper()
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":\t"); ok {
+			list, err := spec.ParseList(v)
+			if err != nil {
+				t.Fatalf("%s %q: %v", field, v, err)
+			}
+			return list
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return nil
+}
+
+// memNode is the lowest NUMA node that has memory and that this process
+// may allocate from: the node a memory policy can bind to here; "" where
+// there is none.
+func memNode(t *testing.T) string {
+	t.Helper()
+	allowed := statusList(t, "Mems_allowed_list")
+	for _, n := range hostList(t, "/sys/devices/system/node/has_memory") {
+		if slices.Contains(allowed, n) {
+			return strconv.Itoa(n)
+		}
+	}
+	return ""
+}
+
+// pastLast is one past the highest entry of a kernel list file: a CPU or
+// node number the host can never have.
+func pastLast(t *testing.T, path string) string {
+	t.Helper()
+	list := hostList(t, path)
+	if len(list) == 0 {
+		t.Fatalf("%s: empty or missing", path)
+	}
+	return strconv.Itoa(slices.Max(list) + 1)
+}
+
+// twoCPUs are the two lowest CPUs this process may run on; ok is false
+// where it may run on one only.
+func twoCPUs(t *testing.T) (a, b int, ok bool) {
+	t.Helper()
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	var cpus []int
+	for i := 0; i < len(set)*64 && len(cpus) < 2; i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	if len(cpus) < 2 {
+		return 0, 0, false
+	}
+	return cpus[0], cpus[1], true
+}
+
+// deadlineRefused is why this host refuses SCHED_DEADLINE to a thread of
+// this process (admission control, a restricted cpuset, RT throttling
+// settings), or nil. The probe runs on a thread of its own, which exits
+// with the policy.
+func deadlineRefused() error {
+	done := make(chan error)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine.
+		runtime.LockOSThread()
+		const schedDeadline = 6
+		done <- unix.SchedSetAttr(0, &unix.SchedAttr{Policy: schedDeadline,
+			Runtime: 10_000_000, Deadline: 50_000_000, Period: 100_000_000}, 0)
+	}()
+	return <-done
 }
