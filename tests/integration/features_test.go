@@ -371,6 +371,7 @@ func featureMountOptions(t *testing.T, parent *env, opts []string) {
 func featureIDMap(t *testing.T, parent *env) {
 	e := &env{t: t, root: parent.root}
 	src := t.TempDir()
+	skipUnlessIdmappable(t, src)
 	os.Chmod(src, 0o755)
 	os.Chmod(filepath.Dir(src), 0o755)
 	os.WriteFile(src+"/f", nil, 0o644)

@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -124,4 +127,73 @@ func deadlineRefused() error {
 			Runtime: 10_000_000, Deadline: 50_000_000, Period: 100_000_000}, 0)
 	}()
 	return <-done
+}
+
+// userNSFd opens a user namespace mapping ids 0-65535 to 100000 on (as
+// withUserNS does): that of a child made for it, which is then ended.
+func userNSFd(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("a child in a new user namespace: %v", err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// idmapRefused is why the kernel refuses an idmapped mount of mnt, a
+// detached mount fd (nothing is mounted anywhere), or nil.
+func idmapRefused(t *testing.T, mnt int) error {
+	t.Helper()
+	ns := userNSFd(t)
+	defer unix.Close(ns)
+	return unix.MountSetattr(mnt, "", unix.AT_EMPTY_PATH,
+		&unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns)})
+}
+
+// skipUnlessIdmappable skips the test where the filesystem of dir cannot
+// be idmapped (tmpfs before Linux 6.3, NFS, ZFS...), naming it.
+func skipUnlessIdmappable(t *testing.T, dir string) {
+	t.Helper()
+	mnt, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		t.Fatalf("open_tree %s: %v", dir, err)
+	}
+	defer unix.Close(mnt)
+	if err := idmapRefused(t, mnt); err != nil {
+		fs, _ := exec.Command("stat", "-f", "-c", "%T", dir).Output()
+		t.Skipf("the filesystem of %s (%s) cannot be idmapped here: %v", dir, strings.TrimSpace(string(fs)), err)
+	}
+}
+
+// skipUnlessTmpfsIdmappable skips the test where a tmpfs cannot be
+// idmapped (before Linux 6.3).
+func skipUnlessTmpfsIdmappable(t *testing.T) {
+	t.Helper()
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		t.Fatalf("fsopen tmpfs: %v", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		t.Fatalf("fsconfig tmpfs: %v", err)
+	}
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("fsmount tmpfs: %v", err)
+	}
+	defer unix.Close(mnt)
+	if err := idmapRefused(t, mnt); err != nil {
+		t.Skipf("a tmpfs cannot be idmapped here (Linux 6.3 or later can): %v", err)
+	}
 }
