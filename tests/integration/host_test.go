@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -196,4 +197,31 @@ func skipUnlessTmpfsIdmappable(t *testing.T) {
 	if err := idmapRefused(t, mnt); err != nil {
 		t.Skipf("a tmpfs cannot be idmapped here (Linux 6.3 or later can): %v", err)
 	}
+}
+
+// idleUID is a uid that no process on the host runs as: RLIMIT_NPROC
+// counts every process of the uid, so a limit tested under it neither
+// starts short nor stops a host user's forks.
+func idleUID(t *testing.T) uint32 {
+	t.Helper()
+	used := map[uint32]bool{}
+	status, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, f := range status {
+		data, _ := os.ReadFile(f) // a process that ended meanwhile: nothing
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "Uid:"); ok {
+				for _, id := range strings.Fields(v) {
+					n, _ := strconv.ParseUint(id, 10, 32)
+					used[uint32(n)] = true
+				}
+			}
+		}
+	}
+	for uid := uint32(2_000_000_000); uid < 2_000_001_000; uid++ {
+		if !used[uid] {
+			return uid
+		}
+	}
+	t.Fatal("no idle uid in 2000000000-2000000999")
+	return 0
 }

@@ -201,7 +201,8 @@ func TestExhaustionDoesNotAffectKan(t *testing.T) {
 	// The init (sleep) stays; the bomb is an exec'd shell that forks
 	// sleeps until RLIMIT_NPROC makes fork fail (busybox sh then exits).
 	bomb := newBundle(t, "sleep", "1000")
-	bomb.Spec.Process.User = specs.User{UID: 1000, GID: 1000}
+	uid := idleUID(t)
+	bomb.Spec.Process.User = specs.User{UID: uid, GID: uid}
 	bomb.Spec.Process.Rlimits = append(bomb.Spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Soft: 200, Hard: 200})
 	bombID := newID(t)
 	e.must("run", "-d", "--bundle", bomb.write(t), bombID)
