@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	defaultSignalsForChildren()
 	kanBin = os.Getenv("KAN_BINARY")
 	if kanBin == "" || os.Geteuid() != 0 {
 		fmt.Println("integration tests need root and KAN_BINARY=/path/to/kan (make integration)")
@@ -56,6 +58,21 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// defaultSignalsForChildren gives the processes this test starts default
+// signal dispositions, as tests expect, whatever the runner ignored (nohup
+// ignores SIGHUP, a shell's background job SIGINT and SIGQUIT): an
+// ignored disposition survives execve, Go leaves an inherited SIG_IGN of
+// SIGHUP and SIGINT in place, and children then inherit it. Once Go
+// handles a signal it resets it to the default in every child it starts;
+// this process still drops the signal, as it was asked to.
+func defaultSignalsForChildren() {
+	for sig := syscall.Signal(1); sig < 32; sig++ {
+		if signal.Ignored(sig) {
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
 }
 
 var idSeq atomic.Int64
