@@ -297,6 +297,7 @@ func writeTemp(t *testing.T, content string) string {
 // TestUpdateDevices: devices in update -r replace the eBPF device filter
 // of a running container, as its own processes observe.
 func TestUpdateDevices(t *testing.T) {
+	skipUnlessKmsgReadable(t)
 	e := newEnv(t)
 	script := `mknod /dev/kmsg-test c 1 11
 while :; do

@@ -225,3 +225,16 @@ func idleUID(t *testing.T) uint32 {
 	t.Fatal("no idle uid in 2000000000-2000000999")
 	return 0
 }
+
+// skipUnlessKmsgReadable skips a test that tells device rules apart by
+// opening 1:11 (/dev/kmsg) where the host itself cannot open it for
+// reading (printk.devkmsg=off, or a device rule of the runner's own
+// cgroup): there, an allowed open fails as a denied one does.
+func skipUnlessKmsgReadable(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Skipf("this host cannot open /dev/kmsg for reading (printk.devkmsg=off?): %v", err)
+	}
+	f.Close()
+}
