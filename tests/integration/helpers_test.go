@@ -17,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/spec"
@@ -48,6 +49,10 @@ func testMain(m *testing.M) int {
 	// Container root in a user namespace is an unprivileged host uid: it
 	// must be able to reach the rootfs.
 	os.Chmod(tmp, 0o755)
+	if err := checkRootfsPlace(tmp); err != nil {
+		fmt.Println(err)
+		return 1
+	}
 	rootfsDir = filepath.Join(tmp, "rootfs")
 	if out, err := exec.Command("../mkrootfs.sh", rootfsDir).CombinedOutput(); err != nil {
 		fmt.Printf("mkrootfs: %v\n%s", err, out)
@@ -71,6 +76,32 @@ func defaultSignalsForChildren() {
 	for sig := syscall.Signal(1); sig < 32; sig++ {
 		if signal.Ignored(sig) {
 			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
+}
+
+// checkRootfsPlace tells why containers could not run from dir (the
+// temporary directory the shared rootfs and the bundles are made in): a
+// noexec mount, or a parent that a container's unprivileged user (or
+// root in a user namespace, a host uid without privileges) cannot search.
+func checkRootfsPlace(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return err
+	}
+	if st.Flags&unix.ST_NOEXEC != 0 {
+		return fmt.Errorf("%s is on a noexec mount: containers cannot execute their rootfs there; set TMPDIR to a directory on another filesystem", dir)
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s (mode %v) is not searchable by other users: containers running as a user other than root, or in a user namespace, cannot reach their rootfs under %s; set TMPDIR elsewhere or chmod o+x %s", d, fi.Mode().Perm(), dir, d)
+		}
+		if d == "/" {
+			return nil
 		}
 	}
 }
