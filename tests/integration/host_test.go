@@ -238,3 +238,23 @@ func skipUnlessKmsgReadable(t *testing.T) {
 	}
 	f.Close()
 }
+
+// memAvailable is the host's MemAvailable, in bytes.
+func memAvailable(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("MemAvailable %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no MemAvailable in /proc/meminfo")
+	return 0
+}
