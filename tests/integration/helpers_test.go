@@ -58,6 +58,7 @@ func testMain(m *testing.M) int {
 		fmt.Printf("mkrootfs: %v\n%s", err, out)
 		return 1
 	}
+	userNSRefused = probeUserNS()
 	if cgroupRoot, err = cgroups.Mountpoint(); err != nil {
 		fmt.Println(err)
 		return 1
@@ -256,6 +257,7 @@ func newBundle(t *testing.T, args ...string) *bundle {
 // write saves config.json and returns the bundle directory.
 func (b *bundle) write(t *testing.T) string {
 	t.Helper()
+	skipIfNoUserNS(t, b.Spec)
 	data, err := json.MarshalIndent(b.Spec, "", "  ")
 	if err != nil {
 		t.Fatal(err)

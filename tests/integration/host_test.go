@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/spec"
@@ -134,6 +135,9 @@ func deadlineRefused() error {
 // withUserNS does): that of a child made for it, which is then ended.
 func userNSFd(t *testing.T) int {
 	t.Helper()
+	if userNSRefused != nil {
+		t.Skipf("this host cannot make a user namespace: %v", userNSRefused)
+	}
 	cmd := exec.Command("sleep", "60")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
@@ -257,4 +261,33 @@ func memAvailable(t *testing.T) int64 {
 	}
 	t.Fatal("no MemAvailable in /proc/meminfo")
 	return 0
+}
+
+// userNSRefused is why this host refuses to make a user namespace
+// (user.max_user_namespaces=0, a sysctl or LSM restriction), or nil; set
+// by TestMain.
+var userNSRefused error
+
+func probeUserNS() error {
+	cmd := exec.Command("true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+	if err := cmd.Run(); err != nil {
+		max, _ := os.ReadFile("/proc/sys/user/max_user_namespaces")
+		return fmt.Errorf("%w (user.max_user_namespaces = %s)", err, strings.TrimSpace(string(max)))
+	}
+	return nil
+}
+
+// skipIfNoUserNS skips a test whose config makes a user namespace where
+// the host cannot make one.
+func skipIfNoUserNS(t *testing.T, s *specs.Spec) {
+	t.Helper()
+	if userNSRefused == nil || s.Linux == nil {
+		return
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace && ns.Path == "" {
+			t.Skipf("this host cannot make a user namespace: %v", userNSRefused)
+		}
+	}
 }
