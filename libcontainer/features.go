@@ -10,6 +10,7 @@ import (
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
+	"github.com/kan-runtime/kan/libcontainer/procattr"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 	"github.com/kan-runtime/kan/libcontainer/seccomp"
 )
@@ -22,6 +23,16 @@ func hasController(c string) bool {
 	}
 	have, err := cgroups.Controllers(mnt)
 	return err == nil && slices.Contains(have, c)
+}
+
+// memoryPolicy lists the modes and flags this kernel has, or nil where it
+// has none (a kernel without NUMA support).
+func memoryPolicy() *features.MemoryPolicy {
+	modes, flags := procattr.MemoryPolicySupport()
+	if len(modes) == 0 {
+		return nil
+	}
+	return &features.MemoryPolicy{Modes: modes, Flags: flags}
 }
 
 // Features describes what this kan supports on this host, in the
@@ -54,19 +65,12 @@ func Features(annotations map[string]string) *features.Features {
 			Capabilities: caps,
 			// rdma limits need the rdma controller on the cgroup2
 			// hierarchy, which a hybrid host may not give it.
-			Cgroup:   &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: boolp(hasController("rdma"))},
-			Seccomp:  seccompFeatures(),
-			Apparmor: &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
-			Selinux:  &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},
-			IntelRdt: &features.IntelRdt{Enabled: &no},
-			MemoryPolicy: &features.MemoryPolicy{
-				Modes: []string{
-					string(specs.MpolDefault), string(specs.MpolBind), string(specs.MpolInterleave),
-					string(specs.MpolWeightedInterleave), string(specs.MpolPreferred),
-					string(specs.MpolPreferredMany), string(specs.MpolLocal),
-				},
-				Flags: []string{string(specs.MpolFNumaBalancing), string(specs.MpolFRelativeNodes), string(specs.MpolFStaticNodes)},
-			},
+			Cgroup:          &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: boolp(hasController("rdma"))},
+			Seccomp:         seccompFeatures(),
+			Apparmor:        &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
+			Selinux:         &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},
+			IntelRdt:        &features.IntelRdt{Enabled: &no},
+			MemoryPolicy:    memoryPolicy(),
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 			NetDevices:      &features.NetDevices{Enabled: &yes},
 		},

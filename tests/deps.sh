@@ -8,7 +8,15 @@
 #                        debootstrap, mkfs.ext4 and qemu-img
 set -eu
 need=""
-command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
+# The busybox found must be static (tests/mkrootfs.sh copies it into a rootfs
+# without libc): Debian's busybox package is dynamic, busybox-static replaces
+# it. ldd's verdict in English whatever the locale; a static-pie says
+# "statically linked".
+bb=$(command -v busybox 2>/dev/null || true)
+case $([ -n "$bb" ] && LC_ALL=C ldd "$bb" 2>&1) in
+*"not a dynamic"* | *"statically linked"*) ;;
+*) need="$need busybox-static" ;;
+esac
 command -v gcc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need="$need libc6-dev"
 command -v musl-gcc >/dev/null 2>&1 || need="$need musl-tools" # kan links against musl (Makefile)
@@ -16,6 +24,8 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v mkfifo >/dev/null 2>&1 || need="$need coreutils"
 command -v patch >/dev/null 2>&1 || need="$need patch"        # validation suite patches
 command -v unshare >/dev/null 2>&1 || need="$need util-linux" # tests join a mount namespace
+command -v ps >/dev/null 2>&1 || need="$need procps"            # kan ps runs ps
+command -v ip >/dev/null 2>&1 || need="$need iproute2"          # network namespace tests
 if [ "${1:-}" = vm ] || [ "${1:-}" = sysvm ]; then
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 	command -v cpio >/dev/null 2>&1 || need="$need cpio" # the initramfs

@@ -3,10 +3,13 @@
 #   tests/mkrootfs.sh DIR
 # Needs Debian's busybox-static (a static busybox runs in any rootfs).
 set -eu
+# Modes as written below whatever the caller's umask (a 077 umask would make
+# the rootfs unreadable to a container's non-root user).
+umask 022
 dir=$1
 bb=$(command -v busybox || true)
 [ -n "$bb" ] || { echo "mkrootfs: busybox not found (apt-get install busybox-static)" >&2; exit 1; }
-case $(ldd "$bb" 2>&1) in *"not a dynamic"*) ;; *) echo "mkrootfs: $bb is not static (install busybox-static)" >&2; exit 1 ;; esac
+case $(LC_ALL=C ldd "$bb" 2>&1) in *"not a dynamic"* | *"statically linked"*) ;; *) echo "mkrootfs: $bb is not static (install busybox-static)" >&2; exit 1 ;; esac
 rm -rf "$dir"
 mkdir -p "$dir/bin" "$dir/etc" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/tmp" "$dir/root" "$dir/home/user"
 chmod 1777 "$dir/tmp"

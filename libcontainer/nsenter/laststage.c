@@ -431,6 +431,10 @@ static void set_exec_labels(int proc, const char *apparmor, const char *selinux)
 		int err = write_attr(proc, "attr/apparmor/exec", value);
 		if (err < 0 && errno == ENOENT)
 			err = write_attr(proc, "attr/exec", value);
+		// attr/exec always exists: ENOENT is AppArmor's answer for a
+		// profile it has not loaded.
+		if (err < 0 && errno == ENOENT)
+			kan_fail("process.apparmorProfile \"%s\": no such AppArmor profile is loaded", apparmor);
 		if (err < 0)
 			kan_fail("process.apparmorProfile %s", apparmor);
 		free(value);

@@ -147,6 +147,32 @@ var mpolFlags = map[specs.MemoryPolicyFlagType]uintptr{
 	specs.MpolFStaticNodes:   unix.MPOL_F_STATIC_NODES,
 }
 
+// MemoryPolicySupport lists the linux.memoryPolicy modes and flags this
+// kernel knows (MPOL_WEIGHTED_INTERLEAVE came with Linux 6.9). The
+// probe is mbind(2) of an empty range: the kernel checks the mode and
+// flags as set_mempolicy(2) does, then has nothing to do.
+func MemoryPolicySupport() (modes, flags []string) {
+	known := func(mode uintptr) bool {
+		_, _, errno := unix.Syscall6(unix.SYS_MBIND, 0, 0, mode, 0, 0, 0)
+		return errno == 0
+	}
+	for _, m := range []specs.MemoryPolicyModeType{
+		specs.MpolDefault, specs.MpolBind, specs.MpolInterleave, specs.MpolWeightedInterleave,
+		specs.MpolPreferred, specs.MpolPreferredMany, specs.MpolLocal,
+	} {
+		if known(mpolModes[m]) {
+			modes = append(modes, string(m))
+		}
+	}
+	// MPOL_F_NUMA_BALANCING is valid with MPOL_BIND only.
+	for _, f := range []specs.MemoryPolicyFlagType{specs.MpolFNumaBalancing, specs.MpolFRelativeNodes, specs.MpolFStaticNodes} {
+		if known(unix.MPOL_BIND | mpolFlags[f]) {
+			flags = append(flags, string(f))
+		}
+	}
+	return modes, flags
+}
+
 // MemoryPolicyArgs are set_mempolicy(2)'s arguments for p: the mode with
 // its flags, the node mask and the number of bits the kernel reads of it.
 func MemoryPolicyArgs(p *specs.LinuxMemoryPolicy) (mode uintptr, mask []uint64, maxNode uintptr, err error) {

@@ -17,6 +17,7 @@ import (
 // calls the runtime with --root ROOT/<namespace> --log <bundle>/log.json
 // --log-format json.
 func TestContainerd(t *testing.T) {
+	skipIfHostEngine(t)
 	dir := filepath.Join(work, "containerd")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

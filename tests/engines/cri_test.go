@@ -18,6 +18,7 @@ import (
 // Twice: with the CRI plugin's cgroups (as on a real node), and with
 // disable_cgroup = true.
 func TestCRI(t *testing.T) {
+	skipIfHostEngine(t)
 	client := os.Getenv("CRI_BINARY")
 	if client == "" {
 		t.Skip("CRI_BINARY is not set (make engines builds tests/engines/cri)")

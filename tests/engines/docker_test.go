@@ -12,6 +12,7 @@ import (
 // shim) with a "runtimes" entry for kan, all its state under a temporary
 // directory, no bridge and no iptables.
 func TestDocker(t *testing.T) {
+	skipIfHostEngine(t)
 	dir := filepath.Join(work, "docker")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,29 @@ var (
 	rootfsTar string   // the busybox rootfs as a tar (podman/docker import)
 	imageTar  string   // the same as a docker-archive image (ctr import)
 	unified   string   // the cgroup2 mount kan uses
+	// hostEngine names an engine daemon of the host's own that is
+	// running ("" if none): the tests then skip.
+	hostEngine string
 )
+
+// liveHostEngine names the host's own engine daemon whose socket answers.
+func liveHostEngine() string {
+	for _, sock := range []string{"/run/docker.sock", "/run/containerd/containerd.sock", "/run/podman/podman.sock"} {
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
+			return sock
+		}
+	}
+	return ""
+}
+
+// skipIfHostEngine skips the test where the host runs an engine itself.
+func skipIfHostEngine(t *testing.T) {
+	t.Helper()
+	if hostEngine != "" {
+		t.Skipf("an engine of the host's own is running (%s answers): these tests would take its state and cgroups for theirs", hostEngine)
+	}
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
@@ -54,6 +77,12 @@ func testMain(m *testing.M) int {
 	runtimes = strings.Fields(os.Getenv("ENGINES_RUNTIMES"))
 	if len(runtimes) == 0 {
 		runtimes = []string{"kan", "runc"}
+	}
+	// The tests snapshot and restore the engines' state directories and
+	// cgroups: with an engine of the host's own running, they would take
+	// its containers for theirs. Each test skips, naming it.
+	if hostEngine = liveHostEngine(); hostEngine != "" {
+		return m.Run()
 	}
 	var err error
 	if unified, err = cgroup2Mount(); err != nil {

@@ -10,6 +10,7 @@ import (
 // TestPodman: podman (no daemon; conmon calls the runtime) with
 // --runtime PATH, storage and configuration under a temporary directory.
 func TestPodman(t *testing.T) {
+	skipIfHostEngine(t)
 	dir := filepath.Join(work, "podman")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

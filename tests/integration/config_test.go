@@ -298,6 +298,7 @@ func TestCgroupMembership(t *testing.T) {
 // TestDeviceCgroup: the default config denies every device but the
 // standard ones; linux.resources.devices can allow more.
 func TestDeviceCgroup(t *testing.T) {
+	skipUnlessKmsgReadable(t)
 	e := newEnv(t)
 	script := "head -c1 /dev/zero | wc -c; mknod /dev/kmsg-test c 1 11 && head -c1 /dev/kmsg-test 2>&1; true"
 	b := newBundle(t, "sh", "-c", script)
@@ -320,6 +321,7 @@ func TestDeviceCgroup(t *testing.T) {
 // it is up to linux.resources.devices alone, as in runc — for the init,
 // for an exec'd process, and after an update of the device rules.
 func TestLinuxDevicesGetNoRule(t *testing.T) {
+	skipUnlessKmsgReadable(t)
 	const open = `if dd if=/dev/kmsg of=/dev/null count=0 2>/dev/null; then echo opened; else echo denied; fi`
 	kmsg := func(b *bundle) *bundle {
 		b.Spec.Process.Capabilities = allCaps()

@@ -86,9 +86,21 @@ func TestExecFlags(t *testing.T) {
 			}
 		})
 	}
-	// LSMs the host lacks are refused, naming the flag's field.
-	e.fails("process.apparmorProfile", "exec", "--apparmor", "unconfined", id, "true")
-	e.fails("process.selinuxLabel", "exec", "--process-label", "system_u:system_r:container_t:s0", id, "true")
+	// LSMs the host lacks are refused, naming the flag's field. Where
+	// AppArmor runs, the process gets the profile asked for, and one
+	// AppArmor has not loaded is refused. Whether an SELinux label is
+	// valid depends on the host's policy: not tried where SELinux runs.
+	if hostAppArmor() {
+		if r := e.must("exec", "--apparmor", "unconfined", id, "cat", "/proc/self/attr/current"); !strings.HasPrefix(r.stdout, "unconfined") {
+			t.Errorf("exec --apparmor unconfined: the process runs under %q", r.stdout)
+		}
+		e.fails("process.apparmorProfile", "exec", "--apparmor", "kan-test", id, "true")
+	} else {
+		e.fails("process.apparmorProfile", "exec", "--apparmor", "unconfined", id, "true")
+	}
+	if !hostSELinux() {
+		e.fails("process.selinuxLabel", "exec", "--process-label", "system_u:system_r:container_t:s0", id, "true")
+	}
 	e.fails("--user", "exec", "-u", "root", id, "true")
 	e.fails("--env", "exec", "-e", "NOEQUALS", id, "true")
 }
@@ -229,7 +241,7 @@ func TestExecRefusals(t *testing.T) {
 // kan exec's plan (none is inherited from the init).
 func TestExecProcessFields(t *testing.T) {
 	e := newEnv(t)
-	for _, c := range processFieldCases() {
+	for _, c := range processFieldCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			e := &env{t: t, root: e.root}
 			b := sleeper(t)

@@ -133,10 +133,13 @@ func TestFeaturesClaimsHold(t *testing.T) {
 		if mp == nil {
 			t.Skip("no memory policy claimed")
 		}
-		try := func(mode string, flags ...string) {
-			t.Helper()
+		node := memNode(t)
+		if node == "" {
+			t.Skip("no NUMA node with memory that this process may use")
+		}
+		policyBundle := func(mode string, flags ...string) *bundle {
 			b := newBundle(t, "cat", "/proc/self/numa_maps")
-			p := &specs.LinuxMemoryPolicy{Mode: specs.MemoryPolicyModeType(mode), Nodes: "0"}
+			p := &specs.LinuxMemoryPolicy{Mode: specs.MemoryPolicyModeType(mode), Nodes: node}
 			if mode == string(specs.MpolDefault) || mode == string(specs.MpolLocal) {
 				p.Nodes = ""
 			}
@@ -144,12 +147,26 @@ func TestFeaturesClaimsHold(t *testing.T) {
 				p.Flags = append(p.Flags, specs.MemoryPolicyFlagType(fl))
 			}
 			b.Spec.Linux.MemoryPolicy = p
-			if r := e.run(b); r.code != 0 {
+			return b
+		}
+		try := func(mode string, flags ...string) {
+			t.Helper()
+			if r := e.run(policyBundle(mode, flags...)); r.code != 0 {
 				t.Errorf("memory policy %s %v claimed but refused: %v", mode, flags, r)
 			}
 		}
 		for _, m := range mp.Modes {
 			try(m)
+		}
+		// A mode of the spec that this kernel lacks (MPOL_WEIGHTED_INTERLEAVE
+		// before Linux 6.9) is not claimed, and is refused.
+		for _, m := range []specs.MemoryPolicyModeType{specs.MpolDefault, specs.MpolBind, specs.MpolInterleave,
+			specs.MpolWeightedInterleave, specs.MpolPreferred, specs.MpolPreferredMany, specs.MpolLocal} {
+			if !slices.Contains(mp.Modes, string(m)) {
+				id := newID(t)
+				e.fails("linux.memoryPolicy", "create", "--bundle", policyBundle(string(m)).write(t), id)
+				e.assertGone(id)
+			}
 		}
 		// MPOL_F_NUMA_BALANCING goes with MPOL_BIND; static and relative
 		// nodes exclude each other, so each flag is tried on its own.
@@ -192,6 +209,12 @@ func TestFeaturesClaimsHold(t *testing.T) {
 		if l.Seccomp != nil {
 			refused(l.Seccomp.Enabled, "linux.seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow} })
 		}
+		if l.Apparmor != nil && l.Apparmor.Enabled != nil && *l.Apparmor.Enabled != hostAppArmor() {
+			t.Errorf("apparmor enabled claimed %v, the host runs AppArmor: %v", *l.Apparmor.Enabled, hostAppArmor())
+		}
+		if l.Selinux != nil && l.Selinux.Enabled != nil && *l.Selinux.Enabled != hostSELinux() {
+			t.Errorf("selinux enabled claimed %v, the host runs SELinux: %v", *l.Selinux.Enabled, hostSELinux())
+		}
 		if l.Apparmor != nil {
 			refused(l.Apparmor.Enabled, "process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "unconfined" })
 		}
@@ -206,23 +229,39 @@ func TestFeaturesClaimsHold(t *testing.T) {
 			if cg.Systemd != nil && !*cg.Systemd {
 				e.fails("systemd", "--systemd-cgroup", "create", "--bundle", newBundle(t, "true").write(t), newID(t))
 			}
-			// An rdma limit on a device that does not exist is still
-			// one kan must take to the controller when it claims rdma.
+			// Where kan claims rdma, a limit is taken to the controller:
+			// applied on a device the host has, refused by the kernel
+			// (ENODEV), naming the field, on one it lacks.
+			dev := rdmaDevice()
 			limit := uint32(10)
 			rdma := func(s *specs.Spec) {
-				s.Linux.Resources.Rdma = map[string]specs.LinuxRdma{"mlx5_0": {HcaHandles: &limit}}
+				s.Linux.Resources.Rdma = map[string]specs.LinuxRdma{dev: {HcaHandles: &limit}}
 			}
 			if cg.Rdma != nil && *cg.Rdma {
 				b := newBundle(t, "true")
 				rdma(b.Spec)
-				if r := e.run(b); r.code != 0 {
-					t.Errorf("cgroup rdma claimed, but an rdma limit is refused: %v", r)
+				if _, err := os.Stat(filepath.Join("/sys/class/infiniband", dev)); err == nil {
+					if r := e.run(b); r.code != 0 {
+						t.Errorf("cgroup rdma claimed, but an rdma limit on %s is refused: %v", dev, r)
+					}
+				} else {
+					id := newID(t)
+					e.fails(`linux.resources.rdma[\"`+dev+`\"]`, "create", "--bundle", b.write(t), id)
+					e.assertGone(id)
 				}
 			} else {
 				refused(cg.Rdma, "linux.resources.rdma", rdma)
 			}
 		}
 	})
+}
+
+// rdmaDevice is an RDMA device of this host, or mlx5_0 where it has none.
+func rdmaDevice() string {
+	if entries, _ := os.ReadDir("/sys/class/infiniband"); len(entries) > 0 {
+		return entries[0].Name()
+	}
+	return "mlx5_0"
 }
 
 func ownBoundingSet(t *testing.T) uint64 {
@@ -332,6 +371,7 @@ func featureMountOptions(t *testing.T, parent *env, opts []string) {
 func featureIDMap(t *testing.T, parent *env) {
 	e := &env{t: t, root: parent.root}
 	src := t.TempDir()
+	skipUnlessIdmappable(t, src)
 	os.Chmod(src, 0o755)
 	os.Chmod(filepath.Dir(src), 0o755)
 	os.WriteFile(src+"/f", nil, 0o644)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strconv"
@@ -53,16 +54,16 @@ func u32(v uint32) *uint32 { return &v }
 
 // TestProcessFields: each process field, seen from inside.
 func TestProcessFields(t *testing.T) {
-	runFieldCases(t, processFieldCases())
+	runFieldCases(t, processFieldCases(t))
 }
 
 // processFieldCases set each process field (and the linux fields that
 // apply to the process: personality, memory policy) and observe it from
 // inside. TestExecProcessFields gives the same to kan exec.
-func processFieldCases() []fieldCase {
+func processFieldCases(t *testing.T) []fieldCase {
 	// /proc/self/stat of cut itself: 19 is nice, 40 rt_priority, 41 policy.
 	const stat = "cut -d' ' -f19,40,41 /proc/self/stat"
-	return []fieldCase{
+	cases := []fieldCase{
 		{"oomScoreAdj", func(s *specs.Spec) { v := 123; s.Process.OOMScoreAdj = &v }, "cat /proc/self/oom_score_adj", []string{"123\n"}, nil},
 		{"hostname and domainname", func(s *specs.Spec) { s.Hostname, s.Domainname = "box1", "example.org" },
 			"uname -n; cat /proc/sys/kernel/domainname", []string{"box1\nexample.org\n"}, nil},
@@ -102,11 +103,6 @@ func processFieldCases() []fieldCase {
 		{"scheduler SCHED_BATCH nice 5", func(s *specs.Spec) {
 			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
 		}, stat, []string{"5 0 3\n"}, nil},
-		{"scheduler SCHED_DEADLINE", func(s *specs.Spec) {
-			rt, dl, per := uint64(10_000_000), uint64(50_000_000), uint64(100_000_000)
-			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: rt, Deadline: dl, Period: per}
-		}, // /proc/self/sched shows the policy and what is left of the runtime (at most 10 ms, 8 digits).
-			"grep -E '^(policy|dl\\.runtime)' /proc/self/sched", nil, []string{`policy +: +6\n`, `dl\.runtime +: +\d{1,8}\n`}},
 		{"scheduler SCHED_IDLE", func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedIdle} }, stat, []string{"0 0 5\n"}, nil},
 		{"scheduler SCHED_FIFO priority 10", func(s *specs.Spec) {
 			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10}
@@ -123,30 +119,58 @@ func processFieldCases() []fieldCase {
 		{"ioPriority realtime 2", func(s *specs.Spec) {
 			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_RT, Priority: 2}
 		}, "ionice -p $$", []string{"realtime: prio 2"}, nil},
-		{"execCPUAffinity final", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "1"} },
-			"grep Cpus_allowed_list /proc/self/status", []string{"Cpus_allowed_list:\t1\n"}, nil},
-		{"execCPUAffinity initial only", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "1"} },
-			"grep Cpus_allowed_list /proc/self/status", []string{"Cpus_allowed_list:\t1\n"}, nil},
-		{"execCPUAffinity initial and final", func(s *specs.Spec) {
-			s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "1", Final: "0-1"}
-		}, "grep Cpus_allowed_list /proc/self/status", []string{"Cpus_allowed_list:\t0-1\n"}, nil},
-		{"memoryPolicy MPOL_BIND", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"} },
-			"cat /proc/self/numa_maps", []string{" bind:0 "}, nil},
-		{"memoryPolicy MPOL_BIND static", func(s *specs.Spec) {
-			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}}
-		}, "cat /proc/self/numa_maps", []string{" bind=static:0 "}, nil},
-		{"memoryPolicy MPOL_INTERLEAVE relative", func(s *specs.Spec) {
-			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFRelativeNodes}}
-		}, "cat /proc/self/numa_maps", []string{" interleave=relative:0 "}, nil},
-		{"memoryPolicy MPOL_PREFERRED", func(s *specs.Spec) {
-			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolPreferred, Nodes: "0"}
-		},
-			"cat /proc/self/numa_maps", []string{" prefer:0 "}, nil},
 		{"memoryPolicy MPOL_LOCAL", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolLocal} },
 			"cat /proc/self/numa_maps", []string{" local "}, nil},
 		{"memoryPolicy MPOL_DEFAULT", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolDefault} },
 			"cat /proc/self/numa_maps", []string{" default "}, nil},
 	}
+	// What the host may lack is tried where it has it.
+	if err := deadlineRefused(); err != nil {
+		t.Logf("this host refuses SCHED_DEADLINE (%v): not tried", err)
+	} else {
+		cases = append(cases, fieldCase{"scheduler SCHED_DEADLINE", func(s *specs.Spec) {
+			rt, dl, per := uint64(10_000_000), uint64(50_000_000), uint64(100_000_000)
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: rt, Deadline: dl, Period: per}
+		}, // /proc/self/sched shows the policy and what is left of the runtime (at most 10 ms, 8 digits).
+			"grep -E '^(policy|dl\\.runtime)' /proc/self/sched", nil, []string{`policy +: +6\n`, `dl\.runtime +: +\d{1,8}\n`}})
+	}
+	if a, b, ok := twoCPUs(t); !ok {
+		t.Log("this process may run on one CPU only: execCPUAffinity not tried")
+	} else {
+		one, both := strconv.Itoa(b), fmt.Sprintf("%d-%d", a, b)
+		if b != a+1 {
+			both = fmt.Sprintf("%d,%d", a, b)
+		}
+		allowed := "grep Cpus_allowed_list /proc/self/status"
+		cases = append(cases,
+			fieldCase{"execCPUAffinity final", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: one} },
+				allowed, []string{"Cpus_allowed_list:\t" + one + "\n"}, nil},
+			fieldCase{"execCPUAffinity initial only", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: one} },
+				allowed, []string{"Cpus_allowed_list:\t" + one + "\n"}, nil},
+			fieldCase{"execCPUAffinity initial and final", func(s *specs.Spec) {
+				s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: one, Final: both}
+			}, allowed, []string{"Cpus_allowed_list:\t" + both + "\n"}, nil})
+	}
+	if n := memNode(t); n == "" {
+		t.Log("no NUMA node with memory that this process may use: memory policies with nodes not tried")
+	} else {
+		// MPOL_F_RELATIVE_NODES counts within the allowed nodes: 0 is
+		// the lowest, n.
+		numaMaps := "cat /proc/self/numa_maps"
+		cases = append(cases,
+			fieldCase{"memoryPolicy MPOL_BIND", func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: n} },
+				numaMaps, []string{" bind:" + n + " "}, nil},
+			fieldCase{"memoryPolicy MPOL_BIND static", func(s *specs.Spec) {
+				s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: n, Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}}
+			}, numaMaps, []string{" bind=static:" + n + " "}, nil},
+			fieldCase{"memoryPolicy MPOL_INTERLEAVE relative", func(s *specs.Spec) {
+				s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFRelativeNodes}}
+			}, numaMaps, []string{" interleave=relative:" + n + " "}, nil},
+			fieldCase{"memoryPolicy MPOL_PREFERRED", func(s *specs.Spec) {
+				s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolPreferred, Nodes: n}
+			}, numaMaps, []string{" prefer:" + n + " "}, nil})
+	}
+	return cases
 }
 
 // TestTimeOffsets: linux.timeOffsets shift the clocks of the new time

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/spec"
@@ -32,6 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	defaultSignalsForChildren()
 	kanBin = os.Getenv("KAN_BINARY")
 	if kanBin == "" || os.Geteuid() != 0 {
 		fmt.Println("integration tests need root and KAN_BINARY=/path/to/kan (make integration)")
@@ -46,16 +49,62 @@ func testMain(m *testing.M) int {
 	// Container root in a user namespace is an unprivileged host uid: it
 	// must be able to reach the rootfs.
 	os.Chmod(tmp, 0o755)
+	if err := checkRootfsPlace(tmp); err != nil {
+		fmt.Println(err)
+		return 1
+	}
 	rootfsDir = filepath.Join(tmp, "rootfs")
 	if out, err := exec.Command("../mkrootfs.sh", rootfsDir).CombinedOutput(); err != nil {
 		fmt.Printf("mkrootfs: %v\n%s", err, out)
 		return 1
 	}
+	userNSRefused = probeUserNS()
 	if cgroupRoot, err = cgroups.Mountpoint(); err != nil {
 		fmt.Println(err)
 		return 1
 	}
 	return m.Run()
+}
+
+// defaultSignalsForChildren gives the processes this test starts default
+// signal dispositions, as tests expect, whatever the runner ignored (nohup
+// ignores SIGHUP, a shell's background job SIGINT and SIGQUIT): an
+// ignored disposition survives execve, Go leaves an inherited SIG_IGN of
+// SIGHUP and SIGINT in place, and children then inherit it. Once Go
+// handles a signal it resets it to the default in every child it starts;
+// this process still drops the signal, as it was asked to.
+func defaultSignalsForChildren() {
+	for sig := syscall.Signal(1); sig < 32; sig++ {
+		if signal.Ignored(sig) {
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
+}
+
+// checkRootfsPlace tells why containers could not run from dir (the
+// temporary directory the shared rootfs and the bundles are made in): a
+// noexec mount, or a parent that a container's unprivileged user (or
+// root in a user namespace, a host uid without privileges) cannot search.
+func checkRootfsPlace(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return err
+	}
+	if st.Flags&unix.ST_NOEXEC != 0 {
+		return fmt.Errorf("%s is on a noexec mount: containers cannot execute their rootfs there; set TMPDIR to a directory on another filesystem", dir)
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s (mode %v) is not searchable by other users: containers running as a user other than root, or in a user namespace, cannot reach their rootfs under %s; set TMPDIR elsewhere or chmod o+x %s", d, fi.Mode().Perm(), dir, d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 var idSeq atomic.Int64
@@ -208,6 +257,7 @@ func newBundle(t *testing.T, args ...string) *bundle {
 // write saves config.json and returns the bundle directory.
 func (b *bundle) write(t *testing.T) string {
 	t.Helper()
+	skipIfNoUserNS(t, b.Spec)
 	data, err := json.MarshalIndent(b.Spec, "", "  ")
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func withGoInit(s *specs.Spec) {
 // TestProcessFieldsGoInit: every process field with the Go init
 // (TestProcessFields has the C init).
 func TestProcessFieldsGoInit(t *testing.T) {
-	cases := processFieldCases()
+	cases := processFieldCases(t)
 	for i := range cases {
 		edit := cases[i].edit
 		cases[i].edit = func(s *specs.Spec) { edit(s); withGoInit(s) }

@@ -393,6 +393,7 @@ func TestTmpcopyup(t *testing.T) {
 func TestIDMappedMounts(t *testing.T) {
 	e := newEnv(t)
 	src := t.TempDir()
+	skipUnlessIdmappable(t, src)
 	// Container root is host uid 100000: it must reach the directory.
 	os.Chmod(src, 0o777)
 	os.Chmod(filepath.Dir(src), 0o755)
@@ -500,6 +501,8 @@ func TestMountBadInput(t *testing.T) {
 func TestRidmapReachesSubmounts(t *testing.T) {
 	e := newEnv(t)
 	src := t.TempDir()
+	skipUnlessIdmappable(t, src)
+	skipUnlessTmpfsIdmappable(t) // the submount
 	os.Chmod(src, 0o755)
 	os.Chmod(filepath.Dir(src), 0o755)
 	os.Mkdir(src+"/sub", 0o755)

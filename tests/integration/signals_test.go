@@ -126,7 +126,10 @@ func TestRunReportsSignalExit(t *testing.T) {
 // reports the init's own status.
 func TestRunSubreaper(t *testing.T) {
 	e := newEnv(t)
-	b := newBundle(t, "sh", "-c", "(sleep 1 &); (true &); echo ready; sleep 3; exit 3")
+	// The init leaves two orphans (a sleep that runs until the test
+	// kills it, a true that ends at once) and runs until kan run
+	// forwards it a SIGTERM.
+	b := newBundle(t, "sh", "-c", "trap 'exit 3' TERM; (sleep 1000 &); (true &); echo ready; while :; do sleep 0.05; done")
 	withoutPidNS(b.Spec)
 	id := newID(t)
 	cmd, out := e.startRun(b, id)
@@ -156,25 +159,25 @@ func TestRunSubreaper(t *testing.T) {
 		}
 		return
 	}
-	// The abandoned sleep 1 is kan's child now (the init's sleep 3 is
-	// the init's). It may still be the forked shell, not yet sleep, for a
-	// moment after "ready": look for it until it is about to end.
-	ready := time.Now()
-	for {
-		if orphans, _ := children(); len(orphans) > 0 {
-			break
+	// The abandoned sleep is kan's child now (the init's sleeps are the
+	// init's). It may still be the forked shell, not yet sleep, for a
+	// moment after "ready".
+	var orphan int
+	waitFor(t, "the container's orphan reparented to kan run", func() bool {
+		orphans, _ := children()
+		if len(orphans) > 0 {
+			orphan = orphans[0]
 		}
-		if time.Since(ready) > 800*time.Millisecond {
-			out, _ := exec.Command("ps", "-eo", "pid,ppid,stat,comm").Output()
-			t.Errorf("the container's orphan was not reparented to kan run (pid %d):\n%s", kan, out)
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(time.Until(ready.Add(1700 * time.Millisecond)))
-	if _, zombies := children(); len(zombies) > 0 {
-		t.Errorf("kan run leaves its orphans as zombies: %v", zombies)
-	}
+		return orphan != 0
+	})
+	// Ended, it is reaped, as the true was: no zombie stays.
+	syscall.Kill(orphan, syscall.SIGKILL)
+	waitFor(t, "kan run to reap its orphans", func() bool {
+		_, zombies := children()
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", orphan))
+		return len(zombies) == 0 && err != nil
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 3 {
 		t.Fatalf("kan run: exit %d, want the init's 3", code)
@@ -201,7 +204,8 @@ func TestExhaustionDoesNotAffectKan(t *testing.T) {
 	// The init (sleep) stays; the bomb is an exec'd shell that forks
 	// sleeps until RLIMIT_NPROC makes fork fail (busybox sh then exits).
 	bomb := newBundle(t, "sleep", "1000")
-	bomb.Spec.Process.User = specs.User{UID: 1000, GID: 1000}
+	uid := idleUID(t)
+	bomb.Spec.Process.User = specs.User{UID: uid, GID: uid}
 	bomb.Spec.Process.Rlimits = append(bomb.Spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Soft: 200, Hard: 200})
 	bombID := newID(t)
 	e.must("run", "-d", "--bundle", bomb.write(t), bombID)

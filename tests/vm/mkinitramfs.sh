@@ -24,7 +24,7 @@ payload=$1
 [ -f "$moddir/modules.order" ] || { echo "mkinitramfs: no $moddir/modules.order" >&2; exit 1; }
 
 bb=$(command -v busybox || true)
-case $(ldd "$bb" 2>&1) in *"not a dynamic"*) ;;
+case $(LC_ALL=C ldd "$bb" 2>&1) in *"not a dynamic"* | *"statically linked"*) ;;
 *) echo "mkinitramfs: busybox '$bb' is missing or not static (install busybox-static)" >&2; exit 1 ;; esac
 
 st=$(mktemp -d)

@@ -533,6 +533,9 @@ func newTestCgroup(t *testing.T) *testCgroup {
 func (cg *testCgroup) sh(t *testing.T, script string) (stdout, stderr string) {
 	t.Helper()
 	cmd := exec.Command("/bin/sh", "-c", script)
+	// The host's tools print strerror in the locale's language: the
+	// tests match the C locale's.
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cg.fd}
