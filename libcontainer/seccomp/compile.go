@@ -19,9 +19,12 @@
 //   - an architecture kan has no table for is never one a process here can
 //     make syscalls with: it is left out; the native one is always in;
 //   - a syscall name an architecture does not know is skipped there;
-//   - the rules of one syscall are tried in the profile's order, the first
-//     whose conditions all hold decides; an unconditional rule decides when
-//     none does;
+//   - the rules of one syscall are taken in the profile's order as
+//     libseccomp adds them: a rule with the default action is redundant;
+//     an unconditional rule replaces the conditional ones before it, and
+//     after it nothing more is added (Podman's profile names setns twice);
+//     of the conditional rules, the first whose conditions all hold
+//     decides, the default when none does;
 //   - the arguments of a 32-bit architecture are compared on their low
 //     32 bits, those of the others on all 64, with the 32-bit comparisons
 //     classic BPF has;
@@ -217,7 +220,7 @@ func Compile(profile *specs.LinuxSeccomp, family Family) (*Filter, error) {
 	a := &asm{insns: make([]insn, 0, 1024)}
 	perArch := make(map[*arch][]syscallRules, len(archs))
 	for _, ar := range archs {
-		if perArch[ar], err = bySyscall(profile.Syscalls, rules, ar); err != nil {
+		if perArch[ar], err = bySyscall(profile.Syscalls, rules, ar, def); err != nil {
 			return nil, err
 		}
 	}
@@ -299,8 +302,14 @@ func unknownNames(syscalls []specs.LinuxSyscall, a *arch) []string {
 	return out
 }
 
-// bySyscall groups the rules by syscall number on a, in number order.
-func bySyscall(syscalls []specs.LinuxSyscall, rules []rule, a *arch) ([]syscallRules, error) {
+// bySyscall groups the rules by syscall number on a, in number order,
+// the way libseccomp (and so runc and crun) adds them one by one: a rule
+// whose action is the default is redundant and left out (runc skips it);
+// an unconditional rule replaces the syscall's conditional ones, and once
+// a syscall has one, later rules for it change nothing. Every syscall the
+// profile names stays in the list, rules or not: the ENOSYS bound counts
+// them all.
+func bySyscall(syscalls []specs.LinuxSyscall, rules []rule, a *arch, def uint32) ([]syscallRules, error) {
 	var out []syscallRules
 	at := make(map[uint32]int) // number → index in out
 	find := func(nr uint32) *syscallRules {
@@ -320,15 +329,12 @@ func bySyscall(syscalls []specs.LinuxSyscall, rules []rule, a *arch) ([]syscallR
 			}
 			s := find(nr)
 			r := rules[i]
-			if len(r.conds) > 0 {
+			switch {
+			case r.ret == def || s.always != nil:
+			case len(r.conds) > 0:
 				s.conditional = append(s.conditional, r)
-				continue
-			}
-			if s.always != nil && s.always.ret != r.ret {
-				return nil, fmt.Errorf("%s[%d]: %q already has another action, from %s[%d]", fieldSyscalls, i, name, fieldSyscalls, s.always.index)
-			}
-			if s.always == nil {
-				s.always = &r
+			default:
+				s.always, s.conditional = &r, nil
 			}
 		}
 	}

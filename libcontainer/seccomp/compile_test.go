@@ -187,12 +187,12 @@ func TestCompileDecisions(t *testing.T) {
 			{archX86, "write", [6]uint64{10, 3}, allow},
 			{archX86, "write", [6]uint64{9, 2}, allow},
 		}},
-		{"several args ANDed, several rules ORed, unconditional as fallback", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+		{"several args ANDed, several rules ORed", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
 			{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]},
 			{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]},
 			{"names":["socket"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"},{"index":1,"value":1,"op":"SCMP_CMP_EQ"}]},
 			{"names":["kill"],"action":"SCMP_ACT_ERRNO","errnoRet":3,"args":[{"index":1,"value":9,"op":"SCMP_CMP_EQ"}]},
-			{"names":["kill"],"action":"SCMP_ACT_ALLOW"}]}`, []call{
+			{"names":["kill"],"action":"SCMP_ACT_KILL","args":[{"index":1,"value":10,"op":"SCMP_CMP_EQ"}]}]}`, []call{
 			{archX86_64, "personality", [6]uint64{0}, allow},
 			{archX86_64, "personality", [6]uint64{8}, allow},
 			{archX86_64, "personality", [6]uint64{9}, eperm},
@@ -200,7 +200,22 @@ func TestCompileDecisions(t *testing.T) {
 			{archX86_64, "socket", [6]uint64{1, 2}, eperm},
 			{archX86_64, "socket", [6]uint64{2, 1}, eperm},
 			{archX86_64, "kill", [6]uint64{1, 9}, retErrno | 3},
-			{archX86_64, "kill", [6]uint64{1, 15}, allow},
+			{archX86_64, "kill", [6]uint64{1, 10}, retKillThread},
+			{archX86_64, "kill", [6]uint64{1, 15}, eperm},
+		}},
+		{"rules taken as libseccomp adds them", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+			{"names":["kill"],"action":"SCMP_ACT_ERRNO","errnoRet":3,"args":[{"index":1,"value":9,"op":"SCMP_CMP_EQ"}]},
+			{"names":["kill"],"action":"SCMP_ACT_ALLOW"},
+			{"names":["setns","getpid"],"action":"SCMP_ACT_ALLOW"},
+			{"names":["setns"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+			{"names":["getpid"],"action":"SCMP_ACT_ERRNO","errnoRet":5,"args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]},
+			{"names":["getuid"],"action":"SCMP_ACT_ERRNO"},
+			{"names":["getuid"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":7,"op":"SCMP_CMP_EQ"}]}]}`, []call{
+			{archX86_64, "kill", [6]uint64{1, 9}, allow}, // the unconditional rule replaced the conditional one
+			{archX86_64, "setns", [6]uint64{}, allow},    // the first unconditional rule stays (Podman's profile)
+			{archX86_64, "getpid", [6]uint64{0}, allow},  // nothing is added after an unconditional rule
+			{archX86_64, "getuid", [6]uint64{7}, allow},  // a rule with the default action is redundant
+			{archX86_64, "getuid", [6]uint64{8}, eperm},
 		}},
 		{"syscalls newer than the profile's fail with ENOSYS", `{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
 			"syscalls":[{"names":["read","openat2"],"action":"SCMP_ACT_ALLOW"}]}`, []call{
@@ -261,13 +276,13 @@ func TestCompileX32Split(t *testing.T) {
 func TestCompileLargeProfile(t *testing.T) {
 	var names []string
 	for _, s := range syscallsX86_64 {
-		if s.name != "reboot" {
+		if s.name != "reboot" && s.name != "personality" {
 			names = append(names, fmt.Sprintf("%q", s.name))
 		}
 	}
 	profile := `{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
 		"syscalls":[{"names":[` + strings.Join(names, ",") + `],"action":"SCMP_ACT_ALLOW"},
-		{"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]}]}`
+		{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]}]}`
 	f := compile(t, profile, amd64)
 	if len(f.Program) > MaxInstructions {
 		t.Fatalf("%d instructions", len(f.Program))
@@ -282,6 +297,7 @@ func TestCompileLargeProfile(t *testing.T) {
 		{archX86_64, "reboot", [6]uint64{}, eperm},
 		{archX86_64, "personality", [6]uint64{8}, eperm},
 		{archX86_64, "personality", [6]uint64{0}, allow},
+		{archX86_64, "personality", [6]uint64{8}, eperm},
 		{archX86, "reboot", [6]uint64{}, eperm},
 		{archX86, "read", [6]uint64{}, allow},
 		{archX32, "reboot", [6]uint64{}, eperm},
@@ -317,7 +333,6 @@ func TestCompileBadInput(t *testing.T) {
 		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_ABOUT"}]}]}`, `linux.seccomp.syscalls[0].args[0].op: unknown operator "SCMP_CMP_ABOUT"`},
 		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}`, "SCMP_ACT_NOTIFY needs a listenerPath"},
 		{`{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x"}`, "linux.seccomp.listenerPath: set, but no rule returns SCMP_ACT_NOTIFY"},
-		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO"},{"names":["read"],"action":"SCMP_ACT_KILL"}]}`, `linux.seccomp.syscalls[1]: "read" already has another action, from linux.seccomp.syscalls[0]`},
 	} {
 		var p specs.LinuxSeccomp
 		if err := json.Unmarshal([]byte(c.profile), &p); err != nil {
