@@ -85,11 +85,19 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 	}
 	bundle := filepath.Join(work, "bundle")
 	sleeper := filepath.Join(work, "sleeper")
+	filtered := filepath.Join(work, "seccomp")
+	// Docker's default seccomp profile, as Docker puts it in a config
+	// (tests/seccompprofiles made it).
+	dockerProfile, err := os.ReadFile("tests/integration/testdata/seccomp-docker-default.json")
+	if err != nil {
+		return err
+	}
 	for _, b := range []struct {
-		dir  string
-		args []string
-	}{{bundle, []string{"/bin/true"}}, {sleeper, []string{"/bin/sleep", "100000"}}} {
-		if err := writeBundle(kan, b.dir, rootfs, b.args); err != nil {
+		dir     string
+		args    []string
+		seccomp json.RawMessage
+	}{{bundle, []string{"/bin/true"}, nil}, {sleeper, []string{"/bin/sleep", "100000"}, nil}, {filtered, []string{"/bin/true"}, dockerProfile}} {
+		if err := writeBundle(kan, b.dir, rootfs, b.args, b.seccomp); err != nil {
 			return err
 		}
 	}
@@ -118,6 +126,7 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		f    func(r *rt) sample
 	}{
 		{"run /bin/true", func(r *rt) sample { return runOnce(r, bundle, newID(r)) }},
+		{"run /bin/true, Docker's seccomp profile", func(r *rt) sample { return runOnce(r, filtered, newID(r)) }},
 		{"create + start + delete", func(r *rt) sample { return lifecycle(r, bundle, newID(r)) }},
 	}
 	for _, c := range cases {
@@ -191,9 +200,10 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 	return report.plot(plot)
 }
 
-// writeBundle writes kan's default config with args; ociVersion 1.0.2,
-// which all three runtimes accept.
-func writeBundle(kan, dir, rootfs string, args []string) error {
+// writeBundle writes kan's default config with args, and seccomp as its
+// linux.seccomp when not nil; ociVersion 1.0.2, which all three runtimes
+// accept.
+func writeBundle(kan, dir, rootfs string, args []string, seccomp json.RawMessage) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -215,6 +225,9 @@ func writeBundle(kan, dir, rootfs string, args []string) error {
 	p := cfg["process"].(map[string]any)
 	p["terminal"] = false
 	p["args"] = args
+	if seccomp != nil {
+		cfg["linux"].(map[string]any)["seccomp"] = seccomp
+	}
 	data, _ = json.MarshalIndent(cfg, "", "\t")
 	return os.WriteFile(path, data, 0o644)
 }

@@ -134,6 +134,16 @@ func (c *ctrEngine) scenario(t *testing.T, rt string) {
 			t.Fatalf("want exit 3, stdout \"out\\n\", stderr \"err\": %v", r)
 		}
 	})
+	step(t, "run_seccomp", func(t *testing.T) {
+		// ctr run --seccomp: containerd's default profile. A busybox
+		// workload runs; unshare, which it denies without CAP_SYS_ADMIN,
+		// fails.
+		r := c.ctr(t, run(false, "--rm", "--seccomp", ctrImage, "seccomp-"+rt, "sh", "-c",
+			"grep ^Seccomp: /proc/self/status; ls / >/dev/null && echo ls-ok; unshare -m true 2>/dev/null || echo unshare-denied")...)
+		if r.code != 0 || r.stdout != "Seccomp:\t2\nls-ok\nunshare-denied\n" {
+			t.Fatalf("want the filter in force, ls working, unshare denied: %v", r)
+		}
+	})
 	step(t, "run_default_cpu_shares", func(t *testing.T) {
 		r := c.ctr(t, run(true, "--rm", ctrImage, "shares-"+rt, "echo", "ok")...)
 		if rt == "kan" && !hasController(t, "cpu") {

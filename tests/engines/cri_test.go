@@ -174,6 +174,25 @@ func (c *criEngine) scenario(t *testing.T, rt string, disableCgroup bool) {
 			t.Errorf("want exit 4 and \"in-exec\": %v", r)
 		}
 	})
+	step(t, "seccomp_runtime_default", func(t *testing.T) {
+		// The container asked for RuntimeDefault: containerd's default
+		// profile is in force in it, and in what is exec'd into it.
+		if r := c.cri(t, "exec", ctr, "grep", "^Seccomp:", "/proc/self/status"); r.code != 0 || !strings.Contains(r.stdout, "Seccomp:\t2") {
+			t.Errorf("want the filter in force (Seccomp: 2): %v", r)
+		}
+	})
+	step(t, "seccomp_unconfined", func(t *testing.T) {
+		id := c.must(t, "-seccomp", "unconfined", "create", pod, ctrImage, "free", "sh", "-c", "grep ^Seccomp: /proc/self/status; sleep 1000")
+		c.must(t, "start", id)
+		defer func() { c.cri(t, "stop", id, "0"); c.cri(t, "rm", id) }()
+		waitFor(t, "the unconfined container's log", func() bool {
+			b, _ := os.ReadFile(filepath.Join(logs, "free.log"))
+			return strings.Contains(string(b), "Seccomp:")
+		})
+		if b, _ := os.ReadFile(filepath.Join(logs, "free.log")); !strings.Contains(string(b), "Seccomp:\t0") {
+			t.Errorf("an Unconfined container runs without a filter: %q", b)
+		}
+	})
 	step(t, "stop", func(t *testing.T) {
 		start := time.Now()
 		c.must(t, "stop", ctr, "10")

@@ -5,7 +5,10 @@
 // gRPC and the CRI API.
 //
 //	cri -a SOCK runp HANDLER NAME LOGDIR   prints the pod sandbox id
-//	cri -a SOCK create POD IMAGE NAME CMD...  prints the container id
+//	cri -a SOCK create POD IMAGE NAME CMD...  prints the container id; the
+//	                                       container's seccomp profile is
+//	                                       -seccomp (runtime/default, the
+//	                                       default, or unconfined)
 //	cri -a SOCK start ID
 //	cri -a SOCK exec ID CMD...             prints stdout/stderr, exits with the exit code
 //	cri -a SOCK inspect ID                 prints "STATE EXITCODE"
@@ -30,6 +33,7 @@ import (
 
 func main() {
 	addr := flag.String("a", "", "containerd's socket")
+	seccomp := flag.String("seccomp", "runtime/default", "the container's seccomp profile: runtime/default or unconfined")
 	flag.Parse()
 	args := flag.Args()
 	if *addr == "" || len(args) < 2 {
@@ -61,6 +65,9 @@ func main() {
 				Image:    &cri.ImageSpec{Image: a[1]},
 				Command:  a[3:],
 				LogPath:  a[2] + ".log",
+				Linux: &cri.LinuxContainerConfig{SecurityContext: &cri.LinuxContainerSecurityContext{
+					Seccomp: seccompProfile(*seccomp),
+				}},
 			},
 		})
 		check(err)
@@ -99,8 +106,21 @@ func main() {
 	}
 }
 
+// seccompProfile is the CRI's form of a pod spec's seccompProfile.
+func seccompProfile(name string) *cri.SecurityProfile {
+	switch name {
+	case "runtime/default":
+		return &cri.SecurityProfile{ProfileType: cri.SecurityProfile_RuntimeDefault}
+	case "unconfined":
+		return &cri.SecurityProfile{ProfileType: cri.SecurityProfile_Unconfined}
+	}
+	fail("unknown seccomp profile " + name)
+	return nil
+}
+
 // podConfig is the sandbox kubelet would ask for a pod with host
-// networking (no CNI here).
+// networking (no CNI here): with the RuntimeDefault seccomp profile, which
+// the kubelet gives every sandbox that is not privileged.
 func podConfig(name, logDir string) *cri.PodSandboxConfig {
 	return &cri.PodSandboxConfig{
 		Metadata:     &cri.PodSandboxMetadata{Name: name, Uid: "uid-" + name, Namespace: "default"},
@@ -108,6 +128,7 @@ func podConfig(name, logDir string) *cri.PodSandboxConfig {
 		LogDirectory: logDir,
 		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
 			NamespaceOptions: &cri.NamespaceOption{Network: cri.NamespaceMode_NODE},
+			Seccomp:          seccompProfile("runtime/default"),
 		}},
 	}
 }
