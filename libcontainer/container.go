@@ -65,7 +65,67 @@ type Container struct {
 // namespaces and cgroup, with its rootfs ready, blocked before executing the
 // user program. On any failure it removes everything it made (process,
 // cgroup, state directory) before returning the error.
-func Create(o CreateOptions) (c *Container, err error) {
+//
+// It runs in phases, each a method of creation:
+//
+//	check   the config against this host, and the plan of the init's
+//	        process: a config refused here leaves nothing
+//	claim   the state directory (the id), the cgroup with its resources,
+//	        the exec fifos
+//	start   the init, cloned into its cgroup and namespaces; the device
+//	        filter; the pid saved; net devices moved in
+//	build   the rootfs, from a thread of kan's (the C init) or by the Go
+//	        init; the init becomes the process and reports ready
+//	finish  the state says created
+func Create(o CreateOptions) (*Container, error) {
+	cr, err := checkCreate(o)
+	if err != nil {
+		return nil, err
+	}
+	defer cr.release()
+	for _, phase := range []func() error{cr.claim, cr.start, cr.build, cr.finish} {
+		if err := phase(); err != nil {
+			claimed := cr.c != nil
+			cr.undo()
+			if !claimed {
+				return nil, err // the id was never taken
+			}
+			return nil, fmt.Errorf("create %s: %w", o.ID, err)
+		}
+	}
+	return cr.c, nil
+}
+
+// creation is a Create under way: what the check found, and what exists
+// so far, for undo to remove.
+type creation struct {
+	o         CreateOptions
+	rootPath  string // root.path, absolute
+	mnt       string // the cgroup2 mount
+	cgroupDir string
+	ns        *namespaces.Plan
+	initPlan  []byte // the plan of the init's process (planInit)
+	outside   bool   // the C init, kan building the rootfs (outside.go)
+
+	// kan's sealed executable and the device filter need neither the
+	// state nor the cgroup: they are made meanwhile, on another thread.
+	exe               *sealedExe
+	filter            *ebpf.Program
+	exeErr, filterErr chan error
+	background        sync.WaitGroup
+
+	c           *Container
+	cgroupOwned bool     // the cgroup is the container's to remove
+	cg          *os.File // the cgroup, for clone3 and the device filter
+	fifos       []*os.File
+	init        *initProcess
+	netns       *os.File // the container's network namespace, for linux.netDevices
+}
+
+// checkCreate checks the config against what this host and kan can do,
+// and makes the init's plan: everything that can be refused before
+// anything exists.
+func checkCreate(o CreateOptions) (*creation, error) {
 	if err := checkSupported(o.Spec); err != nil {
 		return nil, err
 	}
@@ -75,7 +135,48 @@ func Create(o CreateOptions) (c *Container, err error) {
 	if o.Spec.Process.Terminal && o.ConsoleSocket == nil {
 		return nil, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
 	}
-	caps, err := capabilities.Parse(o.Spec.Process.Capabilities)
+	caps, err := grantableCaps(o.Spec.Process.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	cr := &creation{o: o}
+	if cr.rootPath, err = checkRootPath(o.Spec.Root.Path, o.Bundle); err != nil {
+		return nil, err
+	}
+	if cr.mnt, err = cgroups.Mountpoint(); err != nil {
+		return nil, err
+	}
+	if cr.cgroupDir, err = cgroups.Path(cr.mnt, o.Spec.Linux.CgroupsPath, o.ID); err != nil {
+		return nil, err
+	}
+	if cr.ns, err = namespaces.Prepare(o.Spec.Linux.Namespaces); err != nil {
+		return nil, err
+	}
+	if err := checkSysctlNamespaces(o.Spec.Linux.Sysctl, cr.ns); err != nil {
+		cr.ns.Close()
+		return nil, err
+	}
+	// The plan of the process the init becomes, which the applier
+	// (laststage.c) carries out for either init.
+	if cr.initPlan, err = planInit(o, caps); err != nil {
+		cr.ns.Close()
+		return nil, err
+	}
+	// The init runs no Go when kan can build the rootfs from outside
+	// (outside.go); otherwise the Go init builds it.
+	goInitWhy := needsGoInit(o.Spec, cr.ns, o.NoPivot)
+	cr.outside = goInitWhy == ""
+	if debugOn() {
+		debugCreate(o, goInitWhy)
+	}
+	cr.startBackground()
+	return cr, nil
+}
+
+// grantableCaps parses process.capabilities and leaves out, with a
+// warning, what kan itself does not have.
+func grantableCaps(c *specs.LinuxCapabilities) (*capabilities.Set, error) {
+	caps, err := capabilities.Parse(c)
 	if err != nil {
 		return nil, err
 	}
@@ -90,244 +191,203 @@ func Create(o CreateOptions) (c *Container, err error) {
 		slog.Debug("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
 			"ambient", caps.Ambient, "raised", raise)
 	}
-	rootPath := o.Spec.Root.Path
-	if !filepath.IsAbs(rootPath) {
-		rootPath = filepath.Join(o.Bundle, rootPath)
+	return caps, nil
+}
+
+// checkRootPath is root.path made absolute (relative to the bundle),
+// checked to be a directory that is not the host's root.
+func checkRootPath(path, bundle string) (string, error) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(bundle, path)
 	}
-	if fi, err := os.Stat(rootPath); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
 		if err == nil {
 			err = errors.New("not a directory")
 		}
-		return nil, fmt.Errorf("root.path %s: %w", rootPath, err)
+		return "", fmt.Errorf("root.path %s: %w", path, err)
 	}
 	// The host's own root is no container root: pivot_root would fail
 	// half-way, and binds and masks would land on the host.
-	if real, err := filepath.EvalSymlinks(rootPath); err == nil && real == "/" {
-		return nil, fmt.Errorf("root.path %s: is the host's root directory /", rootPath)
+	if real, err := filepath.EvalSymlinks(path); err == nil && real == "/" {
+		return "", fmt.Errorf("root.path %s: is the host's root directory /", path)
 	}
-	mnt, err := cgroups.Mountpoint()
-	if err != nil {
-		return nil, err
-	}
-	cgroupDir, err := cgroups.Path(mnt, o.Spec.Linux.CgroupsPath, o.ID)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := namespaces.Prepare(o.Spec.Linux.Namespaces)
-	if err != nil {
-		return nil, err
-	}
-	defer plan.Close()
-	if err := checkSysctlNamespaces(o.Spec.Linux.Sysctl, plan); err != nil {
-		return nil, err
-	}
-	// The plan of the process the init becomes, which the applier
-	// (laststage.c) carries out for either init: made before anything
-	// exists, so that a config it refuses leaves nothing.
-	initPlan, err := planInit(o, caps)
-	if err != nil {
-		return nil, err
-	}
-	// The init runs no Go when kan can build the rootfs from outside
-	// (outside.go); otherwise the Go init builds it.
-	goInitWhy := needsGoInit(o.Spec, plan, o.NoPivot)
-	outside := goInitWhy == ""
-	if debugOn() {
-		slog.Debug("create: config", "id", o.ID, "bundle", o.Bundle, "args", o.Spec.Process.Args, "namespaces", namespaceList(o.Spec.Linux.Namespaces))
-		if goInitWhy == "" {
-			slog.Debug("create: init is the C init stage; kan builds the rootfs from outside", "why", "every namespace is new and made by clone, no hook runs during create, no idmapped or tmpcopyup mount")
-			debugMounts(o.Spec, "kan, from a thread in the container's namespaces")
-		} else {
-			slog.Debug("create: init is the Go init, which builds the rootfs inside", "why", goInitWhy)
-			debugMounts(o.Spec, "the Go init")
-		}
-	}
-	cloneFlags, _ := plan.CloneFlags()
+	return path, nil
+}
 
-	// kan's sealed executable and the device filter need neither the
-	// state nor the cgroup: they are made meanwhile, on another thread.
-	var (
-		exe               *sealedExe
-		filter            *ebpf.Program
-		exeErr, filterErr = make(chan error, 1), make(chan error, 1)
-		background        sync.WaitGroup
-	)
-	background.Add(1)
+func debugCreate(o CreateOptions, goInitWhy string) {
+	slog.Debug("create: config", "id", o.ID, "bundle", o.Bundle, "args", o.Spec.Process.Args, "namespaces", namespaceList(o.Spec.Linux.Namespaces))
+	if goInitWhy == "" {
+		slog.Debug("create: init is the C init stage; kan builds the rootfs from outside", "why", "every namespace is new and made by clone, no hook runs during create, no idmapped or tmpcopyup mount")
+		debugMounts(o.Spec, "kan, from a thread in the container's namespaces")
+	} else {
+		slog.Debug("create: init is the Go init, which builds the rootfs inside", "why", goInitWhy)
+		debugMounts(o.Spec, "the Go init")
+	}
+}
+
+// startBackground makes kan's sealed executable and loads the device
+// filter on another thread.
+func (cr *creation) startBackground() {
+	cr.exeErr, cr.filterErr = make(chan error, 1), make(chan error, 1)
+	cr.background.Add(1)
 	go func() {
-		defer background.Done()
+		defer cr.background.Done()
 		var err error
-		exe, err = sealExe(o.Root)
-		exeErr <- err
-		filter, err = devices.Load(deviceRules(o.Spec.Linux.Resources))
-		filterErr <- err
+		cr.exe, err = sealExe(cr.o.Root)
+		cr.exeErr <- err
+		cr.filter, err = devices.Load(deviceRules(cr.o.Spec.Linux.Resources))
+		cr.filterErr <- err
 	}()
-	defer func() {
-		background.Wait()
-		exe.Close()
-		if filter != nil {
-			filter.Close() // the cgroup holds its own reference
-		}
-	}()
+}
 
+// claim takes the id (the state directory), makes the cgroup with its
+// resources and the exec fifos.
+func (cr *creation) claim() error {
+	o := cr.o
 	config, resources, err := stateConfig(o)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dir, err := state.Create(o.Root, o.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	c = &Container{dir: dir, root: o.Root, State: &state.State{
+	cr.c = &Container{dir: dir, root: o.Root, State: &state.State{
 		Public: state.Public{
 			OCIVersion:  specs.Version,
 			ID:          o.ID,
 			Status:      Creating,
 			Bundle:      o.Bundle,
-			Rootfs:      rootPath,
+			Rootfs:      cr.rootPath,
 			Created:     time.Now().UTC(),
 			Owner:       ownerName(),
 			Annotations: o.Spec.Annotations,
 		},
-		CgroupPath: cgroupDir,
+		CgroupPath: cr.cgroupDir,
 		Config:     config,
 		Resources:  resources,
 	}}
-	var init *initProcess
-	var netns *os.File // the container's network namespace, for linux.netDevices
-	// Whether the cgroup is the container's: one that cgroups.Create
-	// refused (another's, say) is not for a failed create to kill.
-	cgroupOwned := false
-	defer func() {
-		if err != nil && netns != nil {
-			// The spec asks a failed move to be reverted. The open
-			// namespace keeps the interfaces even if the init is gone.
-			moveNetDevicesBack(o.Spec.Linux.NetDevices, netns)
-		}
-		if netns != nil {
-			netns.Close()
-		}
-		if err != nil {
-			if init != nil {
-				init.kill()
-			}
-			if cgroupOwned {
-				cgroups.Destroy(cgroupDir)
-			}
-			cgroups.RemoveParents(cgroupDir, c.State.CgroupTop)
-			dir.Remove()
-			c = nil
-			err = fmt.Errorf("create %s: %w", o.ID, err)
-		}
-	}()
 	// Record the cgroup before making it, so that a kan killed from here
 	// on leaves enough behind for delete --force to clean up. The parents
 	// a configured path needs are the container's too; the default
 	// parent (/kan) is shared by all and stays.
 	if o.Spec.Linux.CgroupsPath != "" {
-		c.State.CgroupTop = cgroups.MissingTop(cgroupDir)
+		cr.c.State.CgroupTop = cgroups.MissingTop(cr.cgroupDir)
 	}
-	if err = dir.Save(c.State); err != nil {
-		return
+	if err := dir.Save(cr.c.State); err != nil {
+		return err
 	}
 	crashpoint.Hit("create-state-saved")
-	if err = cgroups.Create(cgroupDir); err != nil {
-		return
+	// A cgroup cgroups.Create refuses (another container's, say) is not
+	// for a failed create to remove.
+	if err := cgroups.Create(cr.cgroupDir); err != nil {
+		return err
 	}
-	cgroupOwned = true
-	if err = cgroups.Set(mnt, cgroupDir, o.Spec.Linux.Resources); err != nil {
-		return
+	cr.cgroupOwned = true
+	if err := cgroups.Set(cr.mnt, cr.cgroupDir, o.Spec.Linux.Resources); err != nil {
+		return err
 	}
 	if debugOn() {
-		slog.Debug("create: cgroup made, linux.resources set", "path", cgroupDir)
+		slog.Debug("create: cgroup made, linux.resources set", "path", cr.cgroupDir)
 	}
 	crashpoint.Hit("create-cgroup")
-	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return c, fmt.Errorf("open cgroup: %w", err)
+	if cr.cg, err = os.OpenFile(cr.cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return fmt.Errorf("open cgroup: %w", err)
 	}
-	defer cg.Close()
 	startFifo, doneFifo, err := execFifos(dir.Path)
 	if err != nil {
-		return c, err
+		return err
 	}
-	defer startFifo.Close()
-	defer doneFifo.Close()
+	cr.fifos = []*os.File{startFifo, doneFifo}
 	crashpoint.Hit("create-fifos")
+	return nil
+}
 
+// start clones the init into its cgroup and namespaces, attaches the
+// device filter, saves the init's pid and moves the net devices in.
+func (cr *creation) start() error {
+	o, c := cr.o, cr.c
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
 	stage := ""
-	if outside {
+	if cr.outside {
 		stage = nsenter.StageInit
 	}
-	if err = <-exeErr; err != nil {
-		return
+	if err := <-cr.exeErr; err != nil {
+		return err
 	}
-	init, err = startInit(exe, plan, o.Spec, int(cg.Fd()), []*os.File{startFifo, doneFifo}, o.PreserveFds, o.ConsoleSocket, stage)
+	init, err := startInit(cr.exe, cr.ns, o.Spec, int(cr.cg.Fd()), cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
 	if err != nil {
-		return
+		return err
 	}
-	init.seccomp = newSeccompListener(o.Spec.Linux.Seccomp, func(pid int) specs.State {
-		return c.State.Spec(Creating)
-	})
+	cr.init = init
+	init.seccomp = newSeccompListener(o.Spec.Linux.Seccomp, func(int) specs.State { return c.State.Spec(Creating) })
 	crashpoint.Hit("create-init-started")
 	// The device filter goes on while the init starts up: the init is
-	// kan's own code until it gets its config below, and it opens
-	// devices (the terminal's) only after that, when the filter is in
-	// force. Nodes made by kan's thread for a rootfs built from outside
-	// are made from kan's cgroup, and the defaults allow mknod anyway.
-	if err = <-filterErr; err == nil {
-		err = devices.Attach(int(cg.Fd()), filter)
+	// kan's own code until it gets its plan, and it opens devices (the
+	// terminal's) only after that, when the filter is in force. Nodes
+	// made by kan's thread for a rootfs built from outside are made from
+	// kan's cgroup, and the defaults allow mknod anyway.
+	err = <-cr.filterErr
+	if err == nil {
+		err = devices.Attach(int(cr.cg.Fd()), cr.filter)
 	}
 	if err != nil {
-		err = fmt.Errorf("linux.resources.devices: %w", err)
-		return
+		return fmt.Errorf("linux.resources.devices: %w", err)
 	}
-	plan.Close() // the child has its own copies now
+	cr.ns.Close() // the child has its own copies now
 	pid, err := init.waitPid(o.Spec)
 	if err != nil {
-		return
+		return err
 	}
 	if debugOn() {
 		slog.Debug("create: init started in its namespaces and cgroup, device filter attached", "pid", pid)
 	}
 	c.State.Pid = pid
 	c.State.InitStartTime, _ = procStartTime(pid)
-	if err = dir.Save(c.State); err != nil {
-		return
+	if err := c.dir.Save(c.State); err != nil {
+		return err
 	}
 	crashpoint.Hit("create-pid-saved")
 	if o.PidfdSocket != nil {
-		if err = sendPidfd(o.PidfdSocket, pid, "standard"); err != nil {
-			return
+		if err := sendPidfd(o.PidfdSocket, pid, "standard"); err != nil {
+			return err
 		}
 	}
 	if len(o.Spec.Linux.NetDevices) > 0 {
-		if netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
-			err = fmt.Errorf("linux.netDevices: open the container's network namespace: %w", err)
-			return
+		if cr.netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
+			return fmt.Errorf("linux.netDevices: open the container's network namespace: %w", err)
 		}
-		if err = moveNetDevices(o.Spec.Linux.NetDevices, netns); err != nil {
-			return
+		if err := moveNetDevices(o.Spec.Linux.NetDevices, cr.netns); err != nil {
+			return err
 		}
 	}
-	if outside {
-		err = init.buildOutside(initPlan, cloneFlags, &rootfs.Config{
+	return nil
+}
+
+// build has the rootfs built — from outside by kan for the C init, or by
+// the Go init — and the init become the process, ready for start.
+func (cr *creation) build() error {
+	o, c, pid := cr.o, cr.c, cr.c.State.Pid
+	var err error
+	if cr.outside {
+		cloneFlags, _ := cr.ns.CloneFlags()
+		err = cr.init.buildOutside(cr.initPlan, cloneFlags, &rootfs.Config{
 			Spec:      o.Spec,
-			Rootfs:    rootPath,
+			Rootfs:    cr.rootPath,
 			Bundle:    o.Bundle,
-			CgroupDir: cgroupDir,
+			CgroupDir: cr.cgroupDir,
 			CgroupNS:  namespaces.IsNew(o.Spec.Linux.Namespaces, specs.CgroupNamespace),
 		}, o.ConsoleSocket != nil)
 	} else {
-		err = init.waitReady(&initConfig{
+		err = cr.init.waitReady(&initConfig{
 			Spec:      toWire(o.Spec),
 			Bundle:    o.Bundle,
-			Rootfs:    rootPath,
+			Rootfs:    cr.rootPath,
 			NoPivot:   o.NoPivot,
-			CgroupDir: cgroupDir,
-			Plan:      initPlan,
+			CgroupDir: cr.cgroupDir,
+			Plan:      cr.initPlan,
 		}, func() ([]byte, error) {
 			// prestart (deprecated, but still run) and createRuntime: in
 			// kan's namespaces, after the container's exist, before
@@ -350,19 +410,61 @@ func Create(o CreateOptions) (c *Container, err error) {
 		})
 	}
 	if err != nil {
-		return
+		return err
 	}
-	init.conn.Close()
+	cr.init.conn.Close()
 	if debugOn() {
 		slog.Debug("create: init ready, waiting for start", "pid", pid)
 	}
 	crashpoint.Hit("create-ready")
-	c.State.Status = Created
-	if err = dir.Save(c.State); err != nil {
-		return
+	return nil
+}
+
+// finish records that the container is created.
+func (cr *creation) finish() error {
+	cr.c.State.Status = Created
+	if err := cr.c.dir.Save(cr.c.State); err != nil {
+		return err
 	}
 	crashpoint.Hit("create-created")
-	return c, nil
+	return nil
+}
+
+// undo removes what a failed create made, newest first.
+func (cr *creation) undo() {
+	if cr.netns != nil {
+		// The spec asks a failed move to be reverted. The open namespace
+		// keeps the interfaces even if the init is gone.
+		moveNetDevicesBack(cr.o.Spec.Linux.NetDevices, cr.netns)
+	}
+	if cr.init != nil {
+		cr.init.kill()
+	}
+	if cr.c == nil {
+		return
+	}
+	if cr.cgroupOwned {
+		cgroups.Destroy(cr.cgroupDir)
+	}
+	cgroups.RemoveParents(cr.cgroupDir, cr.c.State.CgroupTop)
+	cr.c.dir.Remove()
+	cr.c = nil
+}
+
+// release closes what the create held open, whatever its outcome: the
+// container itself keeps none of it.
+func (cr *creation) release() {
+	cr.background.Wait()
+	cr.exe.Close()
+	if cr.filter != nil {
+		cr.filter.Close() // the cgroup holds its own reference
+	}
+	cr.ns.Close()
+	for _, f := range append(cr.fifos, cr.cg, cr.netns) {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 // stateConfig gives the config and resources the state keeps: the bytes

@@ -310,3 +310,46 @@ wc -c < /tmp/w/g; sh -c 'echo child'; date >/dev/null; ps >/dev/null; echo workl
 		})
 	}
 }
+
+// mkdir32 builds testdata/mkdir32.c, a static i386 program without libc
+// that makes mkdir(2) with int $0x80, and runs it once on the host; it
+// skips where either cannot be done.
+func mkdir32(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mkdir32")
+	if out, err := exec.Command("gcc", "-m32", "-static", "-nostdlib", "-ffreestanding", "-fno-pie", "-no-pie", "-O2",
+		"-o", bin, "testdata/mkdir32.c").CombinedOutput(); err != nil {
+		t.Skipf("no 32-bit x86 program to test with: gcc -m32: %v %s", err, out)
+	}
+	if out, err := exec.Command(bin, filepath.Join(t.TempDir(), "d")).CombinedOutput(); err != nil || string(out) != "ok\n" {
+		t.Skipf("this kernel does not run 32-bit x86 programs (ia32 emulation): %v %q", err, out)
+	}
+	return bin
+}
+
+// TestSeccompCompatArchitecture: a 32-bit x86 program in the container is
+// filtered too — its syscalls (another architecture, other numbers) by the
+// profile's x86 rules, and killed where the profile does not list x86.
+func TestSeccompCompatArchitecture(t *testing.T) {
+	bin := mkdir32(t)
+	e := newEnv(t)
+	bundle := func(profile *specs.LinuxSeccomp) *bundle {
+		b := newBundle(t, "/mkdir32", "/tmp/d")
+		b.Spec.Mounts = append(b.Spec.Mounts,
+			specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/mkdir32", Type: "bind", Source: bin, Options: []string{"bind", "ro"}})
+		b.Spec.Linux.Seccomp = profile
+		return b
+	}
+	if out := e.mustRun(bundle(nil)); out != "ok\n" {
+		t.Fatalf("without a filter: %q", out)
+	}
+	if out := e.mustRun(bundle(denyMkdir(13))); out != "errno 13\n" {
+		t.Errorf("x86 listed, its mkdir denied: %q, want errno 13", out)
+	}
+	x8664only := denyMkdir(13)
+	x8664only.Architectures = []specs.Arch{specs.ArchX86_64}
+	if r := e.run(bundle(x8664only)); r.code != 128+31 || r.stdout != "" {
+		t.Errorf("x86 not listed: %v, want the process killed by SIGSYS (exit 159)", r)
+	}
+}
