@@ -800,14 +800,6 @@ func deviceRules(r *specs.LinuxResources) []specs.LinuxDeviceCgroup {
 	return devices.Effective(rules)
 }
 
-// consoleFd is where the init finds the console socket (see startInit).
-func consoleFd(o CreateOptions) int {
-	if o.ConsoleSocket == nil {
-		return -1
-	}
-	return 3 + o.PreserveFds + 3
-}
-
 // configPart decodes into v, a struct with only the fields a command needs,
 // that part of the container's saved config; what names it in errors.
 func (c *Container) configPart(what string, v any) error {

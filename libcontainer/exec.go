@@ -137,7 +137,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 
 	l := cfg.Linux.linux()
 	l.Seccomp = cfg.Linux.Seccomp // the container's filter, as runc gives it
-	ep, err := planExec(p, l, caps, o.PreserveFds, o.ConsoleSocket != nil)
+	ep, err := planExec(p, l, caps, execFds(o.PreserveFds, o.ConsoleSocket != nil))
 	if err != nil {
 		return 0, err
 	}

@@ -25,17 +25,17 @@ import (
 
 // planExec builds the plan for process p in a container whose config's
 // linux section is l. caps is p's parsed capabilities, already trimmed to
-// what kan can grant. The fd numbers are those startInit gives the
-// process: the sync socket after the preserved fds, then the root, then
-// the console socket.
-func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, preserveFds int, terminal bool) (*nsenter.ExecPlan, error) {
+// what kan can grant. fds is where the process finds its fds (childFds).
+func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, fds childFds) (*nsenter.ExecPlan, error) {
 	if err := spec.CheckUserIDs(p.User); err != nil {
 		return nil, err
 	}
 	plan := &nsenter.ExecPlan{
-		RootFd:          3 + preserveFds + 1,
-		ConsoleFd:       -1,
-		FirstCloexecFd:  3 + preserveFds,
+		RootFd:          fds.Root,
+		ConsoleFd:       fds.Console,
+		FirstCloexecFd:  fds.Sync,
+		FifoFd:          fds.Fifo,
+		DoneFd:          fds.Done,
 		OOMScoreAdj:     p.OOMScoreAdj,
 		UID:             p.User.UID,
 		GID:             p.User.GID,
@@ -49,8 +49,7 @@ func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, preserve
 		SelinuxLabel:    p.SelinuxLabel,
 		GroupsDesc:      fmt.Sprintf("process.user.additionalGids %v", p.User.AdditionalGids),
 	}
-	if terminal {
-		plan.ConsoleFd = 3 + preserveFds + 2
+	if fds.Console >= 0 {
 		if b := p.ConsoleSize; b != nil {
 			plan.ConsoleSize = &[2]uint16{uint16(b.Height), uint16(b.Width)}
 		}

@@ -43,7 +43,7 @@ func TestPlanExecFields(t *testing.T) {
 		ExecCPUAffinity: &specs.CPUAffinity{Final: "0-1"},
 	}
 	l := &specs.Linux{MemoryPolicy: &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}}
-	plan, err := planExec(p, l, caps, 2, true)
+	plan, err := planExec(p, l, caps, execFds(2, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,25 @@ func TestPlanExecFields(t *testing.T) {
 	}
 	// Bad values are the same errors as the init's.
 	p.Scheduler.Policy = "SCHED_BOGUS"
-	if _, err := planExec(p, l, caps, 0, false); err == nil || !strings.Contains(err.Error(), "process.scheduler.policy") {
+	if _, err := planExec(p, l, caps, execFds(0, false)); err == nil || !strings.Contains(err.Error(), "process.scheduler.policy") {
 		t.Errorf("bad policy: %v", err)
+	}
+}
+
+// TestChildFds: the fds of startInit's child, as the plans name them.
+func TestChildFds(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		got  childFds
+		want childFds
+	}{
+		{"init, 2 preserved, terminal", initFds(2, true), childFds{Sync: 5, Fifo: 6, Done: 7, Root: -1, Console: 8}},
+		{"init, no terminal", initFds(0, false), childFds{Sync: 3, Fifo: 4, Done: 5, Root: -1, Console: -1}},
+		{"exec, 2 preserved, terminal", execFds(2, true), childFds{Sync: 5, Fifo: -1, Done: -1, Root: 6, Console: 7}},
+		{"exec, no terminal", execFds(0, false), childFds{Sync: 3, Fifo: -1, Done: -1, Root: 4, Console: -1}},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, c.got, c.want)
+		}
 	}
 }

@@ -68,14 +68,13 @@ func needsGoInit(s *specs.Spec, plan *namespaces.Plan, noPivot bool) string {
 // planInit makes the plan of the init's process, for either init:
 // `kan exec`'s, with the init's fds (see startInit) and keyring.
 func planInit(o CreateOptions, caps *capabilities.Set) ([]byte, error) {
-	ep, err := planExec(o.Spec.Process, o.Spec.Linux, caps, o.PreserveFds, o.ConsoleSocket != nil)
+	// The init has no root fd: pivot_root moves its root with kan's
+	// thread's (or the Go init's own).
+	ep, err := planExec(o.Spec.Process, o.Spec.Linux, caps, initFds(o.PreserveFds, o.ConsoleSocket != nil))
 	if err != nil {
 		return nil, err
 	}
 	ep.Init = true
-	ep.RootFd = -1 // pivot_root moves the init's root with kan's thread's
-	ep.FifoFd, ep.DoneFd = 3+o.PreserveFds+1, 3+o.PreserveFds+2
-	ep.ConsoleFd = consoleFd(o)
 	if !o.NoNewKeyring {
 		// A session keyring of its own, so that the container cannot
 		// see or use the keys of kan's session.

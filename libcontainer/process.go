@@ -22,6 +22,43 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/procattr"
 )
 
+// childFds is where the process startInit starts — a container's init, or
+// the process `kan exec` adds — finds its fds. startInit lays them out
+// from its arguments in this order; the plans name them from here:
+//
+//	0-2                 stdio, shared with the caller (or the console)
+//	3 .. 3+N-1          --preserve-fds, at the numbers the caller had them
+//	Sync = 3+N          the sync socket
+//	then, the init:     Fifo (exec.fifo), Done (exec.done)
+//	      kan exec:     Root (the container's root, to chroot to)
+//	Console             the console socket, with process.terminal (-1: none)
+//	then                the namespaces nsenter joins (namespaces.Plan.Env)
+//
+// Every fd from Sync up is kan's and closes on exec.
+type childFds struct {
+	Sync, Fifo, Done, Root, Console int
+}
+
+// initFds is the layout of a container's init.
+func initFds(preserveFds int, terminal bool) childFds {
+	f := childFds{Sync: 3 + preserveFds, Root: -1, Console: -1}
+	f.Fifo, f.Done = f.Sync+1, f.Sync+2
+	if terminal {
+		f.Console = f.Sync + 3
+	}
+	return f
+}
+
+// execFds is the layout of the process kan exec adds.
+func execFds(preserveFds int, terminal bool) childFds {
+	f := childFds{Sync: 3 + preserveFds, Fifo: -1, Done: -1, Console: -1}
+	f.Root = f.Sync + 1
+	if terminal {
+		f.Console = f.Sync + 2
+	}
+	return f
+}
+
 // initProcess is the parent's handle on a starting `kan init`.
 type initProcess struct {
 	cmd  *exec.Cmd
@@ -93,6 +130,7 @@ func startInit(exe *sealedExe, plan *namespaces.Plan, s *specs.Spec, cgroupFd in
 	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer childSock.Close()
 
+	// The layout childFds describes.
 	var extra []*os.File
 	for i := 0; i < preserveFds; i++ {
 		extra = append(extra, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-fd-%d", 3+i)))

@@ -30,6 +30,52 @@ type message struct {
 	State json.RawMessage `json:"state,omitempty"`
 }
 
+// The protocol between kan and the process it starts (startInit), drawn
+// once. Environment first (nsenter.go's constants), then the sync socket
+// (childFds.Sync): JSON lines both ways, binary plans and requests kan →
+// child, fds with SCM_RIGHTS only when the reader has asked for them.
+//
+//	kan (create / exec)                      child (kan init)
+//	───────────────────                      ────────────────
+//	env _KAN_SYNC, _KAN_NS_JOIN, _KAN_NS_NEW,
+//	    _KAN_TIME_OFFSETS, _KAN_STAGE  ──▶   nsenter constructor (C)
+//	                                   ◀──   {"type":"userns"}          a new user namespace:
+//	write uid_map, gid_map             ──▶   {"type":"userns-done"}     the maps, then the rest
+//	                                   ◀──   {"type":"pid","pid":N}     N runs the container
+//
+//	the C init (_KAN_STAGE=init, initstage.c):
+//	plan (ExecPlan.Marshal)            ──▶
+//	request KAN_OP_MOUNT_PROC + fd     ──▶   mounts a procfs on it      kan builds the rootfs
+//	                                   ◀──   {"type":"ok"}              from a thread of its own
+//	request KAN_OP_TERMINAL            ──▶   pty, /dev/console
+//	                                   ◀──   {"type":"ok"}
+//	request KAN_OP_RUN                 ──▶   the applier (kan_become)
+//
+//	the Go init (no stage, init.go):
+//	{"type":"config","config":{…,plan}}──▶
+//	                                   ◀──   {"type":"mount-fds"}       mounts only kan can make
+//	1 byte + fds                       ──▶
+//	                                   ◀──   {"type":"hooks"}           rootfs built
+//	prestart, createRuntime hooks      ──▶   {"type":"hooks-done","state":…}
+//	                                         createContainer, pivot_root, the applier
+//
+//	kan exec (_KAN_STAGE=exec, laststage.c):
+//	plan (ExecPlan.Marshal)            ──▶   the applier
+//
+//	any of the three, with SCMP_ACT_NOTIFY:
+//	                                   ◀──   {"type":"seccomp"}
+//	                                   ──▶   {"type":"seccomp-send"}
+//	                                   ◀──   1 byte + the listener fd
+//	fd and state to the agent          ──▶   {"type":"seccomp-done"}
+//
+//	the inits:                         ◀──   {"type":"ready"}           created; the socket closes
+//	kan exec:                          ◀──   EOF (close on exec)        the program runs
+//	failure, at any step:              ◀──   {"type":"error","msg":…,"errno":N}
+//
+//	kan start ──▶ exec.fifo (a byte): the init goes on; exec.done: EOF when
+//	the program runs (close on exec), or why it failed ("msg", or
+//	"msg\0errno" from C), for start to report.
+
 // Message types.
 const (
 	msgUserns      = "userns"       // init → kan: write my id maps

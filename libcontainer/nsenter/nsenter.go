@@ -10,23 +10,17 @@
 // itself. Importing this package (for its side effect) is all it takes; in
 // every other kan command the constructor returns at once.
 //
-// The protocol with the parent (see libcontainer/process.go) is a stream of
-// JSON lines on the sync socket: {"type":"userns"} asks the parent to write
-// the uid and gid maps, answered by {"type":"userns-done"}; {"type":"pid",
-// "pid":N} ends this stage and names the process that goes on to run Go (0:
-// this one, which did not fork); {"type":"error","msg":"..."} reports a
-// failure.
+// The protocol with kan — the environment, the sync socket's JSON lines,
+// the plan and the requests — is drawn once, as a ladder, in
+// libcontainer/sync.go. When a config only creates namespaces, and
+// neither a user nor a time namespace, kan's clone creates them all and
+// nsenter has nothing to do but report.
 //
-// When a config only creates namespaces, and neither a user nor a time
-// namespace, kan's clone creates them all and nsenter has nothing to do
-// but report.
-//
-// The process `kan exec` adds goes no further than C: once it is in the
-// container's namespaces, the exec stage (laststage.c) reads the plan kan
-// exec made of the process's config (plan.go, laststage.h: fixed fields,
-// then the groups and strings, sent right after the "pid" line) and
-// becomes the program, so no Go runtime ever starts inside the container
-// for an exec.
+// After nsenter, the process goes no further than C unless it is the Go
+// init: the exec stage (laststage.c) and the C init (initstage.c) read the
+// plan kan made of the process's config (plan.go, laststage.h) and become
+// the process with the applier, which the Go init calls too
+// (applier.go).
 package nsenter
 
 // #cgo CFLAGS: -Wall -Werror -O2
