@@ -3,18 +3,27 @@
 //
 // A tour, in the order things happen:
 //
-//   - container.go: the lifecycle — Create, Start, State, Signal, Delete —
-//     and how each step is recorded in the state directory.
-//   - process.go: the parent side of create: starting `kan init` from a
-//     sealed copy of kan, in the container's cgroup, and the sync protocol
-//     that carries ids maps, the init's pid, its config and its errors.
-//   - nsenter/: the C constructor that puts `kan init` into its namespaces
-//     before the Go runtime starts.
-//   - init.go: the child side: rootfs, hostname, rlimits, user,
-//     capabilities, then waiting for start and execve of the user program.
-//   - exec.go and execplan.go: `kan exec`, which turns the process's config
-//     into numbers; nsenter/laststage.c applies them inside the container.
+//   - container.go: the lifecycle — Create (in phases: check, claim,
+//     start, build, finish), Start, State, Signal, Delete — and how each
+//     step is recorded in the state directory.
+//   - execplan.go: the plan of a process — its config turned into the
+//     numbers the applier applies: ids, capabilities, rlimits, attributes,
+//     the compiled seccomp filter (seccomp/).
+//   - process.go: the parent side: starting `kan init` from a sealed copy
+//     of kan, in the container's cgroup, with the fds childFds names; and
+//     sync.go, the protocol with it, drawn as a ladder.
+//   - nsenter/: the C that runs before any Go: the constructor that puts
+//     `kan init` into its namespaces, and the applier (laststage.c), the one
+//     implementation of "become the container's process" — for the C init
+//     (initstage.c), the Go init (applier.go) and `kan exec`.
+//   - outside.go: the init that runs no Go: kan builds the rootfs from a
+//     thread of its own in the container's namespaces.
+//   - init.go: the Go init, for the configs kan cannot build from
+//     outside (joined namespaces, user namespaces, hooks, ...): rootfs,
+//     hooks, hostname, sysctls, then the applier.
+//   - exec.go: `kan exec`, a new process in a running container.
 //
 // Each kernel mechanism has a package of its own: namespaces/, rootfs/,
-// capabilities/, cgroups/, exeseal/ (the CVE-2019-5736 defence) and state/.
+// capabilities/, cgroups/, console/, seccomp/, exeseal/ (the CVE-2019-5736
+// defence), lsm/, netdev/ and state/.
 package libcontainer
