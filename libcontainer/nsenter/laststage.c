@@ -133,9 +133,7 @@ static void check_char(int fd, const char *name, unsigned lo, unsigned hi, int m
 	}
 }
 
-// send_fd sends fd over the console socket, with name as the message, as
-// console.SendFd does.
-static int send_fd(int sock, const char *name, int fd)
+int kan_send_fd_on(int sock, const char *name, int fd)
 {
 	char control[CMSG_SPACE(sizeof(int))] = {0};
 	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
@@ -232,7 +230,7 @@ void kan_setup_terminal(const struct kan_plan *plan, int console)
 	}
 	if (console)
 		bind_console(slave);
-	if (send_fd(plan->console_fd, slave_path, master) < 0)
+	if (kan_send_fd_on(plan->console_fd, slave_path, master) < 0)
 		kan_fail("process.terminal: send pty master over the console socket");
 	close(master); // the console socket's listener owns it now
 	if (setsid() < 0)

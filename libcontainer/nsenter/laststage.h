@@ -176,6 +176,10 @@ void kan_wait_for(const char *want);
 // kan asked for it, so that kan's buffered reader holds nothing else.
 void kan_send_fd(int fd);
 
+// kan_send_fd_on sends fd over the unix socket sock with name as the
+// message (SCM_RIGHTS), as console.SendFd does; -1 on failure.
+int kan_send_fd_on(int sock, const char *name, int fd);
+
 // kan_done_fd, once set, gets kan_fail's messages instead of the sync
 // socket, as plain text, and the process exits with kan_fail_status.
 extern int kan_done_fd, kan_fail_status;

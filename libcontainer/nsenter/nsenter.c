@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -47,17 +46,8 @@ void kan_send(const char *line) { send_line(line); }
 
 void kan_send_fd(int fd)
 {
-	char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	while (sendmsg(sync_fd, &msg, 0) < 0)
-		if (errno != EINTR)
-			kan_fail("send an fd to kan");
+	if (kan_send_fd_on(sync_fd, "s", fd) < 0)
+		kan_fail("send an fd to kan");
 }
 
 // json_append appends s to out (of size cap, at *len) as the inside of a

@@ -2,7 +2,6 @@ package seccomp
 
 import (
 	"runtime"
-	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -79,9 +78,19 @@ func (f Family) find(name specs.Arch) *arch {
 
 // number is the syscall number of name on a, if a has it.
 func (a *arch) number(name string) (uint32, bool) {
-	i := sort.Search(len(a.table), func(i int) bool { return a.table[i].name >= name })
-	if i < len(a.table) && a.table[i].name == name {
-		return a.table[i].nr, true
+	// A binary search written out: sort.Search's closure call per step
+	// was a fifth of compiling Docker's profile.
+	lo, hi := 0, len(a.table)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if a.table[mid].name < name {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(a.table) && a.table[lo].name == name {
+		return a.table[lo].nr, true
 	}
 	return 0, false
 }

@@ -217,7 +217,7 @@ func Compile(profile *specs.LinuxSeccomp, family Family) (*Filter, error) {
 	}
 	f.Unknown = unknownNames(profile.Syscalls, family[0])
 
-	a := &asm{insns: make([]insn, 0, 1024)}
+	a := &asm{insns: make([]insn, 0, 4096)}
 	perArch := make(map[*arch][]syscallRules, len(archs))
 	for _, ar := range archs {
 		if perArch[ar], err = bySyscall(profile.Syscalls, rules, ar, def); err != nil {
