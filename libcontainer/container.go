@@ -106,6 +106,9 @@ type creation struct {
 	ns        *namespaces.Plan
 	initPlan  []byte // the plan of the init's process (planInit)
 	outside   bool   // the C init, kan building the rootfs (outside.go)
+	// What the state keeps of the config (stateConfig).
+	config    *state.Lazy[specs.Spec]
+	resources *state.Lazy[specs.LinuxResources]
 
 	// kan's sealed executable and the device filter need neither the
 	// state nor the cgroup: they are made meanwhile, on another thread.
@@ -156,9 +159,18 @@ func checkCreate(o CreateOptions) (*creation, error) {
 		cr.ns.Close()
 		return nil, err
 	}
+	var seccompRaw json.RawMessage
+	if cr.config, cr.resources, seccompRaw, err = stateConfig(o); err != nil {
+		cr.ns.Close()
+		return nil, err
+	}
+	var sc *seccompSource
+	if profile := o.Spec.Linux.Seccomp; profile != nil {
+		sc = &seccompSource{root: o.Root, raw: seccompRaw, profile: func() (*specs.LinuxSeccomp, error) { return profile, nil }}
+	}
 	// The plan of the process the init becomes, which the applier
 	// (laststage.c) carries out for either init.
-	if cr.initPlan, err = planInit(o, caps); err != nil {
+	if cr.initPlan, err = planInit(o, caps, sc); err != nil {
 		cr.ns.Close()
 		return nil, err
 	}
@@ -244,10 +256,6 @@ func (cr *creation) startBackground() {
 // resources and the exec fifos.
 func (cr *creation) claim() error {
 	o := cr.o
-	config, resources, err := stateConfig(o)
-	if err != nil {
-		return err
-	}
 	dir, err := state.Create(o.Root, o.ID)
 	if err != nil {
 		return err
@@ -264,8 +272,8 @@ func (cr *creation) claim() error {
 			Annotations: o.Spec.Annotations,
 		},
 		CgroupPath: cr.cgroupDir,
-		Config:     config,
-		Resources:  resources,
+		Config:     cr.config,
+		Resources:  cr.resources,
 	}}
 	// Record the cgroup before making it, so that a kan killed from here
 	// on leaves enough behind for delete --force to clean up. The parents
@@ -471,23 +479,33 @@ func (cr *creation) release() {
 // of the config as read, when there are, and its linux.resources taken
 // from them. Encoding a specs.Spec anew would build encoding/json's
 // encoders for every type it reaches, a millisecond or two of create.
-func stateConfig(o CreateOptions) (*state.Lazy[specs.Spec], *state.Lazy[specs.LinuxResources], error) {
+//
+// It gives linux.seccomp's JSON too, as read (or encoded, without the
+// bytes), which is what the compiled filters are cached by.
+func stateConfig(o CreateOptions) (*state.Lazy[specs.Spec], *state.Lazy[specs.LinuxResources], json.RawMessage, error) {
 	if o.RawSpec == nil {
-		return state.LazyOf(o.Spec), state.LazyOf(o.Spec.Linux.Resources), nil
+		var seccompRaw json.RawMessage
+		if o.Spec.Linux.Seccomp != nil {
+			seccompRaw, _ = json.Marshal(o.Spec.Linux.Seccomp)
+		}
+		return state.LazyOf(o.Spec), state.LazyOf(o.Spec.Linux.Resources), seccompRaw, nil
 	}
 	var part struct {
 		Linux *struct {
 			Resources json.RawMessage `json:"resources"`
+			Seccomp   json.RawMessage `json:"seccomp"`
 		} `json:"linux"`
 	}
 	if err := json.Unmarshal(o.RawSpec, &part); err != nil {
-		return nil, nil, fmt.Errorf("config: %w", err)
+		return nil, nil, nil, fmt.Errorf("config: %w", err)
 	}
 	var resources *state.Lazy[specs.LinuxResources]
+	var seccompRaw json.RawMessage
 	if part.Linux != nil {
 		resources = state.LazyRaw[specs.LinuxResources](part.Linux.Resources)
+		seccompRaw = part.Linux.Seccomp
 	}
-	return state.LazyRaw[specs.Spec](o.RawSpec), resources, nil
+	return state.LazyRaw[specs.Spec](o.RawSpec), resources, seccompRaw, nil
 }
 
 // moveNetDevices moves the host interfaces of linux.netDevices into the

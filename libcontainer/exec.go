@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/seccomp"
 )
 
 // `kan exec` adds a process to a running container. It is started like
@@ -136,8 +138,21 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	}
 
 	l := cfg.Linux.linux()
-	l.Seccomp = cfg.Linux.Seccomp // the container's filter, as runc gives it
-	ep, err := planExec(p, l, caps, execFds(o.PreserveFds, o.ConsoleSocket != nil))
+	// The container's filter, as runc gives it: its JSON, decoded only
+	// when no compiled filter is cached for it, or for its listener.
+	var sc *seccompSource
+	if raw := cfg.Linux.Seccomp; len(raw) > 0 && string(raw) != "null" {
+		sc = &seccompSource{root: c.root, raw: raw, profile: func() (*specs.LinuxSeccomp, error) {
+			if l.Seccomp == nil {
+				l.Seccomp = new(specs.LinuxSeccomp)
+				if err := json.Unmarshal(raw, l.Seccomp); err != nil {
+					return nil, fmt.Errorf("read the linux.seccomp of %s: %w", c.State.ID, err)
+				}
+			}
+			return l.Seccomp, nil
+		}}
+	}
+	ep, err := planExec(p, l, caps, execFds(o.PreserveFds, o.ConsoleSocket != nil), sc)
 	if err != nil {
 		return 0, err
 	}
@@ -165,7 +180,13 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	init.seccomp = newSeccompListener(l.Seccomp, func(int) specs.State { return c.State.Spec(Running) })
+	if ep.SeccompFlags&seccomp.FlagNewListener != 0 {
+		profile, err := sc.profile()
+		if err != nil {
+			return 0, err
+		}
+		init.seccomp = newSeccompListener(profile, func(int) specs.State { return c.State.Spec(Running) })
+	}
 	crashpoint.Hit("exec-cloned")
 	plan.Close()
 	ok := false
@@ -214,5 +235,5 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 // process gets: what the init got, and the seccomp filter.
 type execLinux struct {
 	wireLinux
-	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	Seccomp json.RawMessage `json:"seccomp,omitempty"`
 }

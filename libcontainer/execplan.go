@@ -24,9 +24,10 @@ import (
 // container's root, cgroup and user namespace, as the init does.
 
 // planExec builds the plan for process p in a container whose config's
-// linux section is l. caps is p's parsed capabilities, already trimmed to
-// what kan can grant. fds is where the process finds its fds (childFds).
-func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, fds childFds) (*nsenter.ExecPlan, error) {
+// linux section is l, and whose linux.seccomp is sc (nil: none). caps is
+// p's parsed capabilities, already trimmed to what kan can grant. fds is
+// where the process finds its fds (childFds).
+func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, fds childFds, sc *seccompSource) (*nsenter.ExecPlan, error) {
 	if err := spec.CheckUserIDs(p.User); err != nil {
 		return nil, err
 	}
@@ -94,9 +95,9 @@ func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, fds chil
 		plan.CPUAffinity = set
 		plan.CPUAffinityDesc = fmt.Sprintf("%s %q", field, a.Final)
 	}
-	if l.Seccomp != nil {
+	if sc != nil {
 		var err error
-		if plan.Seccomp, plan.SeccompFlags, err = planSeccomp(l.Seccomp); err != nil {
+		if plan.Seccomp, plan.SeccompFlags, err = planSeccomp(sc); err != nil {
 			return nil, err
 		}
 	}
@@ -134,11 +135,11 @@ func planRlimits(rls []specs.POSIXRlimit) ([]nsenter.Rlimit, error) {
 	return out, nil
 }
 
-// planSeccomp compiles linux.seccomp for this machine (seccomp.Compile)
-// and checks that the kernel takes its flags, so that a refused filter
-// fails before anything exists.
-func planSeccomp(profile *specs.LinuxSeccomp) ([]unix.SockFilter, uint, error) {
-	f, err := seccomp.Compile(profile, seccomp.Native())
+// planSeccomp compiles linux.seccomp for this machine (seccomp.Compile,
+// through the cache) and checks that the kernel takes its flags, so that a
+// refused filter fails before anything exists.
+func planSeccomp(sc *seccompSource) ([]unix.SockFilter, uint, error) {
+	f, err := sc.compile()
 	if err != nil {
 		return nil, 0, err
 	}

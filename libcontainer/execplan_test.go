@@ -43,7 +43,7 @@ func TestPlanExecFields(t *testing.T) {
 		ExecCPUAffinity: &specs.CPUAffinity{Final: "0-1"},
 	}
 	l := &specs.Linux{MemoryPolicy: &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}}
-	plan, err := planExec(p, l, caps, execFds(2, true))
+	plan, err := planExec(p, l, caps, execFds(2, true), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestPlanExecFields(t *testing.T) {
 	}
 	// Bad values are the same errors as the init's.
 	p.Scheduler.Policy = "SCHED_BOGUS"
-	if _, err := planExec(p, l, caps, execFds(0, false)); err == nil || !strings.Contains(err.Error(), "process.scheduler.policy") {
+	if _, err := planExec(p, l, caps, execFds(0, false), nil); err == nil || !strings.Contains(err.Error(), "process.scheduler.policy") {
 		t.Errorf("bad policy: %v", err)
 	}
 }

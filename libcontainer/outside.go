@@ -67,10 +67,10 @@ func needsGoInit(s *specs.Spec, plan *namespaces.Plan, noPivot bool) string {
 
 // planInit makes the plan of the init's process, for either init:
 // `kan exec`'s, with the init's fds (see startInit) and keyring.
-func planInit(o CreateOptions, caps *capabilities.Set) ([]byte, error) {
+func planInit(o CreateOptions, caps *capabilities.Set, sc *seccompSource) ([]byte, error) {
 	// The init has no root fd: pivot_root moves its root with kan's
 	// thread's (or the Go init's own).
-	ep, err := planExec(o.Spec.Process, o.Spec.Linux, caps, initFds(o.PreserveFds, o.ConsoleSocket != nil))
+	ep, err := planExec(o.Spec.Process, o.Spec.Linux, caps, initFds(o.PreserveFds, o.ConsoleSocket != nil), sc)
 	if err != nil {
 		return nil, err
 	}

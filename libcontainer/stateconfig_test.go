@@ -29,11 +29,11 @@ func TestStateConfig(t *testing.T) {
 			if s.Linux == nil {
 				s.Linux = &specs.Linux{}
 			}
-			fromRaw, resRaw, err := stateConfig(CreateOptions{Spec: &s, RawSpec: []byte(c.raw)})
+			fromRaw, resRaw, _, err := stateConfig(CreateOptions{Spec: &s, RawSpec: []byte(c.raw)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			encoded, resEncoded, _ := stateConfig(CreateOptions{Spec: &s})
+			encoded, resEncoded, _, _ := stateConfig(CreateOptions{Spec: &s})
 			a, _ := fromRaw.Get()
 			b, _ := encoded.Get()
 			if !reflect.DeepEqual(a.Linux.Resources, b.Linux.Resources) || !reflect.DeepEqual(a.Process, b.Process) {

@@ -9,9 +9,9 @@
 //	arch == x86_64 ? → x86_64 : arch == i386 ? → x86 : kill
 //	x86_64: ld nr; nr ≥ x32 bit ? → x32
 //	        [nr > highest number the profile names ? return ENOSYS]
-//	        for each syscall the profile names, by number:
-//	            nr == N ? (its rules in order, first match; its
-//	                       unconditional action; the default)
+//	        a binary search over the syscalls the profile decides on,
+//	        down to leaves of a few: nr == N ? (its rules in order, first
+//	        match; its unconditional action; the default)
 //	        return the default action
 //	x32, x86: the same with their numbers
 //
@@ -402,17 +402,70 @@ func emitArch(a *asm, ar *arch, rules []syscallRules, def uint32) {
 			a.ret(retErrno | enosys)
 		}()
 	}
-	for _, s := range rules {
-		fallback := def
-		if s.always != nil {
-			fallback = s.always.ret
+	emitSearch(a, ar, segments(rules, def))
+}
+
+// segment is a run of syscall numbers lo..hi decided alike: by ret, or,
+// for one number, by its rules. The segments of an architecture cover
+// every number from 0 up, those the profile does not decide on with the
+// default.
+type segment struct {
+	lo, hi uint32
+	ret    uint32        // the action; with rules, when none holds
+	rules  *syscallRules // a syscall with conditional rules
+}
+
+// segments cuts the numbers into runs (rules is in number order):
+// consecutive syscalls with the same unconditional action are one run,
+// and so are the numbers between them, which the default decides.
+func segments(rules []syscallRules, def uint32) []segment {
+	var out []segment
+	add := func(lo, hi, ret uint32, r *syscallRules) {
+		if n := len(out); n > 0 && r == nil && out[n-1].rules == nil && out[n-1].ret == ret && out[n-1].hi+1 == lo {
+			out[n-1].hi = hi
+			return
 		}
-		if len(s.conditional) == 0 && fallback == def {
-			continue // decided by the default anyway
+		out = append(out, segment{lo: lo, hi: hi, ret: ret, rules: r})
+	}
+	next := uint32(0)
+	for i := range rules {
+		s := &rules[i]
+		if s.nr > next {
+			add(next, s.nr-1, def, nil)
 		}
-		other := a.newLabel()
-		a.jeq(s.nr, next, other)
-		for _, r := range s.conditional {
+		switch {
+		case len(s.conditional) > 0:
+			add(s.nr, s.nr, def, s) // bySyscall: no unconditional rule with them
+		case s.always != nil:
+			add(s.nr, s.nr, s.always.ret, nil)
+		default:
+			add(s.nr, s.nr, def, nil)
+		}
+		next = s.nr + 1
+	}
+	add(next, ^uint32(0), def, nil)
+	return out
+}
+
+// emitSearch finds the segment of the number in A by binary search, then
+// decides as it says. A syscall runs through about log2(n) comparisons
+// rather than one per syscall named: Docker's profile names some 400, and
+// the kernel also runs the filter for every syscall number when it
+// installs it (its cache of always-allowed syscalls), so the filter's
+// size is paid at every create.
+func emitSearch(a *asm, ar *arch, segs []segment) {
+	if len(segs) > 1 {
+		mid := len(segs) / 2
+		upper := a.newLabel()
+		a.jge(segs[mid].lo, upper, next)
+		emitSearch(a, ar, segs[:mid])
+		a.place(upper)
+		emitSearch(a, ar, segs[mid:])
+		return
+	}
+	seg := segs[0]
+	if seg.rules != nil {
+		for _, r := range seg.rules.conditional {
 			fail := a.newLabel()
 			for _, c := range r.conds {
 				emitCond(a, ar, c, fail)
@@ -420,10 +473,8 @@ func emitArch(a *asm, ar *arch, rules []syscallRules, def uint32) {
 			a.ret(r.ret)
 			a.place(fail)
 		}
-		a.ret(fallback)
-		a.place(other)
 	}
-	a.ret(def)
+	a.ret(seg.ret)
 }
 
 // emitCond writes the test of one argument condition: it goes on to the

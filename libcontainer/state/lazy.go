@@ -63,6 +63,14 @@ func (l *Lazy[T]) DecodeInto(v any) error {
 	return json.Unmarshal(l.raw, v)
 }
 
+// rawJSON is the value's JSON, nil for none.
+func (l *Lazy[T]) rawJSON() json.RawMessage {
+	if l == nil {
+		return nil
+	}
+	return l.raw
+}
+
 func (l *Lazy[T]) MarshalJSON() ([]byte, error) {
 	if l == nil || l.raw == nil {
 		return []byte("null"), nil

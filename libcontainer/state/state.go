@@ -256,11 +256,38 @@ func (d *Dir) Remove() error {
 // Save writes state.json atomically: a reader sees the old file or the new
 // one, never a mix, even if kan is killed while writing.
 func (d *Dir) Save(s *State) error {
-	data, err := json.Marshal(s)
+	data, err := encode(s)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	return WriteFileAtomic(filepath.Join(d.Path, StateFile), data, 0o600)
+}
+
+// encode is json.Marshal(s), with the config and the resources put in as
+// the raw JSON they are: encoding/json would check and compact them again
+// at every save, and the config is most of the state (a seccomp profile
+// alone is tens of kilobytes). They were checked when they were read.
+func encode(s *State) ([]byte, error) {
+	plain := *s
+	plain.Config, plain.Resources = nil, nil
+	data, err := json.Marshal(&plain)
+	if err != nil {
+		return nil, err
+	}
+	data = data[:len(data)-1] // the closing brace
+	for _, part := range []struct {
+		key string
+		raw json.RawMessage
+	}{{"kanConfig", s.Config.rawJSON()}, {"kanResources", s.Resources.rawJSON()}} {
+		if part.raw == nil {
+			continue
+		}
+		if data[len(data)-1] != '{' {
+			data = append(data, ',')
+		}
+		data = append(append(append(append(data, '"'), part.key...), '"', ':'), part.raw...)
+	}
+	return append(data, '}'), nil
 }
 
 // Load reads state.json of this directory.

@@ -1,12 +1,16 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"golang.org/x/sys/unix"
 )
@@ -223,5 +227,34 @@ func TestSweepTemp(t *testing.T) {
 	}
 	if _, err := os.Stat(live); err != nil {
 		t.Error("the live create's directory was removed")
+	}
+}
+
+// TestEncodeIsMarshal: the state Save writes reads back as json.Marshal's
+// would, with the raw parts as they were.
+func TestEncodeIsMarshal(t *testing.T) {
+	for _, s := range []*State{
+		{},
+		{Public: Public{ID: "a", Status: "created", Pid: 7}, CgroupPath: "/sys/fs/cgroup/kan/a",
+			Config:    LazyRaw[specs.Spec]([]byte("{\n  \"ociVersion\": \"1.0.2\",\n  \"hostname\": \"x\"\n}")),
+			Resources: LazyRaw[specs.LinuxResources]([]byte(`{"pids":{"limit":5}}`))},
+		{Config: LazyRaw[specs.Spec]([]byte(`{"hostname":"only"}`))},
+	} {
+		got, err := encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("encode gave invalid JSON %s: %v", got, err)
+		}
+		json.Unmarshal(want, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("encode: %s\nwant the same as json.Marshal: %s", got, want)
+		}
 	}
 }

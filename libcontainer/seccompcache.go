@@ -1,0 +1,155 @@
+package libcontainer
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/seccomp"
+	"github.com/kan-runtime/kan/libcontainer/state"
+)
+
+// seccompSource is a config's linux.seccomp as create and exec have it:
+// the JSON as read, and the profile, decoded only when the cache has no
+// filter for that JSON.
+type seccompSource struct {
+	root    string          // kan's --root, which holds the cache
+	raw     json.RawMessage // linux.seccomp as read
+	profile func() (*specs.LinuxSeccomp, error)
+}
+
+// seccompCacheDir, under the root, holds compiled filters by a hash of
+// the profile's JSON and of kan's executable: Docker's default profile
+// takes about half a millisecond to compile, each create and exec. At most
+// seccompCacheMax are kept, the oldest removed first.
+const (
+	seccompCacheDir = ".seccomp"
+	seccompCacheMax = 64
+	cacheMagic      = 0x6b616e73 // "kans"
+)
+
+// compile gives the filter of the source, from the cache or compiled (and
+// then cached). A cache that cannot be read or written is compiled past.
+func (src *seccompSource) compile() (*seccomp.Filter, error) {
+	key := src.key()
+	path := ""
+	if key != "" && src.root != "" {
+		path = filepath.Join(src.root, seccompCacheDir, key)
+		if f, err := readCachedFilter(path); err == nil {
+			return f, nil
+		}
+	}
+	profile, err := src.profile()
+	if err != nil {
+		return nil, err
+	}
+	f, err := seccomp.Compile(profile, seccomp.Native())
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		writeCachedFilter(path, f)
+	}
+	return f, nil
+}
+
+// key hashes the profile's JSON, the machine's architectures and kan's
+// executable (its device, inode, size and time): another kan may compile
+// another way.
+func (src *seccompSource) key() string {
+	var st unix.Stat_t
+	if len(src.raw) == 0 || unix.Stat("/proc/self/exe", &st) != nil {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%d:%d:%d.%d\n%s\n", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, strings.Join(seccomp.Native().Names(), ","))
+	h.Write(src.raw)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// A cached filter: magic, flags, notify, the number of instructions, the
+// instructions (struct sock_filter), then the unknown names, one a line.
+func writeCachedFilter(path string, f *seccomp.Filter) {
+	var b []byte
+	b = binary.NativeEndian.AppendUint32(b, cacheMagic)
+	b = binary.NativeEndian.AppendUint32(b, uint32(f.Flags))
+	notify := uint32(0)
+	if f.Notify {
+		notify = 1
+	}
+	b = binary.NativeEndian.AppendUint32(b, notify)
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(f.Program)))
+	for _, in := range f.Program {
+		b = binary.NativeEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	b = append(b, strings.Join(f.Unknown, "\n")...)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return
+	}
+	evictCachedFilters(dir)
+	state.WriteFileAtomic(path, b, 0o600)
+}
+
+func readCachedFilter(path string) (*seccomp.Filter, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 16 || binary.NativeEndian.Uint32(b) != cacheMagic {
+		return nil, errors.New("not a cached filter")
+	}
+	n := int(binary.NativeEndian.Uint32(b[12:]))
+	if n > seccomp.MaxInstructions || len(b) < 16+8*n {
+		return nil, errors.New("truncated cached filter")
+	}
+	f := &seccomp.Filter{
+		Flags:   uint(binary.NativeEndian.Uint32(b[4:])),
+		Notify:  binary.NativeEndian.Uint32(b[8:]) != 0,
+		Program: make([]unix.SockFilter, n),
+	}
+	for i := range f.Program {
+		in := b[16+8*i:]
+		f.Program[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.NativeEndian.Uint32(in[4:])}
+	}
+	if rest := b[16+8*n:]; len(rest) > 0 {
+		f.Unknown = strings.Split(string(bytes.TrimSpace(rest)), "\n")
+	}
+	return f, nil
+}
+
+// evictCachedFilters makes room for one more: the oldest go first.
+func evictCachedFilters(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) < seccompCacheMax {
+		return
+	}
+	type aged struct {
+		name string
+		mod  int64
+	}
+	var all []aged
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			all = append(all, aged{e.Name(), info.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.mod, b.mod) })
+	for _, a := range all[:len(all)-seccompCacheMax+1] {
+		os.Remove(filepath.Join(dir, a.name))
+	}
+}
