@@ -173,15 +173,12 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 		tail = append(tail, in.Jt, in.Jf)
 		tail = binary.NativeEndian.AppendUint32(tail, in.K)
 	}
-	strs := append([]string{p.Cwd}, p.Args...)
-	strs = append(strs, p.Env...)
-	strs = append(strs, p.ApparmorProfile, p.SelinuxLabel,
-		p.SchedulerDesc, p.IOPriorityDesc, p.MemoryPolicyDesc, p.CPUAffinityDesc, p.GroupsDesc, p.Keyring)
-	for _, s := range strs {
-		if strings.IndexByte(s, 0) >= 0 {
-			return nil, fmt.Errorf("%q holds a NUL byte", s)
+	for _, s := range p.stringFields() {
+		if strings.IndexByte(s.value, 0) >= 0 {
+			// C would read it cut short.
+			return nil, fmt.Errorf("%s: %q holds a NUL byte", s.field, s.value)
 		}
-		tail = append(append(tail, s...), 0)
+		tail = append(append(tail, s.value...), 0)
 	}
 	if len(tail) > C.KAN_PLAN_MAX_SIZE {
 		return nil, fmt.Errorf("process: arguments and environment take %d bytes, more than execve takes", len(tail))
@@ -189,6 +186,26 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	c.size = C.uint32_t(len(tail))
 	head := unsafe.Slice((*byte)(unsafe.Pointer(&c)), C.sizeof_struct_kan_plan)
 	return append(append([]byte{}, head...), tail...), nil
+}
+
+// planString is one of the plan's strings and the field it comes from.
+type planString struct{ field, value string }
+
+// stringFields are the plan's strings in their order (see laststage.h).
+func (p *ExecPlan) stringFields() []planString {
+	strs := []planString{{"process.cwd", p.Cwd}}
+	for i, a := range p.Args {
+		strs = append(strs, planString{fmt.Sprintf("process.args[%d]", i), a})
+	}
+	for i, e := range p.Env {
+		strs = append(strs, planString{fmt.Sprintf("process.env[%d]", i), e})
+	}
+	const desc = "the wording of an error"
+	return append(strs,
+		planString{"process.apparmorProfile", p.ApparmorProfile}, planString{"process.selinuxLabel", p.SelinuxLabel},
+		planString{desc, p.SchedulerDesc}, planString{desc, p.IOPriorityDesc}, planString{desc, p.MemoryPolicyDesc},
+		planString{desc, p.CPUAffinityDesc}, planString{desc, p.GroupsDesc},
+		planString{"the session keyring's name", p.Keyring})
 }
 
 // The requests kan makes of the init stage while it builds the rootfs
