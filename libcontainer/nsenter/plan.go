@@ -188,6 +188,31 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	return append(append([]byte{}, head...), tail...), nil
 }
 
+// planFixedSize is the size of the plan's fixed part, and planField
+// where some of its fields lie: the tests of the plan reader
+// (applier_test.go) write there what Marshal never would.
+const planFixedSize = C.sizeof_struct_kan_plan
+
+var planField = map[string]uintptr{
+	"magic":             unsafe.Offsetof(C.struct_kan_plan{}.magic),
+	"size":              unsafe.Offsetof(C.struct_kan_plan{}.size),
+	"first_cloexec_fd":  unsafe.Offsetof(C.struct_kan_plan{}.first_cloexec_fd),
+	"mempolicy_maxnode": unsafe.Offsetof(C.struct_kan_plan{}.mempolicy_maxnode),
+	"nrlimits":          unsafe.Offsetof(C.struct_kan_plan{}.nrlimits),
+	"rlimits":           unsafe.Offsetof(C.struct_kan_plan{}.rlimits),
+	"uid":               unsafe.Offsetof(C.struct_kan_plan{}.uid),
+	"gid":               unsafe.Offsetof(C.struct_kan_plan{}.gid),
+	"ngroups":           unsafe.Offsetof(C.struct_kan_plan{}.ngroups),
+	"umask":             unsafe.Offsetof(C.struct_kan_plan{}.umask),
+	"seccomp_len":       unsafe.Offsetof(C.struct_kan_plan{}.seccomp_len),
+	"nargs":             unsafe.Offsetof(C.struct_kan_plan{}.nargs),
+	"nenv":              unsafe.Offsetof(C.struct_kan_plan{}.nenv),
+	"init":              unsafe.Offsetof(C.struct_kan_plan{}.init),
+	"fifo_fd":           unsafe.Offsetof(C.struct_kan_plan{}.fifo_fd),
+	"done_fd":           unsafe.Offsetof(C.struct_kan_plan{}.done_fd),
+	"new_keyring":       unsafe.Offsetof(C.struct_kan_plan{}.new_keyring),
+}
+
 // planString is one of the plan's strings and the field it comes from.
 type planString struct{ field, value string }
 
