@@ -4,6 +4,12 @@ package nsenter
 // #include "laststage.h"
 import "C"
 
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
 // Process is the plan of a container's process in the hands of the one
 // applier, the C of laststage.c: the exec stage and the C init call it
 // directly, the Go init through Process, so that "become the container's
@@ -63,4 +69,28 @@ func (p *Process) DoneFd() int { return int(p.plan.done_fd) }
 func (p *Process) Run() {
 	C.kan_done_fd = p.plan.done_fd
 	C.kan_run_program(p.plan, p.proc, p.program)
+}
+
+// unpacked is the plan's variable part as Load unpacked it: the groups,
+// the seccomp instructions, and the strings in their order (see
+// laststage.h). For the tests of the plan reader.
+func (p *Process) unpacked() (groups []uint32, filter []unix.SockFilter, strs []string) {
+	if n := p.plan.ngroups; n > 0 {
+		groups = append(groups, unsafe.Slice((*uint32)(unsafe.Pointer(p.proc.groups)), n)...)
+	}
+	if n := p.plan.seccomp_len; n > 0 { // struct sock_filter's layout
+		filter = append(filter, unsafe.Slice((*unix.SockFilter)(p.proc.seccomp), n)...)
+	}
+	strs = append(strs, C.GoString(p.proc.cwd))
+	for _, s := range unsafe.Slice(p.proc.argv, p.plan.nargs) {
+		strs = append(strs, C.GoString(s))
+	}
+	for _, s := range unsafe.Slice(p.proc.envp, p.plan.nenv) {
+		strs = append(strs, C.GoString(s))
+	}
+	strs = append(strs, C.GoString(p.proc.apparmor), C.GoString(p.proc.selinux))
+	for _, s := range p.proc.desc {
+		strs = append(strs, C.GoString(s))
+	}
+	return groups, filter, append(strs, C.GoString(p.proc.keyring))
 }

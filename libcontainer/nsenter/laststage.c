@@ -727,6 +727,10 @@ static void unpack(const struct kan_plan *plan, char *data, struct kan_process *
 	for (int i = 0; i < KAN_NDESC; i++)
 		proc->desc[i] = next_string(&p, end);
 	proc->keyring = next_string(&p, end);
+	// Bytes past the last string mean kan and this reader disagree on
+	// the layout: nothing of such a plan can be trusted.
+	if (p != end)
+		malformed();
 }
 
 void kan_read_plan(int sync_fd, struct kan_plan *plan, struct kan_process *proc)

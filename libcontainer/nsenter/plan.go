@@ -173,15 +173,12 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 		tail = append(tail, in.Jt, in.Jf)
 		tail = binary.NativeEndian.AppendUint32(tail, in.K)
 	}
-	strs := append([]string{p.Cwd}, p.Args...)
-	strs = append(strs, p.Env...)
-	strs = append(strs, p.ApparmorProfile, p.SelinuxLabel,
-		p.SchedulerDesc, p.IOPriorityDesc, p.MemoryPolicyDesc, p.CPUAffinityDesc, p.GroupsDesc, p.Keyring)
-	for _, s := range strs {
-		if strings.IndexByte(s, 0) >= 0 {
-			return nil, fmt.Errorf("%q holds a NUL byte", s)
+	for _, s := range p.stringFields() {
+		if strings.IndexByte(s.value, 0) >= 0 {
+			// C would read it cut short.
+			return nil, fmt.Errorf("%s: %q holds a NUL byte", s.field, s.value)
 		}
-		tail = append(append(tail, s...), 0)
+		tail = append(append(tail, s.value...), 0)
 	}
 	if len(tail) > C.KAN_PLAN_MAX_SIZE {
 		return nil, fmt.Errorf("process: arguments and environment take %d bytes, more than execve takes", len(tail))
@@ -189,6 +186,51 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	c.size = C.uint32_t(len(tail))
 	head := unsafe.Slice((*byte)(unsafe.Pointer(&c)), C.sizeof_struct_kan_plan)
 	return append(append([]byte{}, head...), tail...), nil
+}
+
+// planFixedSize is the size of the plan's fixed part, and planField
+// where some of its fields lie: the tests of the plan reader
+// (applier_test.go) write there what Marshal never would.
+const planFixedSize = C.sizeof_struct_kan_plan
+
+var planField = map[string]uintptr{
+	"magic":             unsafe.Offsetof(C.struct_kan_plan{}.magic),
+	"size":              unsafe.Offsetof(C.struct_kan_plan{}.size),
+	"first_cloexec_fd":  unsafe.Offsetof(C.struct_kan_plan{}.first_cloexec_fd),
+	"mempolicy_maxnode": unsafe.Offsetof(C.struct_kan_plan{}.mempolicy_maxnode),
+	"nrlimits":          unsafe.Offsetof(C.struct_kan_plan{}.nrlimits),
+	"rlimits":           unsafe.Offsetof(C.struct_kan_plan{}.rlimits),
+	"uid":               unsafe.Offsetof(C.struct_kan_plan{}.uid),
+	"gid":               unsafe.Offsetof(C.struct_kan_plan{}.gid),
+	"ngroups":           unsafe.Offsetof(C.struct_kan_plan{}.ngroups),
+	"umask":             unsafe.Offsetof(C.struct_kan_plan{}.umask),
+	"seccomp_len":       unsafe.Offsetof(C.struct_kan_plan{}.seccomp_len),
+	"nargs":             unsafe.Offsetof(C.struct_kan_plan{}.nargs),
+	"nenv":              unsafe.Offsetof(C.struct_kan_plan{}.nenv),
+	"init":              unsafe.Offsetof(C.struct_kan_plan{}.init),
+	"fifo_fd":           unsafe.Offsetof(C.struct_kan_plan{}.fifo_fd),
+	"done_fd":           unsafe.Offsetof(C.struct_kan_plan{}.done_fd),
+	"new_keyring":       unsafe.Offsetof(C.struct_kan_plan{}.new_keyring),
+}
+
+// planString is one of the plan's strings and the field it comes from.
+type planString struct{ field, value string }
+
+// stringFields are the plan's strings in their order (see laststage.h).
+func (p *ExecPlan) stringFields() []planString {
+	strs := []planString{{"process.cwd", p.Cwd}}
+	for i, a := range p.Args {
+		strs = append(strs, planString{fmt.Sprintf("process.args[%d]", i), a})
+	}
+	for i, e := range p.Env {
+		strs = append(strs, planString{fmt.Sprintf("process.env[%d]", i), e})
+	}
+	const desc = "the wording of an error"
+	return append(strs,
+		planString{"process.apparmorProfile", p.ApparmorProfile}, planString{"process.selinuxLabel", p.SelinuxLabel},
+		planString{desc, p.SchedulerDesc}, planString{desc, p.IOPriorityDesc}, planString{desc, p.MemoryPolicyDesc},
+		planString{desc, p.CPUAffinityDesc}, planString{desc, p.GroupsDesc},
+		planString{"the session keyring's name", p.Keyring})
 }
 
 // The requests kan makes of the init stage while it builds the rootfs

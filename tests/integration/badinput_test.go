@@ -81,6 +81,7 @@ func TestBadInput(t *testing.T) {
 		{"no linux section", edit(func(s *specs.Spec) { s.Linux = nil; s.Hostname = "" }), "", "linux"},
 		{"env entry without an equals sign", edit(func(s *specs.Spec) { s.Process.Env = []string{"NOEQUALS"} }), "", "process.env[0]"},
 		{"NUL in args", edit(func(s *specs.Spec) { s.Process.Args = []string{"echo", "a\x00b"} }), "", "process.args[1]"},
+		{"NUL in cwd", edit(func(s *specs.Spec) { s.Process.Cwd = "/a\x00b" }), "", "process.cwd"},
 		{"mount destination climbing out with ..", edit(func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/../../etc", Type: "tmpfs", Source: "tmpfs"})
 		}), "", ".."},
