@@ -67,7 +67,9 @@ func (p *Process) DoneFd() int { return int(p.plan.done_fd) }
 // failure is written to exec.done, for kan start to report. It does not
 // return.
 func (p *Process) Run() {
-	C.kan_done_fd = p.plan.done_fd
+	if p.plan.init != 0 { // only an init's plan has an exec.done
+		C.kan_done_fd = p.plan.done_fd
+	}
 	C.kan_run_program(p.plan, p.proc, p.program)
 }
 

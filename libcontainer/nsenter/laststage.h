@@ -126,7 +126,8 @@ void kan_join_keyring(const struct kan_plan *plan, const struct kan_process *pro
 
 // kan_run_program ends a process kan_become made: the C library's own
 // signals reset, the rlimits set, program executed with the plan's
-// arguments and environment. Its failures exit with 127 (kan_fail).
+// arguments and environment. A failure to set an rlimit exits 1, to
+// execute the program 127 (kan_fail).
 void kan_run_program(const struct kan_plan *plan, struct kan_process *proc, const char *program)
 	__attribute__((noreturn));
 
