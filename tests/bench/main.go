@@ -175,6 +175,22 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		report.add(c.name, rts, res)
 	}
 
+	// What Docker's seccomp profile adds to kan alone: kan's runs with
+	// and without it, alternating, and nothing of the other runtimes in
+	// between (their runs under the profile leave the kernel work to
+	// free, which lands in whatever runs next).
+	for _, r := range rts {
+		if r.name != "kan" {
+			continue
+		}
+		var plain, filteredRuns []sample
+		for i := 0; i < 2*n; i++ {
+			plain = append(plain, runOnce(r, bundle, newID(r)))
+			filteredRuns = append(filteredRuns, runOnce(r, filtered, newID(r)))
+		}
+		report.seccompCost = [2][]sample{plain, filteredRuns}
+	}
+
 	if floor != "" {
 		var fs []sample
 		for i := 0; i < n; i++ {
@@ -391,6 +407,8 @@ type report struct {
 	sizes   [][2]string
 	minMem  string
 	rss     map[string]int64
+	// seccompCost: kan's run without and with Docker's profile, alone.
+	seccompCost [2][]sample
 }
 
 func summarize(ss []sample) (stats, string) {
@@ -487,6 +505,12 @@ func (rp *report) markdown(plotName string) string {
 		fmt.Fprintf(&b, " %s |", s[1])
 	}
 	b.WriteString("\n")
+	if len(rp.seccompCost[0]) > 0 {
+		plain, _ := summarize(rp.seccompCost[0])
+		filtered, _ := summarize(rp.seccompCost[1])
+		fmt.Fprintf(&b, "\nWhat Docker's default seccomp profile adds to kan's `run`, kan alone, with and without it alternating (%d times each): %s ms without, %s ms with, **+%s ms**. (In the table, kan's runs under the profile follow runc's and crun's, whose filters the kernel frees meanwhile.)\n",
+			len(rp.seccompCost[0]), ms(plain.med), ms(filtered.med), ms(filtered.med-plain.med))
+	}
 	if rp.minMem != "" {
 		fmt.Fprintf(&b, "\nSmallest `memory.max` under which kan's `run` of /bin/true still succeeds, in the cgroup v2 VM (tests/vm TestSmallestMemoryMax): %s.\n", rp.minMem)
 	}
