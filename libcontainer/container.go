@@ -107,8 +107,7 @@ type creation struct {
 	initPlan  []byte // the plan of the init's process (planInit)
 	outside   bool   // the C init, kan building the rootfs (outside.go)
 	// What the state keeps of the config (stateConfig).
-	config    *state.Lazy[specs.Spec]
-	resources *state.Lazy[specs.LinuxResources]
+	parts *stateParts
 
 	// kan's sealed executable and the device filter need neither the
 	// state nor the cgroup: they are made meanwhile, on another thread.
@@ -159,14 +158,13 @@ func checkCreate(o CreateOptions) (*creation, error) {
 		cr.ns.Close()
 		return nil, err
 	}
-	var seccompRaw json.RawMessage
-	if cr.config, cr.resources, seccompRaw, err = stateConfig(o); err != nil {
+	if cr.parts, err = stateConfig(o); err != nil {
 		cr.ns.Close()
 		return nil, err
 	}
 	var sc *seccompSource
 	if profile := o.Spec.Linux.Seccomp; profile != nil {
-		sc = &seccompSource{root: o.Root, raw: seccompRaw, profile: func() (*specs.LinuxSeccomp, error) { return profile, nil }}
+		sc = &seccompSource{root: o.Root, raw: cr.parts.seccomp, profile: func() (*specs.LinuxSeccomp, error) { return profile, nil }}
 	}
 	// The plan of the process the init becomes, which the applier
 	// (laststage.c) carries out for either init.
@@ -272,8 +270,10 @@ func (cr *creation) claim() error {
 			Annotations: o.Spec.Annotations,
 		},
 		CgroupPath: cr.cgroupDir,
-		Config:     cr.config,
-		Resources:  cr.resources,
+		Config:     cr.parts.config,
+		Resources:  cr.parts.resources,
+		Hooks:      cr.parts.hooks,
+		HooksKept:  true,
 	}}
 	// Record the cgroup before making it, so that a kan killed from here
 	// on leaves enough behind for delete --force to clean up. The parents
@@ -482,30 +482,39 @@ func (cr *creation) release() {
 //
 // It gives linux.seccomp's JSON too, as read (or encoded, without the
 // bytes), which is what the compiled filters are cached by.
-func stateConfig(o CreateOptions) (*state.Lazy[specs.Spec], *state.Lazy[specs.LinuxResources], json.RawMessage, error) {
+func stateConfig(o CreateOptions) (*stateParts, error) {
 	if o.RawSpec == nil {
-		var seccompRaw json.RawMessage
+		p := &stateParts{config: state.LazyOf(o.Spec), resources: state.LazyOf(o.Spec.Linux.Resources), hooks: state.LazyOf(o.Spec.Hooks)}
 		if o.Spec.Linux.Seccomp != nil {
-			seccompRaw, _ = json.Marshal(o.Spec.Linux.Seccomp)
+			p.seccomp, _ = json.Marshal(o.Spec.Linux.Seccomp)
 		}
-		return state.LazyOf(o.Spec), state.LazyOf(o.Spec.Linux.Resources), seccompRaw, nil
+		return p, nil
 	}
 	var part struct {
+		Hooks json.RawMessage `json:"hooks"`
 		Linux *struct {
 			Resources json.RawMessage `json:"resources"`
 			Seccomp   json.RawMessage `json:"seccomp"`
 		} `json:"linux"`
 	}
 	if err := json.Unmarshal(o.RawSpec, &part); err != nil {
-		return nil, nil, nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
-	var resources *state.Lazy[specs.LinuxResources]
-	var seccompRaw json.RawMessage
+	p := &stateParts{config: state.LazyRaw[specs.Spec](o.RawSpec), hooks: state.LazyRaw[specs.Hooks](part.Hooks)}
 	if part.Linux != nil {
-		resources = state.LazyRaw[specs.LinuxResources](part.Linux.Resources)
-		seccompRaw = part.Linux.Seccomp
+		p.resources = state.LazyRaw[specs.LinuxResources](part.Linux.Resources)
+		p.seccomp = part.Linux.Seccomp
 	}
-	return state.LazyRaw[specs.Spec](o.RawSpec), resources, seccompRaw, nil
+	return p, nil
+}
+
+// stateParts are what the state keeps of a config, and the JSON of its
+// linux.seccomp.
+type stateParts struct {
+	config    *state.Lazy[specs.Spec]
+	resources *state.Lazy[specs.LinuxResources]
+	hooks     *state.Lazy[specs.Hooks]
+	seccomp   json.RawMessage
 }
 
 // moveNetDevices moves the host interfaces of linux.netDevices into the
@@ -829,6 +838,13 @@ func (c *Container) configPart(what string, v any) error {
 
 // hooks returns the hooks of the container's config.
 func (c *Container) hooks() (*specs.Hooks, error) {
+	if c.State.HooksKept {
+		h, err := c.State.Hooks.Get()
+		if err != nil {
+			return nil, fmt.Errorf("read the hooks of %s: %w", c.State.ID, err)
+		}
+		return h, nil
+	}
 	var cfg struct {
 		Hooks *specs.Hooks `json:"hooks"`
 	}

@@ -20,6 +20,7 @@ func TestStateConfig(t *testing.T) {
 		{"no resources", `{"ociVersion":"1.2.0","linux":{"namespaces":[{"type":"mount"}]}}`},
 		{"null resources", `{"linux":{"resources":null}}`},
 		{"linux twice, resources in the first", `{"linux":{"resources":{"memory":{"limit":1048576}}},"linux":{"sysctl":{"a.b":"1"}}}`},
+		{"hooks and seccomp", `{"hooks":{"poststop":[{"path":"/bin/true","args":["true","x"]}]},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW"}}}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var s specs.Spec
@@ -29,13 +30,30 @@ func TestStateConfig(t *testing.T) {
 			if s.Linux == nil {
 				s.Linux = &specs.Linux{}
 			}
-			fromRaw, resRaw, _, err := stateConfig(CreateOptions{Spec: &s, RawSpec: []byte(c.raw)})
+			fromRawParts, err := stateConfig(CreateOptions{Spec: &s, RawSpec: []byte(c.raw)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			encoded, resEncoded, _, _ := stateConfig(CreateOptions{Spec: &s})
+			encodedParts, _ := stateConfig(CreateOptions{Spec: &s})
+			fromRaw, resRaw := fromRawParts.config, fromRawParts.resources
+			encoded, resEncoded := encodedParts.config, encodedParts.resources
 			a, _ := fromRaw.Get()
 			b, _ := encoded.Get()
+			ha, _ := fromRawParts.hooks.Get()
+			hb, _ := encodedParts.hooks.Get()
+			if !reflect.DeepEqual(ha, hb) || !reflect.DeepEqual(ha, s.Hooks) {
+				t.Errorf("hooks from the bytes read %+v, encoded %+v, want %+v", ha, hb, s.Hooks)
+			}
+			var sa, sb specs.LinuxSeccomp
+			if (len(fromRawParts.seccomp) > 0) != (s.Linux.Seccomp != nil) || (len(encodedParts.seccomp) > 0) != (s.Linux.Seccomp != nil) {
+				t.Errorf("seccomp JSON: from the bytes read %q, encoded %q", fromRawParts.seccomp, encodedParts.seccomp)
+			} else if s.Linux.Seccomp != nil {
+				json.Unmarshal(fromRawParts.seccomp, &sa)
+				json.Unmarshal(encodedParts.seccomp, &sb)
+				if !reflect.DeepEqual(sa, sb) {
+					t.Errorf("seccomp from the bytes read %+v, encoded %+v", sa, sb)
+				}
+			}
 			if !reflect.DeepEqual(a.Linux.Resources, b.Linux.Resources) || !reflect.DeepEqual(a.Process, b.Process) {
 				t.Errorf("config from the bytes read %+v, encoded %+v", a, b)
 			}

@@ -80,6 +80,13 @@ type State struct {
 	// every update merged in, so that an update changes only what it
 	// names.
 	Resources *Lazy[specs.LinuxResources] `json:"kanResources,omitempty"`
+	// Hooks are the config's hooks, kept apart: start and delete read
+	// them, and finding them in the config means reading all of it (a
+	// seccomp profile alone is tens of kilobytes). HooksKept tells that a
+	// create that had no hooks said so (states of an older kan have
+	// neither: the config is read then).
+	Hooks     *Lazy[specs.Hooks] `json:"kanHooks,omitempty"`
+	HooksKept bool               `json:"kanHooksKept,omitempty"`
 }
 
 // OCI returns the runtime-spec state with the given status: what hooks
@@ -269,7 +276,7 @@ func (d *Dir) Save(s *State) error {
 // alone is tens of kilobytes). They were checked when they were read.
 func encode(s *State) ([]byte, error) {
 	plain := *s
-	plain.Config, plain.Resources = nil, nil
+	plain.Config, plain.Resources, plain.Hooks = nil, nil, nil
 	data, err := json.Marshal(&plain)
 	if err != nil {
 		return nil, err
@@ -278,7 +285,7 @@ func encode(s *State) ([]byte, error) {
 	for _, part := range []struct {
 		key string
 		raw json.RawMessage
-	}{{"kanConfig", s.Config.rawJSON()}, {"kanResources", s.Resources.rawJSON()}} {
+	}{{"kanConfig", s.Config.rawJSON()}, {"kanResources", s.Resources.rawJSON()}, {"kanHooks", s.Hooks.rawJSON()}} {
 		if part.raw == nil {
 			continue
 		}
