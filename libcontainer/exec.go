@@ -53,6 +53,30 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 }
 
 func (c *Container) exec(o ExecOptions) (int, error) {
+	caps, err := c.checkExec(o)
+	if err != nil {
+		return 0, err
+	}
+	t, err := c.execTarget(o)
+	if err != nil {
+		return 0, err
+	}
+	defer t.close()
+	ep, err := planExec(o.Process, t.linux, caps, execFds(o.PreserveFds, o.ConsoleSocket != nil), t.seccomp)
+	if err != nil {
+		return 0, err
+	}
+	// The handles of the target are all the process needs of the
+	// container, so the lock goes now: a process cloned into a frozen
+	// cgroup waits there until a resume, which must be able to take the
+	// lock. A delete meanwhile kills it with the rest of the cgroup.
+	c.Close()
+	return c.runExec(o, t, ep)
+}
+
+// checkExec checks that the container takes a process now and that the
+// process's config can be run, and gives its capabilities.
+func (c *Container) checkExec(o ExecOptions) (*capabilities.Set, error) {
 	switch status := c.Status(); status {
 	case Created, Running:
 		// Like runc, a created container takes processes too: its
@@ -60,114 +84,127 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	case Paused:
 		if !o.IgnorePaused {
 			// runc's words, which engines may match.
-			return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+			return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
 	default:
-		return 0, fmt.Errorf("cannot exec in a %s container", status)
+		return nil, fmt.Errorf("cannot exec in a %s container", status)
 	}
 	p := o.Process
 	if p == nil || len(p.Args) == 0 {
-		return 0, errors.New("process.args: empty; exec needs a program to run")
+		return nil, errors.New("process.args: empty; exec needs a program to run")
 	}
 	if p.Terminal && o.ConsoleSocket == nil {
-		return 0, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
+		return nil, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
 	}
 	if !filepath.IsAbs(p.Cwd) {
-		return 0, fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+		return nil, fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
 	}
-	caps, err := capabilities.Parse(p.Capabilities)
+	caps, err := grantableCaps(p.Capabilities)
 	if err != nil {
-		return 0, err
-	}
-	if dropped, err := caps.DropUngrantable(); err != nil {
-		return 0, err
-	} else if len(dropped) > 0 {
-		slog.Warn("process.capabilities: kan runs without these, so the process cannot get them either; left out", "capabilities", dropped)
+		return nil, err
 	}
 	if err := lsm.Check(p.ApparmorProfile, p.SelinuxLabel, ""); err != nil {
-		return 0, err
+		return nil, err
 	}
+	return caps, nil
+}
+
+// execTarget is what an exec'd process enters, opened while the
+// container's lock is held and its init checked to be the one kan
+// started: the cgroup, the init's namespaces and root, and the parts of
+// the config the process gets.
+type execTarget struct {
+	cg      *os.File
+	ns      *namespaces.Plan
+	root    *os.File
+	linux   *specs.Linux
+	seccomp *seccompSource
+}
+
+func (c *Container) execTarget(o ExecOptions) (_ *execTarget, err error) {
 	var cfg struct {
 		Linux *execLinux `json:"linux"`
 	}
 	if err := c.configPart("linux section", &cfg); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if cfg.Linux == nil {
-		return 0, errors.New("state has no config (created by an older kan?)")
+		return nil, errors.New("state has no config (created by an older kan?)")
 	}
 	initPid := c.State.Pid
-
 	cgroupDir := c.State.CgroupPath
 	if o.SubCgroup != "" {
 		sub := filepath.Clean("/" + o.SubCgroup)
 		if strings.Contains(o.SubCgroup, "..") {
-			return 0, fmt.Errorf("--cgroup %s: must stay below the container's cgroup", o.SubCgroup)
+			return nil, fmt.Errorf("--cgroup %s: must stay below the container's cgroup", o.SubCgroup)
 		}
 		cgroupDir = filepath.Join(cgroupDir, sub)
 	}
-	cg, err := os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, fmt.Errorf("open cgroup: %w", err)
+	t := &execTarget{linux: cfg.Linux.linux()}
+	defer func() {
+		if err != nil {
+			t.close()
+		}
+	}()
+	if t.cg, err = os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, fmt.Errorf("open cgroup: %w", err)
 	}
-	defer cg.Close()
-
-	plan, err := namespaces.JoinProcess(initPid)
-	if err != nil {
-		return 0, err
+	if t.ns, err = namespaces.JoinProcess(initPid); err != nil {
+		return nil, err
 	}
 	if debugOn() {
 		var joined []string
-		for _, h := range plan.Join {
+		for _, h := range t.ns.Join {
 			joined = append(joined, string(h.Type))
 		}
-		slog.Debug("exec: joining the init's namespaces and root; the C exec stage runs the process", "id", c.State.ID, "args", p.Args,
+		slog.Debug("exec: joining the init's namespaces and root; the C exec stage runs the process", "id", c.State.ID, "args", o.Process.Args,
 			"init", initPid, "namespaces", strings.Join(joined, " "), "cgroup", cgroupDir)
 	}
-	defer plan.Close()
 	// The init's root, to chroot into once in its mount namespace: the
 	// namespace's own root is not the container's after --no-pivot.
-	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", initPid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, fmt.Errorf("open the container's root: %w", err)
+	if t.root, err = os.OpenFile(fmt.Sprintf("/proc/%d/root", initPid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, fmt.Errorf("open the container's root: %w", err)
 	}
-	defer root.Close()
 	// The init is still the one kan started: the handles above are its.
 	if !alive(initPid, c.State.InitStartTime) {
-		return 0, errors.New("the container stopped")
+		return nil, errors.New("the container stopped")
 	}
-
-	l := cfg.Linux.linux()
 	// The container's filter, as runc gives it: its JSON, decoded only
 	// when no compiled filter is cached for it, or for its listener.
-	var sc *seccompSource
 	if raw := cfg.Linux.Seccomp; len(raw) > 0 && string(raw) != "null" {
-		sc = &seccompSource{root: c.root, raw: raw, profile: func() (*specs.LinuxSeccomp, error) {
+		l, id := t.linux, c.State.ID
+		t.seccomp = &seccompSource{root: c.root, raw: raw, profile: func() (*specs.LinuxSeccomp, error) {
 			if l.Seccomp == nil {
 				l.Seccomp = new(specs.LinuxSeccomp)
 				if err := json.Unmarshal(raw, l.Seccomp); err != nil {
-					return nil, fmt.Errorf("read the linux.seccomp of %s: %w", c.State.ID, err)
+					return nil, fmt.Errorf("read the linux.seccomp of %s: %w", id, err)
 				}
 			}
 			return l.Seccomp, nil
 		}}
 	}
-	ep, err := planExec(p, l, caps, execFds(o.PreserveFds, o.ConsoleSocket != nil), sc)
-	if err != nil {
-		return 0, err
+	return t, nil
+}
+
+func (t *execTarget) close() {
+	for _, f := range []*os.File{t.cg, t.root} {
+		if f != nil {
+			f.Close()
+		}
 	}
+	if t.ns != nil {
+		t.ns.Close()
+	}
+}
+
+// runExec starts the process in the target, sends it its plan and waits
+// until its program runs (or its failure), returning its pid.
+func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) (int, error) {
 	wire, err := ep.Marshal()
 	if err != nil {
 		return 0, err
 	}
-
-	// The handles above are all the process needs of the container, so
-	// the lock goes now: a process cloned into a frozen cgroup waits
-	// there until a resume, which must be able to take the lock. A
-	// delete meanwhile kills it with the rest of the cgroup.
-	c.Close()
-
-	procSpec := &specs.Spec{Process: p, Linux: &specs.Linux{}}
+	procSpec := &specs.Spec{Process: o.Process, Linux: &specs.Linux{}}
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
@@ -176,25 +213,25 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	defer exe.Close()
-	init, err := startInit(exe, plan, procSpec, int(cg.Fd()), []*os.File{root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
+	init, err := startInit(exe, t.ns, procSpec, int(t.cg.Fd()), []*os.File{t.root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
 	if err != nil {
 		return 0, err
 	}
-	if ep.SeccompFlags&seccomp.FlagNewListener != 0 {
-		profile, err := sc.profile()
-		if err != nil {
-			return 0, err
-		}
-		init.seccomp = newSeccompListener(profile, func(int) specs.State { return c.State.Spec(Running) })
-	}
-	crashpoint.Hit("exec-cloned")
-	plan.Close()
 	ok := false
 	defer func() {
 		if !ok {
 			init.kill()
 		}
 	}()
+	if ep.SeccompFlags&seccomp.FlagNewListener != 0 {
+		profile, err := t.seccomp.profile()
+		if err != nil {
+			return 0, err
+		}
+		init.seccomp = newSeccompListener(profile, func(int) specs.State { return c.State.Spec(Running) })
+	}
+	crashpoint.Hit("exec-cloned")
+	t.ns.Close() // the child has its own copies now
 	pid, err := init.waitPid(procSpec)
 	if err != nil {
 		return 0, err
