@@ -163,8 +163,18 @@ func checkCreate(o CreateOptions) (*creation, error) {
 		return nil, err
 	}
 	var sc *seccompSource
-	if profile := o.Spec.Linux.Seccomp; profile != nil {
-		sc = &seccompSource{root: o.Root, raw: cr.parts.seccomp, profile: func() (*specs.LinuxSeccomp, error) { return profile, nil }}
+	if o.Spec.Linux.Seccomp != nil {
+		// Compiled from the JSON the cache is keyed by, as exec does:
+		// a config naming linux.seccomp twice decodes to a merge of the
+		// two, its JSON to the last.
+		raw := cr.parts.seccomp
+		sc = &seccompSource{root: o.Root, raw: raw, profile: func() (*specs.LinuxSeccomp, error) {
+			var p specs.LinuxSeccomp
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return nil, fmt.Errorf("linux.seccomp: %w", err)
+			}
+			return &p, nil
+		}}
 	}
 	// The plan of the process the init becomes, which the applier
 	// (laststage.c) carries out for either init.

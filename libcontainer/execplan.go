@@ -143,14 +143,21 @@ func planSeccomp(sc *seccompSource) ([]unix.SockFilter, uint, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if len(f.Program) == 0 {
+		return nil, 0, fmt.Errorf("linux.seccomp: compiled to no program") // never: the compiler always returns one
+	}
 	if len(f.Unknown) > 0 && debugOn() {
 		// As runc and libseccomp do: a name this kan's tables lack is
 		// left out of the filter.
 		slog.Debug("linux.seccomp: syscalls unknown on this architecture, left out", "names", f.Unknown)
 	}
 	if f.Notify {
-		// The listener fd goes to the agent (seccompagent.go).
+		// The listener fd goes to the agent (seccompagent.go). TSYNC
+		// with a listener needs TSYNC_ESRCH, which libseccomp adds too.
 		f.Flags |= seccomp.FlagNewListener
+		if f.Flags&seccomp.FlagTsync != 0 {
+			f.Flags |= seccomp.FlagTsyncEsrch
+		}
 	} else {
 		// libseccomp applies it only to a filter with a listener.
 		f.Flags &^= seccomp.FlagWaitKillableRecv

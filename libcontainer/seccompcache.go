@@ -45,7 +45,7 @@ const (
 func (src *seccompSource) compile() (*seccomp.Filter, error) {
 	key := src.key()
 	path := ""
-	if key != "" && src.root != "" {
+	if key != "" && src.root != "" && cacheDirOK(filepath.Join(src.root, seccompCacheDir)) {
 		path = filepath.Join(src.root, seccompCacheDir, key)
 		if f, err := readCachedFilter(path); err == nil {
 			return f, nil
@@ -77,6 +77,16 @@ func (src *seccompSource) key() string {
 	fmt.Fprintf(h, "%d:%d:%d:%d.%d\n%s\n", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, strings.Join(seccomp.Native().Names(), ","))
 	h.Write(src.raw)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// cacheDirOK tells whether the cache directory may be used: missing (it
+// is made 0700), or a directory of kan's user that no one else may write.
+func cacheDirOK(dir string) bool {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return errors.Is(err, unix.ENOENT)
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == os.Geteuid() && st.Mode&0o022 == 0
 }
 
 // A cached filter: magic, flags, notify, the number of instructions, the
@@ -113,6 +123,9 @@ func readCachedFilter(path string) (*seccomp.Filter, error) {
 	if len(b) < 16 || binary.NativeEndian.Uint32(b) != cacheMagic {
 		return nil, errors.New("not a cached filter")
 	}
+	if binary.NativeEndian.Uint32(b[4:])&^knownFilterFlags != 0 {
+		return nil, errors.New("cached filter with unknown flags")
+	}
 	n := int(binary.NativeEndian.Uint32(b[12:]))
 	if n > seccomp.MaxInstructions || len(b) < 16+8*n {
 		return nil, errors.New("truncated cached filter")
@@ -129,7 +142,43 @@ func readCachedFilter(path string) (*seccomp.Filter, error) {
 	if rest := b[16+8*n:]; len(rest) > 0 {
 		f.Unknown = strings.Split(string(bytes.TrimSpace(rest)), "\n")
 	}
+	if err := checkProgram(f.Program); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// knownFilterFlags are the SECCOMP_FILTER_FLAG_* a compiled filter may
+// carry.
+const knownFilterFlags = seccomp.FlagTsync | seccomp.FlagLog | seccomp.FlagSpecAllow | seccomp.FlagNewListener |
+	seccomp.FlagTsyncEsrch | seccomp.FlagWaitKillableRecv
+
+// checkProgram refuses a cached program that is not one the compiler
+// makes: empty, with an instruction it does not write, a jump out of the
+// program, or one that can run off its end. An entry that fails is
+// compiled past, never installed.
+func checkProgram(prog []unix.SockFilter) error {
+	if len(prog) == 0 {
+		return errors.New("empty cached filter")
+	}
+	for i, in := range prog {
+		reach := 0
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			reach = 1
+		case unix.BPF_RET | unix.BPF_K:
+		case unix.BPF_JMP | unix.BPF_JA:
+			reach = 1 + int(in.K)
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
+			reach = 1 + int(max(in.Jt, in.Jf))
+		default:
+			return fmt.Errorf("cached filter: instruction %d: unexpected code %#x", i, in.Code)
+		}
+		if in.Code == unix.BPF_JMP|unix.BPF_JA && in.K >= uint32(len(prog)) || i+reach >= len(prog) && reach > 0 {
+			return fmt.Errorf("cached filter: instruction %d leads out of the program", i)
+		}
+	}
+	return nil
 }
 
 // evictCachedFilters makes room for one more: the oldest go first.

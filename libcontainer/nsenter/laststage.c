@@ -14,10 +14,10 @@
 //	             while allowed
 //	cwd          entered, and checked to be inside the container
 //	HOME         from the container's /etc/passwd, unless the env has one
+//	fds          every fd above stdio and the preserved ones closes on exec
 //	credentials  bounding set, groups, gid, uid (keeping capabilities
 //	             across), umask, the other four capability sets
 //	no_new_privs
-//	fds          every fd above stdio and the preserved ones closes on exec
 //	LSM labels   the AppArmor profile and SELinux label for the execve
 //	seccomp      the filter of linux.seccomp: without no_new_privs before
 //	             the credentials change (it needs CAP_SYS_ADMIN), with it
@@ -334,7 +334,34 @@ static void cloexec_from(int first)
 	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
 		kan_fail("list fds");
 	for (rlim_t fd = first; fd < nofile.rlim_cur; fd++)
-		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+			kan_fail("mark fd %d close-on-exec", (int)fd);
+}
+
+// check_credentials makes sure the credentials set_credentials asked for
+// are in force. A filter installed before them (without no_new_privs)
+// could have answered setresuid or capset with a fake success (an
+// SCMP_ACT_ERRNO with errnoRet 0), leaving the process root.
+static void check_credentials(const struct kan_plan *plan)
+{
+	uid_t r, e, s;
+	gid_t gr, ge, gs;
+	if (getresuid(&r, &e, &s) < 0 || r != plan->uid || e != plan->uid || s != plan->uid) {
+		errno = 0;
+		kan_fail("process.user.uid %u: not in force after setresuid (refused by linux.seccomp?)", plan->uid);
+	}
+	if (getresgid(&gr, &ge, &gs) < 0 || gr != plan->gid || ge != plan->gid || gs != plan->gid) {
+		errno = 0;
+		kan_fail("process.user.gid %u: not in force after setresgid (refused by linux.seccomp?)", plan->gid);
+	}
+	struct kan_cap_header hdr = {.version = KAN_CAPABILITY_VERSION_3, .pid = 0};
+	struct kan_cap_data data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0 ||
+	    ((uint64_t)data[1].effective << 32 | data[0].effective) != plan->cap_effective ||
+	    ((uint64_t)data[1].permitted << 32 | data[0].permitted) != plan->cap_permitted) {
+		errno = 0;
+		kan_fail("process.capabilities: not in force after capset (refused by linux.seccomp?)");
+	}
 }
 
 // Constants of the mount API and openat2 (linux/mount.h, linux/openat2.h),
@@ -900,16 +927,19 @@ void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **pr
 	if (program)
 		*program = find_program(proc->argv[0], proc->envp);
 
-	// Without no_new_privs only a process with CAP_SYS_ADMIN may install
-	// a filter: now, before the credentials change.
-	kan_install_seccomp(plan, proc, 0);
-	set_credentials(plan, (const gid_t *)proc->groups, proc->desc[KAN_DESC_GROUPS]);
-	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		kan_fail("process.noNewPrivileges");
 	// No fd of kan's may reach the program: the sync socket among them,
 	// whose closing tells kan that the program runs (exec) or that the
-	// init is ready (create).
+	// init is ready (create). Before any filter, which could fake it.
 	cloexec_from(plan->first_cloexec_fd);
+	// Without no_new_privs only a process with CAP_SYS_ADMIN may install
+	// a filter: now, before the credentials change, which are then
+	// checked to be in force.
+	kan_install_seccomp(plan, proc, 0);
+	set_credentials(plan, (const gid_t *)proc->groups, proc->desc[KAN_DESC_GROUPS]);
+	if (plan->seccomp_len && !plan->no_new_privs)
+		check_credentials(plan);
+	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		kan_fail("process.noNewPrivileges");
 	set_exec_labels(procfs, proc->apparmor, proc->selinux);
 	if (procfs >= 0)
 		close(procfs);

@@ -29,7 +29,8 @@
 //     32 bits, those of the others on all 64, with the 32-bit comparisons
 //     classic BPF has;
 //   - a syscall numbered above every one the profile names fails with
-//     ENOSYS rather than the default action (unless that allows it), so
+//     ENOSYS rather than the default action (unless that allows, logs or
+//     traces it, as runc decides), so
 //     that a C library falls back to an older call it knows the profile
 //     decides on (runc's answer to clone3 and its successors).
 package seccomp
@@ -89,6 +90,7 @@ const (
 	FlagLog               = 1 << 1
 	FlagSpecAllow         = 1 << 2
 	FlagNewListener       = 1 << 3
+	FlagTsyncEsrch        = 1 << 4
 	FlagWaitKillableRecv  = 1 << 5
 	maxErrno              = 4095
 	maxArgIndex           = 5
@@ -160,6 +162,12 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint, field string) (uint32, e
 	}
 	return ret, nil
 }
+
+// applierSyscalls are what the process makes, under its new filter, to
+// hand the listener of a SCMP_ACT_NOTIFY filter to kan (laststage.c): a
+// notification for one of them would never be answered (runc refuses
+// notify on write for the same reason).
+var applierSyscalls = []string{"write", "read", "sendmsg"}
 
 // rule is one syscalls[] entry for one syscall, checked.
 type rule struct {
@@ -266,6 +274,13 @@ func checkRules(syscalls []specs.LinuxSyscall) ([]rule, error) {
 		if err != nil {
 			return nil, err
 		}
+		if ret == retUserNotif {
+			for _, name := range sc.Names {
+				if slices.Contains(applierSyscalls, name) {
+					return nil, fmt.Errorf("%s: SCMP_ACT_NOTIFY on %q: the process makes it itself to hand the listener over, and would wait for a notification no one can answer yet", field, name)
+				}
+			}
+		}
 		for j, arg := range sc.Args {
 			afield := fmt.Sprintf("%s.args[%d]", field, j)
 			if arg.Index > maxArgIndex {
@@ -321,20 +336,33 @@ func bySyscall(syscalls []specs.LinuxSyscall, rules []rule, a *arch, def uint32)
 		}
 		return &out[i]
 	}
+	add := func(nr uint32, r rule) {
+		s := find(nr)
+		switch {
+		case r.ret == def || s.always != nil:
+		case len(r.conds) > 0:
+			s.conditional = append(s.conditional, r)
+		default:
+			s.always, s.conditional = &r, nil
+		}
+	}
 	for i, sc := range syscalls {
 		for _, name := range sc.Names {
 			nr, ok := a.number(name)
 			if !ok {
 				continue
 			}
-			s := find(nr)
-			r := rules[i]
-			switch {
-			case r.ret == def || s.always != nil:
-			case len(r.conds) > 0:
-				s.conditional = append(s.conditional, r)
-			default:
-				s.always, s.conditional = &r, nil
+			add(nr, rules[i])
+			// On x86 a socket or SysV IPC call can also be made through
+			// its multiplexer, socketcall(2) or ipc(2), with the call's
+			// number as the first argument: libseccomp adds that rule
+			// too. Only for a rule without conditions: those of the
+			// call's own arguments cannot be seen through the
+			// multiplexer's.
+			if mux, call, ok := multiplexed(a, name); ok && len(rules[i].conds) == 0 {
+				r := rules[i]
+				r.conds = []specs.LinuxSeccompArg{{Index: 0, Value: uint64(call), Op: specs.OpEqualTo}}
+				add(mux, r)
 			}
 		}
 	}
@@ -394,7 +422,7 @@ func emitProgram(a *asm, archs []*arch, perArch map[*arch][]syscallRules, def ui
 // emitArch writes the rules of one architecture; the syscall number is in
 // A.
 func emitArch(a *asm, ar *arch, rules []syscallRules, def uint32) {
-	if len(rules) > 0 && def != retAllow && def != retLog {
+	if len(rules) > 0 && def != retAllow && def != retLog && def&^retDataMask != retTrace {
 		tooNew := a.newLabel()
 		a.jgt(rules[len(rules)-1].nr, tooNew, next)
 		defer func() {
@@ -542,4 +570,27 @@ func emitCond(a *asm, ar *arch, c specs.LinuxSeccompArg, fail label) {
 		a.jeq(lo(c.ValueTwo), next, fail)
 	}
 	a.place(pass)
+}
+
+// multiplexed tells, for a socket or SysV IPC syscall on x86, the number
+// of its multiplexer (socketcall or ipc) and its call number there
+// (linux/net.h SYS_*, and the ipc(2) calls of linux/ipc.h).
+func multiplexed(a *arch, name string) (mux, call uint32, ok bool) {
+	if a != archX86 {
+		return 0, 0, false
+	}
+	sockets := []string{"", "socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername",
+		"socketpair", "send", "recv", "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg",
+		"recvmsg", "accept4", "recvmmsg", "sendmmsg"}
+	if i := slices.Index(sockets, name); i > 0 {
+		nr, _ := a.number("socketcall")
+		return nr, uint32(i), true
+	}
+	ipcs := map[string]uint32{"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4, "msgsnd": 11, "msgrcv": 12,
+		"msgget": 13, "msgctl": 14, "shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24}
+	if call, ok := ipcs[name]; ok {
+		nr, _ := a.number("ipc")
+		return nr, call, true
+	}
+	return 0, 0, false
 }

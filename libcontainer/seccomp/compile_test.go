@@ -331,7 +331,8 @@ func TestCompileBadInput(t *testing.T) {
 		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_KILL","errnoRet":1}]}`, "linux.seccomp.syscalls[0].action: errnoRet is set"},
 		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}`, "linux.seccomp.syscalls[0].args[0].index: 6"},
 		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_ABOUT"}]}]}`, `linux.seccomp.syscalls[0].args[0].op: unknown operator "SCMP_CMP_ABOUT"`},
-		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_NOTIFY"}]}`, "SCMP_ACT_NOTIFY needs a listenerPath"},
+		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}`, "SCMP_ACT_NOTIFY needs a listenerPath"},
+		{`{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x","syscalls":[{"names":["mkdir","write"],"action":"SCMP_ACT_NOTIFY"}]}`, `linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY on "write"`},
 		{`{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x"}`, "linux.seccomp.listenerPath: set, but no rule returns SCMP_ACT_NOTIFY"},
 	} {
 		var p specs.LinuxSeccomp
@@ -373,5 +374,58 @@ func TestFlags(t *testing.T) {
 	f := compile(t, `{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}`, amd64)
 	if f.Flags != FlagTsync|FlagLog|FlagSpecAllow|FlagWaitKillableRecv {
 		t.Errorf("flags %#x", f.Flags)
+	}
+}
+
+// TestCompileArmPrivate: arm's private syscalls (__ARM_NR_*) are known, so
+// that Docker's profile, which allows set_tls and cacheflush, allows them
+// to a 32-bit arm program on an arm64 machine.
+func TestCompileArmPrivate(t *testing.T) {
+	f := compile(t, `{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_AARCH64","SCMP_ARCH_ARM"],
+		"syscalls":[{"names":["set_tls","cacheflush","read"],"action":"SCMP_ACT_ALLOW"}]}`, familyOf("arm64"))
+	for _, name := range []string{"set_tls", "cacheflush", "read"} {
+		if got := run(t, f.Program, archArm.audit, nr(t, archArm, name), [6]uint64{}); got != allow {
+			t.Errorf("arm %s: %#x, want allow", name, got)
+		}
+	}
+	if len(f.Unknown) != 2 { // set_tls and cacheflush are arm's alone
+		t.Errorf("unknown on aarch64: %v", f.Unknown)
+	}
+}
+
+// TestCompileX86Multiplexers: on x86 a rule on a socket or SysV IPC call
+// also decides the call made through socketcall(2) or ipc(2), as
+// libseccomp makes it.
+func TestCompileX86Multiplexers(t *testing.T) {
+	f := compile(t, `{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+		"syscalls":[{"names":["socket","shmget"],"action":"SCMP_ACT_ERRNO"}]}`, amd64)
+	sc, ipc := nr(t, archX86, "socketcall"), nr(t, archX86, "ipc")
+	for _, c := range []struct {
+		nr   uint32
+		args [6]uint64
+		want uint32
+	}{
+		{nr(t, archX86, "socket"), [6]uint64{}, eperm},
+		{sc, [6]uint64{1}, eperm},   // SYS_SOCKET
+		{sc, [6]uint64{3}, allow},   // SYS_CONNECT
+		{ipc, [6]uint64{23}, eperm}, // SHMGET
+		{ipc, [6]uint64{21}, allow}, // SHMAT
+	} {
+		if got := run(t, f.Program, auditI386, c.nr, c.args); got != c.want {
+			t.Errorf("x86 %d%v: %#x, want %#x", c.nr, c.args, got, c.want)
+		}
+	}
+	// x86_64 has no multiplexers: its socket rule stands alone.
+	if got := run(t, f.Program, auditX86_64, nr(t, archX86_64, "socket"), [6]uint64{}); got != eperm {
+		t.Errorf("x86_64 socket: %#x", got)
+	}
+}
+
+// TestCompileTraceDefaultNoENOSYS: with a tracing default, as with an
+// allowing one, syscalls newer than the profile's go to the default.
+func TestCompileTraceDefaultNoENOSYS(t *testing.T) {
+	f := compile(t, `{"defaultAction":"SCMP_ACT_TRACE","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}`, amd64)
+	if got := run(t, f.Program, auditX86_64, nr(t, archX86_64, "openat2"), [6]uint64{}); got != retTrace|1 {
+		t.Errorf("openat2 under a tracing default: %#x", got)
 	}
 }

@@ -41,5 +41,10 @@ func CheckFlags(flags uint) error {
 			return fmt.Errorf("%s: %s: ask the kernel: %v", fieldFlags, f.name, e)
 		}
 	}
+	// Flags each taken may still be refused together (TSYNC with a
+	// listener needs TSYNC_ESRCH).
+	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, seccompSetModeFilter, uintptr(flags), 0); !errors.Is(e, unix.EFAULT) {
+		return fmt.Errorf("%s: this kernel does not take them together (%#x): %v", fieldFlags, flags, e)
+	}
 	return nil
 }

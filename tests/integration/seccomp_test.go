@@ -353,3 +353,20 @@ func TestSeccompCompatArchitecture(t *testing.T) {
 		t.Errorf("x86 not listed: %v, want the process killed by SIGSYS (exit 159)", r)
 	}
 }
+
+// TestSeccompFakedCredentialsRefused: without no_new_privs the filter goes
+// in before the credentials change; a profile that answers setresuid with
+// a fake success (SCMP_ACT_ERRNO, errnoRet 0) would leave the process
+// root. kan checks the credentials and fails create instead.
+func TestSeccompFakedCredentialsRefused(t *testing.T) {
+	e := newEnv(t)
+	zero := uint(0)
+	b := newBundle(t, "id", "-u")
+	b.Spec.Process.NoNewPrivileges = false
+	b.Spec.Process.User = specs.User{UID: 1000, GID: 1000}
+	b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: amd64Archs,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"setresuid"}, Action: specs.ActErrno, ErrnoRet: &zero}}}
+	id := newID(t)
+	e.fails("process.user.uid 1000: not in force", "run", "--bundle", b.write(t), id)
+	e.assertGone(id)
+}

@@ -5,6 +5,8 @@
 //   - golang.org/x/sys/unix's zsysnum_linux_{amd64,386,arm64,arm}.go, which
 //     x/sys generates from the uapi headers of a recent kernel (the module
 //     version in kan's go.mod);
+//   - arm's private syscalls (__ARM_NR_*), which x/sys leaves out, from
+//     the kernel's arch/arm/include/uapi/asm/unistd.h, written here;
 //   - for x32, which x/sys lacks, the uapi header asm/unistd_x32.h of
 //     Debian's linux-libc-dev. Syscalls numbered 424 and above have the
 //     same number on every architecture since Linux 5.1, so those newer
@@ -55,6 +57,15 @@ func main() {
 	tables := map[string]table{}
 	for arch, goarch := range map[string]string{"x86_64": "amd64", "x86": "386", "aarch64": "arm64", "arm": "arm"} {
 		tables[arch] = parse(filepath.Join(xsys, "zsysnum_linux_"+goarch+".go"), xsysRe, 0)
+	}
+	// arm's private syscalls (__ARM_NR_*, asm/unistd.h: __ARM_NR_BASE
+	// 0x0f0000 + n), and the other name of arm_sync_file_range, which
+	// x/sys does not list and libseccomp does.
+	for name, nr := range map[string]uint32{
+		"breakpoint": 0xf0001, "cacheflush": 0xf0002, "usr26": 0xf0003, "usr32": 0xf0004,
+		"set_tls": 0xf0005, "get_tls": 0xf0006, "sync_file_range2": tables["arm"]["arm_sync_file_range"],
+	} {
+		tables["arm"][name] = nr
 	}
 	x32 := parse(*x32Header, x32Re, x32Bit)
 	for name, nr := range tables["x86_64"] {
