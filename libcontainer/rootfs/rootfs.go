@@ -65,9 +65,24 @@ func Prepare(c *Config) error {
 	defer root.Close()
 	devBound := false
 	deferred := readonlyLater(c.Spec.Mounts)
+	var later []*os.File // the deferred mounts, each held as made
+	defer func() {
+		for _, f := range later {
+			f.Close()
+		}
+	}()
 	for i, m := range c.Spec.Mounts {
 		if err := mountOne(c, root, m, c.HostTrees[i], deferred[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
+		}
+		if deferred[i] {
+			// Held now: a later mount at the same place, or above it,
+			// must not take its read-only flag.
+			f, err := OpenInRoot(root, filepath.Clean("/"+m.Destination), unix.O_PATH)
+			if err != nil {
+				return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
+			}
+			later = append(later, f)
 		}
 		if filepath.Clean("/"+m.Destination) == "/dev" && m.Type != "tmpfs" && m.Type != "devtmpfs" {
 			devBound = true
@@ -81,22 +96,62 @@ func Prepare(c *Config) error {
 	if err := devSymlinks(root); err != nil {
 		return err
 	}
+	if c.Spec.Process != nil && c.Spec.Process.Terminal {
+		// The terminal is bound onto /dev/console after this; on a
+		// read-only /dev it could not be made then.
+		if err := consolePlaceholder(root); err != nil {
+			return err
+		}
+	}
+	j := 0
 	for i, m := range c.Spec.Mounts {
 		if deferred[i] {
-			if err := makeReadonly(root, filepath.Clean("/"+m.Destination), m.Options); err != nil {
+			if err := remountReadonlyFd(later[j]); err != nil {
 				return fmt.Errorf("mounts[%d] (%s on %s): read-only once the mounts under it are made: %w", i, m.Type, m.Destination, err)
 			}
+			j++
 		}
 	}
 	return nil
 }
 
-// readonlyLater tells, for each mount, whether it is read-only ("ro" or
-// "rro") with something made under it afterwards: a later mount, or kan's
-// own /dev nodes and links. Such a mount is made writable and turned
+// consolePlaceholder makes /dev/console, an empty file the terminal is
+// bound onto, if there is none.
+func consolePlaceholder(root *os.File) error {
+	ddir, err := openDirInRoot(root, "/dev")
+	if err != nil {
+		return err
+	}
+	defer ddir.Close()
+	fd, err := unix.Openat(int(ddir.Fd()), "console", unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	return unix.Close(fd)
+}
+
+// remountReadonlyFd makes the mount f holds read-only, keeping the flags
+// the kernel locks on it.
+func remountReadonlyFd(f *os.File) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY) | lockedFlags(st.Flags)
+	return unix.Mount("", fdPath(f), "", flags, "")
+}
+
+// readonlyLater tells, for each mount, whether it is read-only ("ro")
+// with something made under it afterwards: a later mount, or kan's own
+// /dev nodes and links. Such a mount is made writable and turned
 // read-only once everything under it exists, as runc does for /dev: a
 // read-only tmpfs at /dev would otherwise refuse the mount point of
-// /dev/pts.
+// /dev/pts. Bind mounts are not deferred: a mount point made under a
+// writable bind would be made in the host's directory; nor "rro", whose
+// recursion must not reach the mounts made later.
 func readonlyLater(mounts []specs.Mount) []bool {
 	under := func(dest, parent string) bool {
 		return parent == "/" || dest == parent || strings.HasPrefix(dest, parent+"/")
@@ -104,7 +159,7 @@ func readonlyLater(mounts []specs.Mount) []bool {
 	out := make([]bool, len(mounts))
 	for i, m := range mounts {
 		opts, err := parseOptions(m.Options)
-		if err != nil || (opts.flags&unix.MS_RDONLY == 0 && opts.attrSet&unix.MOUNT_ATTR_RDONLY == 0) {
+		if err != nil || opts.flags&unix.MS_RDONLY == 0 || opts.isBind() || m.Type == "bind" {
 			continue // a bad option list fails in mountOne
 		}
 		dest := filepath.Clean("/" + m.Destination)
@@ -120,28 +175,6 @@ func readonlyLater(mounts []specs.Mount) []bool {
 		}
 	}
 	return out
-}
-
-// makeReadonly turns the mount at dest read-only as its options ask:
-// recursively for "rro", the mount alone for "ro".
-func makeReadonly(root *os.File, dest string, optList []string) error {
-	opts, err := parseOptions(optList)
-	if err != nil {
-		return err
-	}
-	if opts.attrSet&unix.MOUNT_ATTR_RDONLY != 0 {
-		mounted, err := OpenInRoot(root, dest, unix.O_PATH)
-		if err != nil {
-			return err
-		}
-		defer mounted.Close()
-		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		return unix.MountSetattr(int(mounted.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr)
-	}
-	if opts.flags&unix.MS_RDONLY == 0 {
-		return nil
-	}
-	return remountBind(root, dest, &options{flags: unix.MS_RDONLY})
 }
 
 // setRootPropagation makes the host's mounts, as seen in our new mount
@@ -387,7 +420,6 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File, writableFi
 	}
 	if writableFirst {
 		opts.flags &^= unix.MS_RDONLY
-		opts.attrSet &^= unix.MOUNT_ATTR_RDONLY
 	}
 	dest := filepath.Clean("/" + m.Destination)
 	typ := m.Type

@@ -195,3 +195,33 @@ func TestTerminalOwnedByUser(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleOnReadonlyDev: a read-only tmpfs at /dev with a terminal, as
+// runc takes it: /dev/console is made before /dev turns read-only.
+func TestConsoleOnReadonlyDev(t *testing.T) {
+	for _, k := range initKinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newEnv(t)
+			l := listenConsole(t)
+			b := newBundle(t, "sh", "-c", "test -t 0 && echo is-a-tty; ls -l /dev/console | cut -c1; touch /dev/x 2>/dev/null || echo dev-readonly")
+			k.edit(b.Spec)
+			b.Spec.Process.Terminal = true
+			for i := range b.Spec.Mounts {
+				if b.Spec.Mounts[i].Destination == "/dev" {
+					b.Spec.Mounts[i].Options = append(b.Spec.Mounts[i].Options, "ro")
+				}
+			}
+			id := newID(t)
+			if r := e.kan("run", "--console-socket", l.path, "--bundle", b.write(t), id); r.code != 0 {
+				t.Fatalf("run with a terminal on a read-only /dev: %v", r)
+			}
+			out := strings.ReplaceAll(l.output(t), "\r", "")
+			for _, want := range []string{"is-a-tty\n", "c\n", "dev-readonly\n"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("terminal output lacks %q: %q", want, out)
+				}
+			}
+			e.assertGone(id)
+		})
+	}
+}
