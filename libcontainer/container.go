@@ -106,6 +106,8 @@ type creation struct {
 	ns        *namespaces.Plan
 	initPlan  []byte // the plan of the init's process (planInit)
 	outside   bool   // the C init, kan building the rootfs (outside.go)
+	// cloneFlags are the namespaces kan's clone makes (the C init's).
+	cloneFlags uintptr
 	// What the state keeps of the config (stateConfig).
 	parts *stateParts
 
@@ -186,6 +188,7 @@ func checkCreate(o CreateOptions) (*creation, error) {
 	// (outside.go); otherwise the Go init builds it.
 	goInitWhy := needsGoInit(o.Spec, cr.ns, o.NoPivot)
 	cr.outside = goInitWhy == ""
+	cr.cloneFlags, _ = cr.ns.CloneFlags()
 	if debugOn() {
 		debugCreate(o, goInitWhy)
 	}
@@ -292,6 +295,13 @@ func (cr *creation) claim() error {
 	if o.Spec.Linux.CgroupsPath != "" {
 		cr.c.State.CgroupTop = cgroups.MissingTop(cr.cgroupDir)
 	}
+	// Before the state names the cgroup: a kan killed after the save
+	// leaves it to delete --force, which must not find another's
+	// cgroup there. (After the id is taken, so that a duplicate id says
+	// so rather than that its cgroup is busy.)
+	if err := cgroups.CheckFree(cr.cgroupDir); err != nil {
+		return err
+	}
 	if err := dir.Save(cr.c.State); err != nil {
 		return err
 	}
@@ -390,8 +400,7 @@ func (cr *creation) build() error {
 	o, c, pid := cr.o, cr.c, cr.c.State.Pid
 	var err error
 	if cr.outside {
-		cloneFlags, _ := cr.ns.CloneFlags()
-		err = cr.init.buildOutside(cr.initPlan, cloneFlags, &rootfs.Config{
+		err = cr.init.buildOutside(cr.initPlan, cr.cloneFlags, &rootfs.Config{
 			Spec:      o.Spec,
 			Rootfs:    cr.rootPath,
 			Bundle:    o.Bundle,
@@ -501,7 +510,6 @@ func stateConfig(o CreateOptions) (*stateParts, error) {
 		return p, nil
 	}
 	var part struct {
-		Hooks json.RawMessage `json:"hooks"`
 		Linux *struct {
 			Resources json.RawMessage `json:"resources"`
 			Seccomp   json.RawMessage `json:"seccomp"`
@@ -510,7 +518,9 @@ func stateConfig(o CreateOptions) (*stateParts, error) {
 	if err := json.Unmarshal(o.RawSpec, &part); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	p := &stateParts{config: state.LazyRaw[specs.Spec](o.RawSpec), hooks: state.LazyRaw[specs.Hooks](part.Hooks)}
+	// The hooks as the config was decoded (a key given twice merges),
+	// which is what create ran; they are small to encode.
+	p := &stateParts{config: state.LazyRaw[specs.Spec](o.RawSpec), hooks: state.LazyOf(o.Spec.Hooks)}
 	if part.Linux != nil {
 		p.resources = state.LazyRaw[specs.LinuxResources](part.Linux.Resources)
 		p.seccomp = part.Linux.Seccomp

@@ -205,44 +205,61 @@ func (s *syncConn) recv() (message, error) {
 
 func (s *syncConn) Close() error { return s.f.Close() }
 
-// sendFiles passes open files to the other side, with one byte of data.
-// Files go only in answer to a request, when the other side reads nothing
-// but them, so that its buffered reader cannot swallow them.
+// sendFiles passes open files to the other side, each batch of at most
+// scmMaxFd with one byte of data. Files go only in answer to a request,
+// when the other side reads nothing but them, so that its buffered reader
+// cannot swallow them.
 func (s *syncConn) sendFiles(files []*os.File) error {
-	fds := make([]int, len(files))
-	for i, f := range files {
-		fds[i] = int(f.Fd())
+	for len(files) > 0 {
+		n := min(len(files), scmMaxFd)
+		fds := make([]int, n)
+		for i, f := range files[:n] {
+			fds[i] = int(f.Fd())
+		}
+		if err := unix.Sendmsg(int(s.f.Fd()), []byte{0}, unix.UnixRights(fds...), nil, 0); err != nil {
+			return err
+		}
+		files = files[n:]
 	}
-	return unix.Sendmsg(int(s.f.Fd()), []byte{0}, unix.UnixRights(fds...), nil, 0)
+	return nil
 }
+
+// scmMaxFd is SCM_MAX_FD, the most fds one message carries.
+const scmMaxFd = 253
 
 // recvFiles receives n files sent by sendFiles.
 func (s *syncConn) recvFiles(n int) ([]*os.File, error) {
 	if s.r.Buffered() > 0 {
 		return nil, errors.New("sync: data before the files")
 	}
-	oob := make([]byte, unix.CmsgSpace(4*n))
-	_, oobn, _, _, err := unix.Recvmsg(int(s.f.Fd()), make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("sync: receive files: %w", err)
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("sync: no files received (%v)", err)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil {
-		return nil, err
-	}
-	files := make([]*os.File, len(fds))
-	for i, fd := range fds {
-		files[i] = os.NewFile(uintptr(fd), "received")
-	}
-	if len(files) != n {
+	var files []*os.File
+	fail := func(err error) ([]*os.File, error) {
 		for _, f := range files {
 			f.Close()
 		}
-		return nil, fmt.Errorf("sync: got %d files, want %d", len(files), n)
+		return nil, err
+	}
+	for len(files) < n {
+		want := min(n-len(files), scmMaxFd)
+		oob := make([]byte, unix.CmsgSpace(4*want))
+		_, oobn, _, _, err := unix.Recvmsg(int(s.f.Fd()), make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil {
+			return fail(fmt.Errorf("sync: receive files: %w", err))
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			return fail(fmt.Errorf("sync: no files received (%v)", err))
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil {
+			return fail(err)
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "received"))
+		}
+		if len(fds) != want {
+			return fail(fmt.Errorf("sync: got %d files, want %d", len(files), n))
+		}
 	}
 	return files, nil
 }

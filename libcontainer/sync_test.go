@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestWireSpecCarriesEveryField: every field of specs.Spec and specs.Linux
@@ -134,5 +136,45 @@ func TestErrnoWorded(t *testing.T) {
 		if got := doneMessage([]byte(in)); got != want {
 			t.Errorf("doneMessage(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFilesBeyondOneMessage: more files than one message carries
+// (SCM_MAX_FD) go over in batches and all arrive, in order.
+func TestFilesBeyondOneMessage(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newSyncConn(os.NewFile(uintptr(fds[0]), "a")), newSyncConn(os.NewFile(uintptr(fds[1]), "b"))
+	defer a.Close()
+	defer b.Close()
+	dir := t.TempDir()
+	var files []*os.File
+	for i := 0; i < 300; i++ {
+		f, err := os.Create(fmt.Sprintf("%s/%d", dir, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.sendFiles(files) }()
+	got, err := b.recvFiles(len(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range got {
+		var st1, st2 unix.Stat_t
+		unix.Fstat(int(f.Fd()), &st1)
+		unix.Fstat(int(files[i].Fd()), &st2)
+		if st1.Ino != st2.Ino {
+			t.Fatalf("file %d arrived out of order", i)
+		}
+		f.Close()
 	}
 }

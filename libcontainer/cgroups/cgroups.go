@@ -99,7 +99,7 @@ func Path(mnt, cgroupsPath, id string) (string, error) {
 // on entering it and create would wait for ever. Refused, the directory
 // is left as it was.
 func Create(dir string) error {
-	if err := checkFree(dir); err != nil {
+	if err := CheckFree(dir); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -108,9 +108,9 @@ func Create(dir string) error {
 	return nil
 }
 
-// checkFree refuses, with runc's words, an existing cgroup that a new
+// CheckFree refuses, with runc's words, an existing cgroup that a new
 // container cannot use; a missing one is fine.
-func checkFree(dir string) error {
+func CheckFree(dir string) error {
 	if !exists(dir) {
 		return nil
 	}

@@ -338,12 +338,30 @@ static void cloexec_from(int first)
 			kan_fail("mark fd %d close-on-exec", (int)fd);
 }
 
+// KAN_CHECK_GROUPS: the most supplementary groups check_credentials
+// compares (more is rare; they are then not compared).
+#define KAN_CHECK_GROUPS 256
+
 // check_credentials makes sure the credentials set_credentials asked for
 // are in force. A filter installed before them (without no_new_privs)
 // could have answered setresuid or capset with a fake success (an
 // SCMP_ACT_ERRNO with errnoRet 0), leaving the process root.
-static void check_credentials(const struct kan_plan *plan)
+static void check_credentials(const struct kan_plan *plan, const gid_t *groups, const char *groups_desc)
 {
+	// The groups: the same set, in any order the kernel keeps.
+	gid_t have[KAN_CHECK_GROUPS];
+	int n = plan->ngroups <= KAN_CHECK_GROUPS ? getgroups(KAN_CHECK_GROUPS, have) : -1;
+	int same = n == (int)plan->ngroups;
+	for (int i = 0; same && i < n; i++) {
+		int found = 0;
+		for (uint32_t j = 0; j < plan->ngroups && !found; j++)
+			found = have[i] == groups[j];
+		same = found;
+	}
+	if (!same && plan->ngroups <= KAN_CHECK_GROUPS) {
+		errno = 0;
+		kan_fail("%s: not in force after setgroups (refused by linux.seccomp?)", groups_desc);
+	}
 	uid_t r, e, s;
 	gid_t gr, ge, gs;
 	if (getresuid(&r, &e, &s) < 0 || r != plan->uid || e != plan->uid || s != plan->uid) {
@@ -358,7 +376,8 @@ static void check_credentials(const struct kan_plan *plan)
 	struct kan_cap_data data[2];
 	if (syscall(SYS_capget, &hdr, data) < 0 ||
 	    ((uint64_t)data[1].effective << 32 | data[0].effective) != plan->cap_effective ||
-	    ((uint64_t)data[1].permitted << 32 | data[0].permitted) != plan->cap_permitted) {
+	    ((uint64_t)data[1].permitted << 32 | data[0].permitted) != plan->cap_permitted ||
+	    ((uint64_t)data[1].inheritable << 32 | data[0].inheritable) != plan->cap_inheritable) {
 		errno = 0;
 		kan_fail("process.capabilities: not in force after capset (refused by linux.seccomp?)");
 	}
@@ -937,7 +956,7 @@ void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **pr
 	kan_install_seccomp(plan, proc, 0);
 	set_credentials(plan, (const gid_t *)proc->groups, proc->desc[KAN_DESC_GROUPS]);
 	if (plan->seccomp_len && !plan->no_new_privs)
-		check_credentials(plan);
+		check_credentials(plan, (const gid_t *)proc->groups, proc->desc[KAN_DESC_GROUPS]);
 	if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		kan_fail("process.noNewPrivileges");
 	set_exec_labels(procfs, proc->apparmor, proc->selinux);
