@@ -26,6 +26,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/netdev"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/osthread"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
@@ -569,20 +570,50 @@ func hostTrees(s *specs.Spec, bundle string, pid int) (trees []*os.File, err err
 	if hasUserNS(s) {
 		userns = fmt.Sprintf("/proc/%d/ns/user", pid)
 	}
-	for i, m := range s.Mounts {
-		if !rootfs.FromHost(m, userns != "") {
-			continue
-		}
-		t, err := rootfs.HostTree(m, bundle, userns)
-		if err != nil {
-			for _, t := range trees {
-				t.Close()
+	build := func() error {
+		for i, m := range s.Mounts {
+			if !rootfs.FromHost(m, userns != "") {
+				continue
 			}
-			return nil, fmt.Errorf("mounts[%d] (bind %s on %s): %w", i, m.Source, m.Destination, err)
+			t, err := rootfs.HostTree(m, bundle, userns)
+			if err != nil {
+				for _, t := range trees {
+					t.Close()
+				}
+				trees = nil
+				return fmt.Errorf("mounts[%d] (bind %s on %s): %w", i, m.Source, m.Destination, err)
+			}
+			trees = append(trees, t)
 		}
-		trees = append(trees, t)
+		return nil
 	}
-	return trees, nil
+	if userns == "" {
+		return trees, build()
+	}
+	// With a user namespace, the copies are made in the container's
+	// mount namespace, by a thread of kan's (root of the host, so a
+	// source under a root-only directory is reached): the kernel locked
+	// the mounts of that namespace, made for a less privileged user
+	// namespace, and a copy keeps the locks. A copy of the host's own
+	// mounts would not: root in the container could remount a read-only
+	// host mount read-write, or unmount what covers a path.
+	mnt, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil {
+		return nil, fmt.Errorf("open the container's mount namespace: %w", err)
+	}
+	defer mnt.Close()
+	err = osthread.Isolated(func() error {
+		// setns into a mount namespace needs a thread that shares no
+		// filesystem context.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return fmt.Errorf("unshare the filesystem context: %w", err)
+		}
+		if err := unix.Setns(int(mnt.Fd()), unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("enter the container's mount namespace: %w", err)
+		}
+		return build()
+	})
+	return trees, err
 }
 
 func ownerName() string {

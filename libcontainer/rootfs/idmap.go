@@ -33,7 +33,10 @@ func IsIDMapped(m specs.Mount) bool {
 // tree it sends over: an idmapped mount, or, in a user namespace, any
 // bind mount. The init's root is then an unprivileged user of the host,
 // who may not reach the source (a directory under a root-only parent):
-// kan, in the host's namespaces, opens it instead, as runc (1.1+) does.
+// a thread of kan's, root of the host, copies it instead, from inside the
+// container's mount namespace (so that the copy keeps the locks the
+// kernel put on that namespace's mounts), as runc opens mount sources as
+// root in the container's mount namespace.
 func FromHost(m specs.Mount, userNS bool) bool {
 	return IsIDMapped(m) || (userNS && isBindMount(m))
 }

@@ -628,3 +628,27 @@ func TestUserNSBindSourceUnderPrivateParent(t *testing.T) {
 		t.Fatalf("the read-only bind was writable: %v", r)
 	}
 }
+
+// TestUserNSBindKeepsHostLocks: a bind mount of a container with a user
+// namespace is copied from the container's own mount namespace, whose
+// mounts the kernel locked: root in the container cannot remount
+// read-write what the host mounted read-only.
+func TestUserNSBindKeepsHostLocks(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "kan-locks", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	os.Mkdir(dir+"/sub", 0o777)
+	if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount ro: %v %s", err, out)
+	}
+	b := newBundle(t, "sh", "-c", "mount -o remount,bind,rw /tmp 2>/dev/null && echo remounted; touch /tmp/f 2>/dev/null && echo wrote; echo done")
+	withUserNS(b.Spec)
+	b.Spec.Process.Capabilities = allCaps()
+	b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/tmp", Type: "bind", Source: dir + "/sub", Options: []string{"bind"}})
+	if out := e.mustRun(b); out != "done\n" {
+		t.Fatalf("root in the container changed a read-only host mount: %q", out)
+	}
+}
