@@ -63,6 +63,12 @@ func TestConsoleThroughRecvtty(t *testing.T) {
 		t.Fatalf("run -d: %v", r)
 	}
 	t.Cleanup(func() { e.kan("delete", "--force", id); e.assertGone(id) })
+	// Typed once the container waits for it: the terminal echoes what is
+	// typed, which would otherwise land among the lines above.
+	waitFor(t, "the container to wait for input", func() bool {
+		data, _ := os.ReadFile(out.Name())
+		return strings.Contains(string(data), "hello-from-kan")
+	})
 	stdin.Write([]byte("typed-in\n"))
 	select {
 	case <-exited:

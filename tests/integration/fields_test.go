@@ -3,7 +3,9 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,8 +147,11 @@ func processFieldCases(t *testing.T) []fieldCase {
 		cases = append(cases,
 			fieldCase{"execCPUAffinity final", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: one} },
 				allowed, []string{"Cpus_allowed_list:\t" + one + "\n"}, nil},
+			// Initial holds only until the process joins the container's
+			// cgroup (config.md): where the cpuset controller is active
+			// there, joining gives the process the cgroup's CPUs.
 			fieldCase{"execCPUAffinity initial only", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: one} },
-				allowed, []string{"Cpus_allowed_list:\t" + one + "\n"}, nil},
+				allowed, []string{"Cpus_allowed_list:\t" + afterJoin(one) + "\n"}, nil},
 			fieldCase{"execCPUAffinity initial and final", func(s *specs.Spec) {
 				s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: one, Final: both}
 			}, allowed, []string{"Cpus_allowed_list:\t" + both + "\n"}, nil})
@@ -264,4 +269,21 @@ func TestDevFields(t *testing.T) {
 			` /dev/shm rw,nosuid,nodev,noexec[^ ]* - tmpfs shm rw,size=65536k`,
 			` /dev/mqueue rw,nosuid,nodev,noexec[^ ]* - mqueue mqueue rw`}},
 	})
+}
+
+// afterJoin is the CPU list a process started on cpus has once it joins a
+// container's cgroup under kan's default parent: cpus where the cpuset
+// controller is not active there (this project's hybrid hosts), the
+// cgroup's own CPUs where it is (a systemd host enables it from the root).
+func afterJoin(cpus string) string {
+	parent := filepath.Join(cgroupRoot, "kan")
+	controllers, _ := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.subtree_control"))
+	if !slices.Contains(strings.Fields(string(controllers)), "cpuset") {
+		return cpus
+	}
+	effective, err := os.ReadFile(filepath.Join(parent, "cpuset.cpus.effective"))
+	if err != nil {
+		effective, _ = os.ReadFile(filepath.Join(cgroupRoot, "cpuset.cpus.effective"))
+	}
+	return strings.TrimSpace(string(effective))
 }
