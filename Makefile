@@ -14,7 +14,7 @@ LDFLAGS  := -s -w -linkmode external -extldflags -static -X main.version=$(VERSI
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
 SOURCES  := $(shell find . -name '*.go' -o -name '*.c' -o -name '*.h' | grep -v '^./tests/') go.mod go.sum
 
-.PHONY: FORCE all test unit fuzz integration stress validation vmtest sysvmtest engines enginedeps demo deps vmdeps sysvmdeps clean lint bench
+.PHONY: FORCE all test unit fuzz integration stress validation vmtest sysvmtest sysvm-integration engines enginedeps demo deps vmdeps sysvmdeps clean lint bench
 
 all: kan
 
@@ -98,6 +98,11 @@ vmtest: kan vmdeps
 # Flags for the test binary: make sysvmtest TESTFLAGS=-test.run=TestHost
 sysvmtest: kan sysvmdeps
 	GO=$(GO) tests/sysvm/test.sh $(CURDIR)/kan $(TESTFLAGS)
+
+# The whole integration suite on the systemd VM, another kind of host
+# (kernel 6.1, pure cgroup v2): about 5 minutes; not part of make test.
+sysvm-integration: kan sysvmdeps
+	GO=$(GO) tests/sysvm/integration.sh $(CURDIR)/kan $(TESTFLAGS)
 
 # kan behind Podman, containerd (ctr) and Docker from Debian, each step
 # also with runc for comparison; the daemons run with all their state in a
