@@ -88,33 +88,26 @@ func seccompFeatures() *features.Seccomp {
 		return &features.Seccomp{Enabled: &no}
 	}
 	yes := true
-	var flags []string
-	for _, f := range []struct {
-		flag uint
-		name string
-	}{
-		{seccomp.FlagTsync, "SECCOMP_FILTER_FLAG_TSYNC"},
-		{seccomp.FlagLog, "SECCOMP_FILTER_FLAG_LOG"},
-		{seccomp.FlagSpecAllow, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
-		{seccomp.FlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
-	} {
-		if seccomp.CheckFlags(f.flag) == nil {
-			flags = append(flags, f.name)
+	known, values := seccomp.ProfileFlags()
+	var supported []string
+	for i, name := range known {
+		if seccomp.CheckFlags(values[i]) == nil {
+			supported = append(supported, name)
 		}
 	}
+	var actions, operators []string
+	for _, a := range seccomp.Actions {
+		actions = append(actions, string(a))
+	}
+	for _, op := range seccomp.Operators {
+		operators = append(operators, string(op))
+	}
 	return &features.Seccomp{
-		Enabled: &yes,
-		Actions: []string{
-			string(specs.ActKill), string(specs.ActKillProcess), string(specs.ActKillThread), string(specs.ActTrap),
-			string(specs.ActErrno), string(specs.ActTrace), string(specs.ActAllow), string(specs.ActLog),
-			string(specs.ActNotify),
-		},
-		Operators: []string{
-			string(specs.OpNotEqual), string(specs.OpLessThan), string(specs.OpLessEqual), string(specs.OpEqualTo),
-			string(specs.OpGreaterEqual), string(specs.OpGreaterThan), string(specs.OpMaskedEqual),
-		},
+		Enabled:        &yes,
+		Actions:        actions,
+		Operators:      operators,
 		Archs:          family.Names(),
-		KnownFlags:     []string{"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
-		SupportedFlags: flags,
+		KnownFlags:     known,
+		SupportedFlags: supported,
 	}
 }

@@ -6,7 +6,8 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/console"
 )
 
 // seccompListener is where the listener fd of a SCMP_ACT_NOTIFY filter
@@ -41,15 +42,13 @@ func (l *seccompListener) send(fd *os.File, pid int) error {
 	if err != nil {
 		return err
 	}
-	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// The same dial and send as the console and pidfd sockets'.
+	sock, err := console.DialFor("linux.seccomp.listenerPath", l.path)
 	if err != nil {
-		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", l.path, err)
+		return fmt.Errorf("connect to the seccomp agent: %w", err)
 	}
-	defer unix.Close(sock)
-	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: l.path}); err != nil {
-		return fmt.Errorf("linux.seccomp.listenerPath %s: connect to the seccomp agent: %w", l.path, err)
-	}
-	if err := unix.Sendmsg(sock, msg, unix.UnixRights(int(fd.Fd())), nil, 0); err != nil {
+	defer sock.Close()
+	if err := console.SendFd(sock, string(msg), fd); err != nil {
 		return fmt.Errorf("linux.seccomp.listenerPath %s: send the listener fd: %w", l.path, err)
 	}
 	return nil

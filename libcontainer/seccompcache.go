@@ -101,11 +101,7 @@ func writeCachedFilter(path string, f *seccomp.Filter) {
 	}
 	b = binary.NativeEndian.AppendUint32(b, notify)
 	b = binary.NativeEndian.AppendUint32(b, uint32(len(f.Program)))
-	for _, in := range f.Program {
-		b = binary.NativeEndian.AppendUint16(b, in.Code)
-		b = append(b, in.Jt, in.Jf)
-		b = binary.NativeEndian.AppendUint32(b, in.K)
-	}
+	b = seccomp.AppendProgram(b, f.Program)
 	b = append(b, strings.Join(f.Unknown, "\n")...)
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -133,11 +129,7 @@ func readCachedFilter(path string) (*seccomp.Filter, error) {
 	f := &seccomp.Filter{
 		Flags:   uint(binary.NativeEndian.Uint32(b[4:])),
 		Notify:  binary.NativeEndian.Uint32(b[8:]) != 0,
-		Program: make([]unix.SockFilter, n),
-	}
-	for i := range f.Program {
-		in := b[16+8*i:]
-		f.Program[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.NativeEndian.Uint32(in[4:])}
+		Program: seccomp.ReadProgram(b[16:], n),
 	}
 	if rest := b[16+8*n:]; len(rest) > 0 {
 		f.Unknown = strings.Split(string(bytes.TrimSpace(rest)), "\n")

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/seccomp"
 )
 
 // EnvStage set to StageExec makes the process run the exec stage
@@ -168,11 +170,7 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	for _, g := range p.Groups {
 		tail = binary.NativeEndian.AppendUint32(tail, g)
 	}
-	for _, in := range p.Seccomp { // struct sock_filter
-		tail = binary.NativeEndian.AppendUint16(tail, in.Code)
-		tail = append(tail, in.Jt, in.Jf)
-		tail = binary.NativeEndian.AppendUint32(tail, in.K)
-	}
+	tail = seccomp.AppendProgram(tail, p.Seccomp)
 	for _, s := range p.stringFields() {
 		if strings.IndexByte(s.value, 0) >= 0 {
 			// C would read it cut short.

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -172,4 +173,26 @@ func (a *asm) emit(l layout, long []bool) ([]unix.SockFilter, error) {
 		}
 	}
 	return out, nil
+}
+
+// AppendProgram appends prog as the kernel lays out struct sock_filter
+// (8 bytes each, native byte order).
+func AppendProgram(b []byte, prog []unix.SockFilter) []byte {
+	for _, in := range prog {
+		b = binary.NativeEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	return b
+}
+
+// ReadProgram reads n instructions that AppendProgram laid out in b,
+// which holds at least 8*n bytes.
+func ReadProgram(b []byte, n int) []unix.SockFilter {
+	prog := make([]unix.SockFilter, n)
+	for i := range prog {
+		in := b[8*i:]
+		prog[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.NativeEndian.Uint32(in[4:])}
+	}
+	return prog
 }

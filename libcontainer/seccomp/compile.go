@@ -106,20 +106,53 @@ const (
 	fieldListenerMetadata = fieldSeccomp + ".listenerMetadata"
 )
 
+// flagNames are the SECCOMP_FILTER_FLAG_* kan knows: the first four are
+// those a profile may name (linux.seccomp.flags), the others kan sets.
+var flagNames = []struct {
+	name  specs.LinuxSeccompFlag
+	value uint
+}{
+	{"SECCOMP_FILTER_FLAG_TSYNC", FlagTsync},
+	{specs.LinuxSeccompFlagLog, FlagLog},
+	{specs.LinuxSeccompFlagSpecAllow, FlagSpecAllow},
+	{specs.LinuxSeccompFlagWaitKillableRecv, FlagWaitKillableRecv},
+	{"SECCOMP_FILTER_FLAG_NEW_LISTENER", FlagNewListener},
+	{"SECCOMP_FILTER_FLAG_TSYNC_ESRCH", FlagTsyncEsrch},
+}
+
+// profileFlagCount is how many of flagNames a profile may name.
+const profileFlagCount = 4
+
+// ProfileFlags are the linux.seccomp.flags kan takes, with their values.
+func ProfileFlags() (names []string, values []uint) {
+	for _, f := range flagNames[:profileFlagCount] {
+		names, values = append(names, string(f.name)), append(values, f.value)
+	}
+	return names, values
+}
+
 // flagValue is the value of a linux.seccomp.flags entry.
 func flagValue(f specs.LinuxSeccompFlag) (uint, bool) {
-	switch f {
-	case specs.LinuxSeccompFlagLog:
-		return FlagLog, true
-	case specs.LinuxSeccompFlagSpecAllow:
-		return FlagSpecAllow, true
-	case specs.LinuxSeccompFlagWaitKillableRecv:
-		return FlagWaitKillableRecv, true
-	case "SECCOMP_FILTER_FLAG_TSYNC":
-		return FlagTsync, true
+	for _, known := range flagNames[:profileFlagCount] {
+		if known.name == f {
+			return known.value, true
+		}
 	}
 	return 0, false
 }
+
+// Actions and Operators are those of the OCI profile kan compiles (action
+// and knownOp decide on them).
+var (
+	Actions = []specs.LinuxSeccompAction{
+		specs.ActKill, specs.ActKillProcess, specs.ActKillThread, specs.ActTrap,
+		specs.ActErrno, specs.ActTrace, specs.ActAllow, specs.ActLog, specs.ActNotify,
+	}
+	Operators = []specs.LinuxSeccompOperator{
+		specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual, specs.OpEqualTo,
+		specs.OpGreaterEqual, specs.OpGreaterThan, specs.OpMaskedEqual,
+	}
+)
 
 // action is the SECCOMP_RET_* value of an OCI action; errnoRet, when set,
 // is its data (ERRNO and TRACE only).
@@ -295,14 +328,7 @@ func checkRules(syscalls []specs.LinuxSyscall) ([]rule, error) {
 	return rules, nil
 }
 
-func knownOp(op specs.LinuxSeccompOperator) bool {
-	switch op {
-	case specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual, specs.OpEqualTo,
-		specs.OpGreaterEqual, specs.OpGreaterThan, specs.OpMaskedEqual:
-		return true
-	}
-	return false
-}
+func knownOp(op specs.LinuxSeccompOperator) bool { return slices.Contains(Operators, op) }
 
 // unknownNames are the names of the profile that a does not know.
 func unknownNames(syscalls []specs.LinuxSyscall, a *arch) []string {

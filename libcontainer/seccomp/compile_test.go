@@ -429,3 +429,24 @@ func TestCompileTraceDefaultNoENOSYS(t *testing.T) {
 		t.Errorf("openat2 under a tracing default: %#x", got)
 	}
 }
+
+// TestActionsAndOperatorsCompile: what the package lists (and kan
+// features claims), it compiles.
+func TestActionsAndOperatorsCompile(t *testing.T) {
+	for _, a := range Actions {
+		if _, err := action(a, nil, "x"); err != nil {
+			t.Errorf("%s: %v", a, err)
+		}
+	}
+	for _, op := range Operators {
+		if !knownOp(op) {
+			t.Errorf("%s not known", op)
+		}
+	}
+	names, values := ProfileFlags()
+	for i, n := range names {
+		if v, ok := flagValue(specs.LinuxSeccompFlag(n)); !ok || v != values[i] {
+			t.Errorf("flag %s: %#x, %v", n, v, ok)
+		}
+	}
+}
