@@ -15,22 +15,13 @@ const seccompSetModeFilter = 1
 // anything: seccomp(2) with a flag it knows and no program fails with
 // EFAULT, with one it does not, EINVAL.
 func CheckFlags(flags uint) error {
-	for _, f := range []struct {
-		flag uint
-		name string
-	}{
-		{FlagTsync, "SECCOMP_FILTER_FLAG_TSYNC"},
-		{FlagLog, "SECCOMP_FILTER_FLAG_LOG"},
-		{FlagSpecAllow, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
-		{FlagNewListener, "SECCOMP_FILTER_FLAG_NEW_LISTENER"},
-		{FlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
-	} {
-		if flags&f.flag == 0 {
+	for _, f := range flagNames {
+		if flags&f.value == 0 {
 			continue
 		}
-		probe := f.flag
-		if f.flag == FlagWaitKillableRecv {
-			probe |= FlagNewListener // it is refused without one
+		probe := f.value
+		if f.value == FlagWaitKillableRecv || f.value == FlagTsyncEsrch {
+			probe |= FlagNewListener // each is refused without one
 		}
 		_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, seccompSetModeFilter, uintptr(probe), 0)
 		switch {
@@ -42,8 +33,13 @@ func CheckFlags(flags uint) error {
 		}
 	}
 	// Flags each taken may still be refused together (TSYNC with a
-	// listener needs TSYNC_ESRCH).
-	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, seccompSetModeFilter, uintptr(flags), 0); !errors.Is(e, unix.EFAULT) {
+	// listener needs TSYNC_ESRCH). WAIT_KILLABLE_RECV goes only with a
+	// listener (planSeccomp drops it otherwise).
+	together := flags
+	if together&FlagWaitKillableRecv != 0 {
+		together |= FlagNewListener
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, seccompSetModeFilter, uintptr(together), 0); !errors.Is(e, unix.EFAULT) {
 		return fmt.Errorf("%s: this kernel does not take them together (%#x): %v", fieldFlags, flags, e)
 	}
 	return nil

@@ -97,3 +97,20 @@ func TestKernelAcceptsAndDecides(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckFlags: each flag a profile may name is taken alone where this
+// kernel has it (WAIT_KILLABLE_RECV, which needs a listener, included).
+func TestCheckFlags(t *testing.T) {
+	names, values := ProfileFlags()
+	for i, v := range values {
+		err := CheckFlags(v)
+		var probe uintptr = uintptr(v)
+		if v == FlagWaitKillableRecv {
+			probe |= FlagNewListener
+		}
+		_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, seccompSetModeFilter, probe, 0)
+		if has := e == unix.EFAULT; has != (err == nil) {
+			t.Errorf("%s: CheckFlags %v, the kernel %v", names[i], err, e)
+		}
+	}
+}
