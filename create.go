@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/state"
 	"github.com/kan-runtime/kan/spec"
@@ -49,14 +49,9 @@ var createCommand = &cli.Command{
 	},
 }
 
-// bundleConfig is the bundle of --bundle and its config, read once.
-type bundleConfig struct {
-	dir  string // absolute
-	spec *specs.Spec
-	raw  []byte // config.json as read, decoded into spec
-}
-
-func loadBundle(cmd *cli.Command) (*bundleConfig, error) {
+// loadBundle reads the config of --bundle and makes kan's model of it,
+// checked: the door of create and run.
+func loadBundle(cmd *cli.Command) (*config.Container, error) {
 	dir := cmd.String("bundle")
 	if dir == "" {
 		dir = "."
@@ -69,7 +64,14 @@ func loadBundle(cmd *cli.Command) (*bundleConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bundleConfig{dir: dir, spec: s, raw: raw}, nil
+	// Socket activation: fds systemd passed to kan (3 and up) go on to
+	// the container, before the --preserve-fds ones, and the program
+	// (pid 1 in its namespace) is told about them, as runc does.
+	if listen := listenFds(); listen > 0 && s.Process != nil {
+		s.Process.Env = append(s.Process.Env, fmt.Sprintf("LISTEN_FDS=%d", listen), "LISTEN_PID=1")
+		raw = nil // no longer the config in force
+	}
+	return config.New(s, raw, dir)
 }
 
 // onContainer opens the container named by the command's one argument,
@@ -104,26 +106,18 @@ func containerID(cmd *cli.Command) (string, error) {
 // consoleSock, when not nil, receives the terminal instead of
 // --console-socket (run uses it to attach the caller's terminal);
 // beforeStart, when not nil, runs just before the container's init starts.
-func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, beforeStart func()) (*libcontainer.Container, error) {
+func createContainer(cmd *cli.Command, cfg *config.Container, consoleSock *os.File, beforeStart func()) (*libcontainer.Container, error) {
 	id, err := containerID(cmd)
 	if err != nil {
 		return nil, err
 	}
-	bundle, s, raw := b.dir, b.spec, b.raw
 	n := cmd.Int("preserve-fds")
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
 	}
-	// Socket activation: fds systemd passed to kan (3 and up) go on to
-	// the container, before the --preserve-fds ones, and the program
-	// (pid 1 in its namespace) is told about them, as runc does.
-	if listen := listenFds(); listen > 0 {
-		n += listen
-		s.Process.Env = append(s.Process.Env, fmt.Sprintf("LISTEN_FDS=%d", listen), "LISTEN_PID=1")
-		raw = nil // no longer the config in force
-	}
+	n += listenFds() // socket activation's fds come first (loadBundle)
 	if sock := cmd.String("console-socket"); sock != "" {
-		if !s.Process.Terminal {
+		if !cfg.Process.Terminal {
 			return nil, errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)")
 		}
 		if consoleSock, err = console.Dial(sock); err != nil {
@@ -150,9 +144,7 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 	c, err := libcontainer.Create(libcontainer.CreateOptions{
 		Root:          cmd.Root().String("root"),
 		ID:            id,
-		Bundle:        bundle,
-		Spec:          s,
-		RawSpec:       raw,
+		Config:        cfg,
 		NoPivot:       cmd.Bool("no-pivot"),
 		NoNewKeyring:  cmd.Bool("no-new-keyring"),
 		PreserveFds:   n,

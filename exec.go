@@ -115,6 +115,10 @@ func execIn(cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	proc, err := c.NewProcess(p)
+	if err != nil {
+		return err
+	}
 	detach := cmd.Bool("detach")
 	var term *terminal
 	var sock *os.File
@@ -138,7 +142,7 @@ func execIn(cmd *cli.Command) error {
 		sock = term.theirs
 	}
 	pid, err := c.Exec(libcontainer.ExecOptions{
-		Process:       p,
+		Process:       proc,
 		ConsoleSocket: sock,
 		PreserveFds:   n,
 		PidfdSocket:   pidfdSock,

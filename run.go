@@ -30,11 +30,11 @@ var runCommand = &cli.Command{
 
 		// A terminal container run in the foreground without
 		// --console-socket gets the caller's terminal, as with runc run.
-		b, err := loadBundle(cmd)
+		cfg, err := loadBundle(cmd)
 		if err != nil {
 			return err
 		}
-		wantsTerminal := b.spec.Process != nil && b.spec.Process.Terminal
+		wantsTerminal := cfg.Process.Terminal
 		var term *terminal
 		if cmd.String("console-socket") == "" && !cmd.Bool("detach") && wantsTerminal {
 			if term, err = newTerminal(); err != nil {
@@ -47,7 +47,7 @@ var runCommand = &cli.Command{
 			sock = term.theirs
 		}
 		// Every signal is caught by the time the init starts.
-		c, err := createContainer(cmd, b, sock, sigs.wait)
+		c, err := createContainer(cmd, cfg, sock, sigs.wait)
 		if err != nil {
 			return err
 		}

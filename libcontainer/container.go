@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,12 +16,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
-	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/netdev"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
@@ -34,13 +32,9 @@ import (
 // CreateOptions are the inputs of Create: the bundle's config and the
 // create flags of the CLI.
 type CreateOptions struct {
-	Root   string // state root (--root)
-	ID     string
-	Bundle string // absolute
-	Spec   *specs.Spec
-	// RawSpec, when set, is the JSON that Spec was decoded from, kept in
-	// the state as it is rather than encoded again.
-	RawSpec      []byte
+	Root         string // state root (--root)
+	ID           string
+	Config       *config.Container
 	NoPivot      bool
 	NoNewKeyring bool
 	PreserveFds  int
@@ -60,6 +54,7 @@ type Container struct {
 	dir   *state.Dir
 	State *state.State
 	root  string
+	linux *execLinux // the part of the config processes get, once read
 }
 
 // Create builds a container up to "created": the init process exists in its
@@ -101,16 +96,15 @@ func Create(o CreateOptions) (*Container, error) {
 // so far, for undo to remove.
 type creation struct {
 	o         CreateOptions
-	rootPath  string // root.path, absolute
-	mnt       string // the cgroup2 mount
+	cfg       *config.Container // o.Config
+	mnt       string            // the cgroup2 mount
 	cgroupDir string
 	ns        *namespaces.Plan
 	initPlan  []byte // the plan of the init's process (planInit)
+	listener  bool   // the init's seccomp filter notifies an agent
 	outside   bool   // the C init, kan building the rootfs (outside.go)
 	// cloneFlags are the namespaces kan's clone makes (the C init's).
 	cloneFlags uintptr
-	// What the state keeps of the config (stateConfig).
-	parts *stateParts
 
 	// kan's sealed executable and the device filter need neither the
 	// state nor the cgroup: they are made meanwhile, on another thread.
@@ -127,67 +121,38 @@ type creation struct {
 	netns       *os.File // the container's network namespace, for linux.netDevices
 }
 
-// checkCreate checks the config against what this host and kan can do,
-// and makes the init's plan: everything that can be refused before
-// anything exists.
+// checkCreate checks the config against what this host can do now (the
+// config itself was checked when its model was made), and makes the
+// init's plan: everything that can be refused before anything exists.
 func checkCreate(o CreateOptions) (*creation, error) {
-	if err := checkSupported(o.Spec); err != nil {
-		return nil, err
-	}
-	if err := lsm.CheckSpec(o.Spec); err != nil {
-		return nil, err
-	}
-	if o.Spec.Process.Terminal && o.ConsoleSocket == nil {
+	cfg := o.Config
+	if cfg.Process.Terminal && o.ConsoleSocket == nil {
 		return nil, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
 	}
-	caps, err := grantableCaps(o.Spec.Process.Capabilities)
-	if err != nil {
-		return nil, err
-	}
-	cr := &creation{o: o}
-	if cr.rootPath, err = checkRootPath(o.Spec.Root.Path, o.Bundle); err != nil {
-		return nil, err
-	}
+	cr := &creation{o: o, cfg: cfg}
+	var err error
 	if cr.mnt, err = cgroups.Mountpoint(); err != nil {
 		return nil, err
 	}
-	if cr.cgroupDir, err = cgroups.Path(cr.mnt, o.Spec.Linux.CgroupsPath, o.ID); err != nil {
+	if cr.cgroupDir, err = cgroups.Path(cr.mnt, cfg.CgroupsPath, o.ID); err != nil {
 		return nil, err
 	}
-	if cr.ns, err = namespaces.Prepare(o.Spec.Linux.Namespaces); err != nil {
+	if cr.ns, err = namespaces.Prepare(cfg.Namespaces); err != nil {
 		return nil, err
 	}
-	if err := checkSysctlNamespaces(o.Spec.Linux.Sysctl, cr.ns); err != nil {
+	if err := checkSysctlNamespaces(cfg.Sysctl, cr.ns); err != nil {
 		cr.ns.Close()
 		return nil, err
-	}
-	if cr.parts, err = stateConfig(o); err != nil {
-		cr.ns.Close()
-		return nil, err
-	}
-	var sc *seccompSource
-	if o.Spec.Linux.Seccomp != nil {
-		// Compiled from the JSON the cache is keyed by, as exec does:
-		// a config naming linux.seccomp twice decodes to a merge of the
-		// two, its JSON to the last.
-		raw := cr.parts.seccomp
-		sc = &seccompSource{root: o.Root, raw: raw, profile: func() (*specs.LinuxSeccomp, error) {
-			var p specs.LinuxSeccomp
-			if err := json.Unmarshal(raw, &p); err != nil {
-				return nil, fmt.Errorf("linux.seccomp: %w", err)
-			}
-			return &p, nil
-		}}
 	}
 	// The plan of the process the init becomes, which the applier
 	// (laststage.c) carries out for either init.
-	if cr.initPlan, err = planInit(o, caps, sc); err != nil {
+	if cr.initPlan, cr.listener, err = planInit(o, cr.seccomp()); err != nil {
 		cr.ns.Close()
 		return nil, err
 	}
 	// The init runs no Go when kan can build the rootfs from outside
 	// (outside.go); otherwise the Go init builds it.
-	goInitWhy := needsGoInit(o.Spec, cr.ns, o.NoPivot)
+	goInitWhy := needsGoInit(cfg, cr.ns, o.NoPivot)
 	cr.outside = goInitWhy == ""
 	cr.cloneFlags, _ = cr.ns.CloneFlags()
 	if debugOn() {
@@ -197,55 +162,24 @@ func checkCreate(o CreateOptions) (*creation, error) {
 	return cr, nil
 }
 
-// grantableCaps parses process.capabilities and leaves out, with a
-// warning, what kan itself does not have.
-func grantableCaps(c *specs.LinuxCapabilities) (*capabilities.Set, error) {
-	caps, err := capabilities.Parse(c)
-	if err != nil {
-		return nil, err
+// seccomp is the container's filter, compiled through the cache under
+// kan's root (nil: none).
+func (cr *creation) seccomp() *seccompSource {
+	if cr.cfg.Seccomp == nil {
+		return nil
 	}
-	if dropped, err := caps.DropUngrantable(); err != nil {
-		return nil, err
-	} else if len(dropped) > 0 {
-		slog.Warn("process.capabilities: kan runs without these, so the container cannot get them either; left out", "capabilities", dropped)
-	}
-	// runc spec's default config lists ambient capabilities without
-	// inheritable ones; runc runs it silently, so this is no warning.
-	if raise := caps.RaisableAmbient(); len(raise) < len(caps.Ambient) {
-		slog.Debug("process.capabilities.ambient: capabilities not also in permitted and inheritable cannot be raised and are left out",
-			"ambient", caps.Ambient, "raised", raise)
-	}
-	return caps, nil
-}
-
-// checkRootPath is root.path made absolute (relative to the bundle),
-// checked to be a directory that is not the host's root.
-func checkRootPath(path, bundle string) (string, error) {
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(bundle, path)
-	}
-	if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
-		if err == nil {
-			err = errors.New("not a directory")
-		}
-		return "", fmt.Errorf("root.path %s: %w", path, err)
-	}
-	// The host's own root is no container root: pivot_root would fail
-	// half-way, and binds and masks would land on the host.
-	if real, err := filepath.EvalSymlinks(path); err == nil && real == "/" {
-		return "", fmt.Errorf("root.path %s: is the host's root directory /", path)
-	}
-	return path, nil
+	return &seccompSource{root: cr.o.Root, Seccomp: cr.cfg.Seccomp}
 }
 
 func debugCreate(o CreateOptions, goInitWhy string) {
-	slog.Debug("create: config", "id", o.ID, "bundle", o.Bundle, "args", o.Spec.Process.Args, "namespaces", namespaceList(o.Spec.Linux.Namespaces))
+	cfg := o.Config
+	slog.Debug("create: config", "id", o.ID, "bundle", cfg.Bundle, "args", cfg.Process.Args, "namespaces", namespaceList(cfg.Namespaces))
 	if goInitWhy == "" {
 		slog.Debug("create: init is the C init stage; kan builds the rootfs from outside", "why", "every namespace is new and made by clone, no hook runs during create, no idmapped or tmpcopyup mount")
-		debugMounts(o.Spec, "kan, from a thread in the container's namespaces")
+		debugMounts(cfg, "kan, from a thread in the container's namespaces")
 	} else {
 		slog.Debug("create: init is the Go init, which builds the rootfs inside", "why", goInitWhy)
-		debugMounts(o.Spec, "the Go init")
+		debugMounts(cfg, "the Go init")
 	}
 }
 
@@ -259,7 +193,7 @@ func (cr *creation) startBackground() {
 		var err error
 		cr.exe, err = sealExe(cr.o.Root)
 		cr.exeErr <- err
-		cr.filter, err = devices.Load(deviceRules(cr.o.Spec.Linux.Resources))
+		cr.filter, err = devices.Load(deviceRules(cr.cfg.Resources))
 		cr.filterErr <- err
 	}()
 }
@@ -267,7 +201,7 @@ func (cr *creation) startBackground() {
 // claim takes the id (the state directory), makes the cgroup with its
 // resources and the exec fifos.
 func (cr *creation) claim() error {
-	o := cr.o
+	o, cfg := cr.o, cr.cfg
 	dir, err := state.Create(o.Root, o.ID)
 	if err != nil {
 		return err
@@ -277,23 +211,23 @@ func (cr *creation) claim() error {
 			OCIVersion:  specs.Version,
 			ID:          o.ID,
 			Status:      Creating,
-			Bundle:      o.Bundle,
-			Rootfs:      cr.rootPath,
+			Bundle:      cfg.Bundle,
+			Rootfs:      cfg.Rootfs,
 			Created:     time.Now().UTC(),
 			Owner:       ownerName(),
-			Annotations: o.Spec.Annotations,
+			Annotations: cfg.Annotations,
 		},
 		CgroupPath: cr.cgroupDir,
-		Config:     cr.parts.config,
-		Resources:  cr.parts.resources,
-		Hooks:      cr.parts.hooks,
+		Config:     cfg.Record.Config,
+		Resources:  cfg.Record.Resources,
+		Hooks:      cfg.Record.Hooks,
 		HooksKept:  true,
 	}}
 	// Record the cgroup before making it, so that a kan killed from here
 	// on leaves enough behind for delete --force to clean up. The parents
 	// a configured path needs are the container's too; the default
 	// parent (/kan) is shared by all and stays.
-	if o.Spec.Linux.CgroupsPath != "" {
+	if cfg.CgroupsPath != "" {
 		cr.c.State.CgroupTop = cgroups.MissingTop(cr.cgroupDir)
 	}
 	// Before the state names the cgroup: a kan killed after the save
@@ -313,7 +247,7 @@ func (cr *creation) claim() error {
 		return err
 	}
 	cr.cgroupOwned = true
-	if err := cgroups.Set(cr.mnt, cr.cgroupDir, o.Spec.Linux.Resources); err != nil {
+	if err := cgroups.Set(cr.mnt, cr.cgroupDir, cfg.Resources); err != nil {
 		return err
 	}
 	if debugOn() {
@@ -335,7 +269,7 @@ func (cr *creation) claim() error {
 // start clones the init into its cgroup and namespaces, attaches the
 // device filter, saves the init's pid and moves the net devices in.
 func (cr *creation) start() error {
-	o, c := cr.o, cr.c
+	o, cfg, c := cr.o, cr.cfg, cr.c
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
@@ -346,12 +280,16 @@ func (cr *creation) start() error {
 	if err := <-cr.exeErr; err != nil {
 		return err
 	}
-	init, err := startInit(cr.exe, cr.ns, o.Spec, int(cr.cg.Fd()), cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
+	init, err := startInit(cr.exe, cr.ns, cfg.Process, cfg.TimeOffsets, int(cr.cg.Fd()), cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
 	if err != nil {
 		return err
 	}
 	cr.init = init
-	init.seccomp = newSeccompListener(o.Spec.Linux.Seccomp, func(int) specs.State { return c.State.Spec(Creating) })
+	if cr.listener {
+		if init.seccomp, err = newSeccompListener(cfg.Seccomp, func(int) specs.State { return c.State.Spec(Creating) }); err != nil {
+			return err
+		}
+	}
 	crashpoint.Hit("create-init-started")
 	// The device filter goes on while the init starts up: the init is
 	// kan's own code until it gets its plan, and it opens devices (the
@@ -366,7 +304,7 @@ func (cr *creation) start() error {
 		return fmt.Errorf("linux.resources.devices: %w", err)
 	}
 	cr.ns.Close() // the child has its own copies now
-	pid, err := init.waitPid(o.Spec)
+	pid, err := init.waitPid(cfg)
 	if err != nil {
 		return err
 	}
@@ -384,11 +322,11 @@ func (cr *creation) start() error {
 			return err
 		}
 	}
-	if len(o.Spec.Linux.NetDevices) > 0 {
+	if len(cfg.NetDevices) > 0 {
 		if cr.netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil {
 			return fmt.Errorf("linux.netDevices: open the container's network namespace: %w", err)
 		}
-		if err := moveNetDevices(o.Spec.Linux.NetDevices, cr.netns); err != nil {
+		if err := moveNetDevices(cfg.NetDevices, cr.netns); err != nil {
 			return err
 		}
 	}
@@ -398,24 +336,16 @@ func (cr *creation) start() error {
 // build has the rootfs built — from outside by kan for the C init, or by
 // the Go init — and the init become the process, ready for start.
 func (cr *creation) build() error {
-	o, c, pid := cr.o, cr.c, cr.c.State.Pid
+	o, cfg, c, pid := cr.o, cr.cfg, cr.c, cr.c.State.Pid
 	var err error
 	if cr.outside {
-		err = cr.init.buildOutside(cr.initPlan, cr.cloneFlags, &rootfs.Config{
-			Spec:      o.Spec,
-			Rootfs:    cr.rootPath,
-			Bundle:    o.Bundle,
-			CgroupDir: cr.cgroupDir,
-			CgroupNS:  namespaces.IsNew(o.Spec.Linux.Namespaces, specs.CgroupNamespace),
-		}, o.ConsoleSocket != nil)
+		err = cr.init.buildOutside(cr.initPlan, cr.cloneFlags, rootfsConfig(cfg, cr.cgroupDir, false), namesOf(cfg))
 	} else {
 		err = cr.init.waitReady(&initConfig{
-			Spec:      toWire(o.Spec),
-			Bundle:    o.Bundle,
-			Rootfs:    cr.rootPath,
-			NoPivot:   o.NoPivot,
-			CgroupDir: cr.cgroupDir,
-			Plan:      cr.initPlan,
+			Rootfs: rootfsConfig(cfg, cr.cgroupDir, o.NoPivot),
+			Names:  namesOf(cfg),
+			Hooks:  cfg.Hooks,
+			Plan:   cr.initPlan,
 		}, func() ([]byte, error) {
 			// prestart (deprecated, but still run) and createRuntime: in
 			// kan's namespaces, after the container's exist, before
@@ -424,7 +354,7 @@ func (cr *creation) build() error {
 			// point of these hooks; crun does the same, and the
 			// runtime-tools suite (hooks_stdin) expects it.
 			st := c.State.OCI(Created)
-			if h := o.Spec.Hooks; h != nil {
+			if h := cfg.Hooks; h != nil {
 				if err := hooks.Run("prestart", h.Prestart, st); err != nil {
 					return nil, err
 				}
@@ -434,7 +364,7 @@ func (cr *creation) build() error {
 			}
 			return st, nil
 		}, func() ([]*os.File, error) {
-			return hostTrees(o.Spec, o.Bundle, pid)
+			return hostTrees(cfg, pid)
 		})
 	}
 	if err != nil {
@@ -463,7 +393,7 @@ func (cr *creation) undo() {
 	if cr.netns != nil {
 		// The spec asks a failed move to be reverted. The open namespace
 		// keeps the interfaces even if the init is gone.
-		moveNetDevicesBack(cr.o.Spec.Linux.NetDevices, cr.netns)
+		moveNetDevicesBack(cr.cfg.NetDevices, cr.netns)
 	}
 	if cr.init != nil {
 		cr.init.kill()
@@ -495,49 +425,6 @@ func (cr *creation) release() {
 	}
 }
 
-// stateConfig gives the config and resources the state keeps: the bytes
-// of the config as read, when there are, and its linux.resources taken
-// from them. Encoding a specs.Spec anew would build encoding/json's
-// encoders for every type it reaches, a millisecond or two of create.
-//
-// It gives linux.seccomp's JSON too, as read (or encoded, without the
-// bytes), which is what the compiled filters are cached by.
-func stateConfig(o CreateOptions) (*stateParts, error) {
-	if o.RawSpec == nil {
-		p := &stateParts{config: state.LazyOf(o.Spec), resources: state.LazyOf(o.Spec.Linux.Resources), hooks: state.LazyOf(o.Spec.Hooks)}
-		if o.Spec.Linux.Seccomp != nil {
-			p.seccomp, _ = json.Marshal(o.Spec.Linux.Seccomp)
-		}
-		return p, nil
-	}
-	var part struct {
-		Linux *struct {
-			Resources json.RawMessage `json:"resources"`
-			Seccomp   json.RawMessage `json:"seccomp"`
-		} `json:"linux"`
-	}
-	if err := json.Unmarshal(o.RawSpec, &part); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	// The hooks as the config was decoded (a key given twice merges),
-	// which is what create ran; they are small to encode.
-	p := &stateParts{config: state.LazyRaw[specs.Spec](o.RawSpec), hooks: state.LazyOf(o.Spec.Hooks)}
-	if part.Linux != nil {
-		p.resources = state.LazyRaw[specs.LinuxResources](part.Linux.Resources)
-		p.seccomp = part.Linux.Seccomp
-	}
-	return p, nil
-}
-
-// stateParts are what the state keeps of a config, and the JSON of its
-// linux.seccomp.
-type stateParts struct {
-	config    *state.Lazy[specs.Spec]
-	resources *state.Lazy[specs.LinuxResources]
-	hooks     *state.Lazy[specs.Hooks]
-	seccomp   json.RawMessage
-}
-
 // moveNetDevices moves the host interfaces of linux.netDevices into the
 // network namespace netns, in name order.
 func moveNetDevices(devs map[string]specs.LinuxNetDevice, netns *os.File) error {
@@ -565,17 +452,17 @@ func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) 
 
 // hostTrees makes, in the order of the config, each mount the init
 // cannot make itself (rootfs.FromHost says which, rootfs/idmap.go why).
-func hostTrees(s *specs.Spec, bundle string, pid int) (trees []*os.File, err error) {
+func hostTrees(cfg *config.Container, pid int) (trees []*os.File, err error) {
 	userns := ""
-	if hasUserNS(s) {
+	if cfg.HasNamespace(specs.UserNamespace) {
 		userns = fmt.Sprintf("/proc/%d/ns/user", pid)
 	}
 	build := func() error {
-		for i, m := range s.Mounts {
+		for i, m := range cfg.Mounts {
 			if !rootfs.FromHost(m, userns != "") {
 				continue
 			}
-			t, err := rootfs.HostTree(m, bundle, userns)
+			t, err := rootfs.HostTree(m, cfg.Bundle, userns)
 			if err != nil {
 				for _, t := range trees {
 					t.Close()

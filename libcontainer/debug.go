@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kan-runtime/kan/libcontainer/config"
 )
 
 // --debug logs each step of create, start, exec and delete at level
@@ -34,9 +36,9 @@ func namespaceList(list []specs.LinuxNamespace) string {
 }
 
 // debugMounts logs the mounts of a config, in order, and who makes them.
-func debugMounts(s *specs.Spec, by string) {
-	slog.Debug("create: rootfs", "root", s.Root.Path, "readonly", s.Root.Readonly, "mounts", len(s.Mounts), "builder", by)
-	for i, m := range s.Mounts {
+func debugMounts(cfg *config.Container, by string) {
+	slog.Debug("create: rootfs", "root", cfg.Rootfs, "readonly", cfg.Readonly, "mounts", len(cfg.Mounts), "builder", by)
+	for i, m := range cfg.Mounts {
 		slog.Debug("create: mount", "index", i, "destination", m.Destination, "type", m.Type, "source", m.Source, "options", strings.Join(m.Options, ","))
 	}
 }

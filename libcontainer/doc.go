@@ -3,12 +3,16 @@
 //
 // A tour, in the order things happen:
 //
+//   - config/: the door — kan's model of a container and of its process,
+//     the OCI config decoded and checked once (config.New, NewProcess);
+//     nothing past it reads runtime-spec's specs.Spec.
 //   - container.go: the lifecycle — Create (in phases: check, claim,
 //     start, build, finish), Start, State, Signal, Delete — and how each
 //     step is recorded in the state directory.
-//   - execplan.go: the plan of a process — its config turned into the
-//     numbers the applier applies: ids, capabilities, rlimits, attributes,
-//     the compiled seccomp filter (seccomp/).
+//   - execplan.go: the plan of a process — its model (config.Process, the
+//     numbers the applier applies: ids, capabilities, rlimits, attributes)
+//     with where it finds its fds and the compiled seccomp filter
+//     (seccomp/).
 //   - process.go: the parent side: starting `kan init` from a sealed copy
 //     of kan, in the container's cgroup, with the fds childFds names; and
 //     sync.go, the protocol with it, drawn as a ladder.

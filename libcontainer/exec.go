@@ -13,9 +13,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/crashpoint"
-	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/seccomp"
@@ -31,11 +30,11 @@ import (
 
 // ExecOptions describe one process to add to a container.
 type ExecOptions struct {
-	Process       *specs.Process
-	ConsoleSocket *os.File // receives the pty master when Process.Terminal
-	PidfdSocket   *os.File // receives a pidfd of the process (--pidfd-socket)
-	PreserveFds   int      // fds 3..3+N-1 of the caller go to the process
-	SubCgroup     string   // run in this cgroup below the container's (--cgroup)
+	Process       *config.Process // NewProcess's model of it
+	ConsoleSocket *os.File        // receives the pty master when Process.Terminal
+	PidfdSocket   *os.File        // receives a pidfd of the process (--pidfd-socket)
+	PreserveFds   int             // fds 3..3+N-1 of the caller go to the process
+	SubCgroup     string          // run in this cgroup below the container's (--cgroup)
 	IgnorePaused  bool
 	BeforeStart   func() // called just before the process is started
 }
@@ -53,8 +52,7 @@ func (c *Container) Exec(o ExecOptions) (int, error) {
 }
 
 func (c *Container) exec(o ExecOptions) (int, error) {
-	caps, err := c.checkExec(o)
-	if err != nil {
+	if err := c.checkExec(o); err != nil {
 		return 0, err
 	}
 	t, err := c.execTarget(o)
@@ -62,7 +60,7 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 		return 0, err
 	}
 	defer t.close()
-	ep, err := planExec(o.Process, t.linux, caps, execFds(o.PreserveFds, o.ConsoleSocket != nil), t.seccomp)
+	ep, err := planExec(o.Process, execFds(o.PreserveFds, o.ConsoleSocket != nil), t.seccomp)
 	if err != nil {
 		return 0, err
 	}
@@ -74,9 +72,20 @@ func (c *Container) exec(o ExecOptions) (int, error) {
 	return c.runExec(o, t, ep)
 }
 
-// checkExec checks that the container takes a process now and that the
-// process's config can be run, and gives its capabilities.
-func (c *Container) checkExec(o ExecOptions) (*capabilities.Set, error) {
+// NewProcess checks p, a process to add to the container, and gives kan's
+// model of it (config.NewProcess), with the linux fields of the
+// container's config that shape each of its processes.
+func (c *Container) NewProcess(p *specs.Process) (*config.Process, error) {
+	l, err := c.execLinux()
+	if err != nil {
+		return nil, err
+	}
+	return config.NewProcess(p, &specs.Linux{Personality: l.Personality, MemoryPolicy: l.MemoryPolicy})
+}
+
+// checkExec checks that the container takes a process now, and that the
+// caller can give it what it asks for.
+func (c *Container) checkExec(o ExecOptions) error {
 	switch status := c.Status(); status {
 	case Created, Running:
 		// Like runc, a created container takes processes too: its
@@ -84,29 +93,41 @@ func (c *Container) checkExec(o ExecOptions) (*capabilities.Set, error) {
 	case Paused:
 		if !o.IgnorePaused {
 			// runc's words, which engines may match.
-			return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+			return errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 		}
 	default:
-		return nil, fmt.Errorf("cannot exec in a %s container", status)
+		return fmt.Errorf("cannot exec in a %s container", status)
 	}
-	p := o.Process
-	if p == nil || len(p.Args) == 0 {
-		return nil, errors.New("process.args: empty; exec needs a program to run")
+	if o.Process.Terminal && o.ConsoleSocket == nil {
+		return errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
 	}
-	if p.Terminal && o.ConsoleSocket == nil {
-		return nil, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
+	return nil
+}
+
+// execLinux is the part of the container's linux section its processes
+// get: the fields that shape each process, and the seccomp filter's JSON.
+// Decoded once per command.
+type execLinux struct {
+	Personality  *specs.LinuxPersonality  `json:"personality,omitempty"`
+	MemoryPolicy *specs.LinuxMemoryPolicy `json:"memoryPolicy,omitempty"`
+	Seccomp      json.RawMessage          `json:"seccomp,omitempty"`
+}
+
+func (c *Container) execLinux() (*execLinux, error) {
+	if c.linux != nil {
+		return c.linux, nil
 	}
-	if !filepath.IsAbs(p.Cwd) {
-		return nil, fmt.Errorf("process.cwd: %q is not an absolute path", p.Cwd)
+	var cfg struct {
+		Linux *execLinux `json:"linux"`
 	}
-	caps, err := grantableCaps(p.Capabilities)
-	if err != nil {
+	if err := c.configPart("linux section", &cfg); err != nil {
 		return nil, err
 	}
-	if err := lsm.Check(p.ApparmorProfile, p.SelinuxLabel, ""); err != nil {
-		return nil, err
+	if cfg.Linux == nil {
+		return nil, errors.New("state has no config (created by an older kan?)")
 	}
-	return caps, nil
+	c.linux = cfg.Linux
+	return c.linux, nil
 }
 
 // execTarget is what an exec'd process enters, opened while the
@@ -117,19 +138,13 @@ type execTarget struct {
 	cg      *os.File
 	ns      *namespaces.Plan
 	root    *os.File
-	linux   *specs.Linux
 	seccomp *seccompSource
 }
 
 func (c *Container) execTarget(o ExecOptions) (_ *execTarget, err error) {
-	var cfg struct {
-		Linux *execLinux `json:"linux"`
-	}
-	if err := c.configPart("linux section", &cfg); err != nil {
+	l, err := c.execLinux()
+	if err != nil {
 		return nil, err
-	}
-	if cfg.Linux == nil {
-		return nil, errors.New("state has no config (created by an older kan?)")
 	}
 	initPid := c.State.Pid
 	cgroupDir := c.State.CgroupPath
@@ -140,7 +155,7 @@ func (c *Container) execTarget(o ExecOptions) (_ *execTarget, err error) {
 		}
 		cgroupDir = filepath.Join(cgroupDir, sub)
 	}
-	t := &execTarget{linux: cfg.Linux.linux()}
+	t := &execTarget{}
 	defer func() {
 		if err != nil {
 			t.close()
@@ -171,17 +186,8 @@ func (c *Container) execTarget(o ExecOptions) (_ *execTarget, err error) {
 	}
 	// The container's filter, as runc gives it: its JSON, decoded only
 	// when no compiled filter is cached for it, or for its listener.
-	if raw := cfg.Linux.Seccomp; len(raw) > 0 && string(raw) != "null" {
-		l, id := t.linux, c.State.ID
-		t.seccomp = &seccompSource{root: c.root, raw: raw, profile: func() (*specs.LinuxSeccomp, error) {
-			if l.Seccomp == nil {
-				l.Seccomp = new(specs.LinuxSeccomp)
-				if err := json.Unmarshal(raw, l.Seccomp); err != nil {
-					return nil, fmt.Errorf("read the linux.seccomp of %s: %w", id, err)
-				}
-			}
-			return l.Seccomp, nil
-		}}
+	if sc := config.NewSeccomp(l.Seccomp, c.State.ID); sc != nil {
+		t.seccomp = &seccompSource{root: c.root, Seccomp: sc}
 	}
 	return t, nil
 }
@@ -204,7 +210,6 @@ func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) 
 	if err != nil {
 		return 0, err
 	}
-	procSpec := &specs.Spec{Process: o.Process, Linux: &specs.Linux{}}
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
@@ -213,7 +218,7 @@ func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) 
 		return 0, err
 	}
 	defer exe.Close()
-	init, err := startInit(exe, t.ns, procSpec, int(t.cg.Fd()), []*os.File{t.root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
+	init, err := startInit(exe, t.ns, o.Process, nil, int(t.cg.Fd()), []*os.File{t.root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
 	if err != nil {
 		return 0, err
 	}
@@ -224,15 +229,13 @@ func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) 
 		}
 	}()
 	if ep.SeccompFlags&seccomp.FlagNewListener != 0 {
-		profile, err := t.seccomp.profile()
-		if err != nil {
+		if init.seccomp, err = newSeccompListener(t.seccomp.Seccomp, func(int) specs.State { return c.State.Spec(Running) }); err != nil {
 			return 0, err
 		}
-		init.seccomp = newSeccompListener(profile, func(int) specs.State { return c.State.Spec(Running) })
 	}
 	crashpoint.Hit("exec-cloned")
 	t.ns.Close() // the child has its own copies now
-	pid, err := init.waitPid(procSpec)
+	pid, err := init.waitPid(nil)
 	if err != nil {
 		return 0, err
 	}
@@ -266,11 +269,4 @@ func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) 
 	}
 	crashpoint.Hit("exec-running")
 	return pid, nil
-}
-
-// execLinux is the part of the container's linux section an exec'd
-// process gets: what the init got, and the seccomp filter.
-type execLinux struct {
-	wireLinux
-	Seccomp json.RawMessage `json:"seccomp,omitempty"`
 }

@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
-	"github.com/kan-runtime/kan/libcontainer/procattr"
 	"github.com/kan-runtime/kan/libcontainer/seccomp"
-	"github.com/kan-runtime/kan/spec"
 )
 
 // Every process kan makes a container's — the init, whichever builds its
@@ -23,77 +20,17 @@ import (
 // /etc/passwd, the program in its PATH — the stage looks up itself, in the
 // container's root, cgroup and user namespace, as the init does.
 
-// planExec builds the plan for process p in a container whose config's
-// linux section is l, and whose linux.seccomp is sc (nil: none). caps is
-// p's parsed capabilities, already trimmed to what kan can grant. fds is
-// where the process finds its fds (childFds).
-func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, fds childFds, sc *seccompSource) (*nsenter.ExecPlan, error) {
-	if err := spec.CheckUserIDs(p.User); err != nil {
-		return nil, err
-	}
+// planExec builds the plan for process p (kan's model of it) in a
+// container whose linux.seccomp is sc (nil: none). fds is where the
+// process finds its fds (childFds).
+func planExec(p *config.Process, fds childFds, sc *seccompSource) (*nsenter.ExecPlan, error) {
 	plan := &nsenter.ExecPlan{
-		RootFd:          fds.Root,
-		ConsoleFd:       fds.Console,
-		FirstCloexecFd:  fds.Sync,
-		FifoFd:          fds.Fifo,
-		DoneFd:          fds.Done,
-		OOMScoreAdj:     p.OOMScoreAdj,
-		UID:             p.User.UID,
-		GID:             p.User.GID,
-		Groups:          p.User.AdditionalGids,
-		Umask:           p.User.Umask,
-		NoNewPrivileges: p.NoNewPrivileges,
-		Cwd:             p.Cwd,
-		Args:            p.Args,
-		Env:             p.Env,
-		ApparmorProfile: p.ApparmorProfile,
-		SelinuxLabel:    p.SelinuxLabel,
-		GroupsDesc:      fmt.Sprintf("process.user.additionalGids %v", p.User.AdditionalGids),
-	}
-	if fds.Console >= 0 {
-		if b := p.ConsoleSize; b != nil {
-			plan.ConsoleSize = &[2]uint16{uint16(b.Height), uint16(b.Width)}
-		}
-	}
-	if l.Personality != nil {
-		persona, err := procattr.Persona(l.Personality)
-		if err != nil {
-			return nil, err
-		}
-		plan.Personality = &persona
-	}
-	if s := p.Scheduler; s != nil {
-		attr, err := procattr.SchedulerAttr(s)
-		if err != nil {
-			return nil, err
-		}
-		plan.Scheduler = attr
-		plan.SchedulerDesc = procattr.SchedulerField(s)
-	}
-	if io := p.IOPriority; io != nil {
-		prio, err := procattr.IOPriorityValue(io)
-		if err != nil {
-			return nil, err
-		}
-		plan.IOPriority = &prio
-		plan.IOPriorityDesc = procattr.IOPriorityField(io)
-	}
-	if mp := l.MemoryPolicy; mp != nil {
-		mode, mask, maxNode, err := procattr.MemoryPolicyArgs(mp)
-		if err != nil {
-			return nil, err
-		}
-		plan.MemoryPolicy = &nsenter.MemoryPolicy{Mode: int32(mode), Nodes: mask, MaxNode: uint64(maxNode)}
-		plan.MemoryPolicyDesc = procattr.MemoryPolicyField(mp)
-	}
-	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
-		const field = "process.execCPUAffinity.final"
-		set, err := procattr.CPUSetOf(field, a.Final)
-		if err != nil {
-			return nil, err
-		}
-		plan.CPUAffinity = set
-		plan.CPUAffinityDesc = fmt.Sprintf("%s %q", field, a.Final)
+		Process:        p.Process,
+		RootFd:         fds.Root,
+		ConsoleFd:      fds.Console,
+		FirstCloexecFd: fds.Sync,
+		FifoFd:         fds.Fifo,
+		DoneFd:         fds.Done,
 	}
 	if sc != nil {
 		var err error
@@ -101,38 +38,7 @@ func planExec(p *specs.Process, l *specs.Linux, caps *capabilities.Set, fds chil
 			return nil, err
 		}
 	}
-	rlimits, err := planRlimits(p.Rlimits)
-	if err != nil {
-		return nil, err
-	}
-	plan.Rlimits = rlimits
-	plan.Bounding, plan.Effective, plan.Permitted, plan.Inheritable, plan.Ambient, plan.CapLast, err = caps.Masks()
-	if err != nil {
-		return nil, err
-	}
 	return plan, nil
-}
-
-// planRlimits turns process.rlimits into setrlimit(2) calls: one per
-// resource, the last entry for a resource winning, as when the init sets
-// them in order.
-func planRlimits(rls []specs.POSIXRlimit) ([]nsenter.Rlimit, error) {
-	var out []nsenter.Rlimit
-	at := map[int]int{} // resource → index in out
-	for _, rl := range rls {
-		res, ok := rlimitTypes[rl.Type]
-		if !ok {
-			return nil, fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
-		}
-		r := nsenter.Rlimit{Resource: res, Soft: rl.Soft, Hard: rl.Hard}
-		if i, seen := at[res]; seen {
-			out[i] = r
-			continue
-		}
-		at[res] = len(out)
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 // planSeccomp compiles linux.seccomp for this machine (seccomp.Compile,

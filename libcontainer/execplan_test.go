@@ -7,33 +7,10 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/kan-runtime/kan/libcontainer/capabilities"
-	"github.com/kan-runtime/kan/libcontainer/nsenter"
+	"github.com/kan-runtime/kan/libcontainer/config"
 )
 
-func TestPlanRlimits(t *testing.T) {
-	got, err := planRlimits([]specs.POSIXRlimit{
-		{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 20},
-		{Type: "RLIMIT_CORE", Soft: 1, Hard: 2},
-		{Type: "RLIMIT_NOFILE", Soft: 30, Hard: 40}, // the last one wins
-	})
-	want := []nsenter.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 30, Hard: 40}, {Resource: unix.RLIMIT_CORE, Soft: 1, Hard: 2}}
-	if err != nil || len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
-		t.Fatalf("planRlimits = %v, %v; want %v", got, err, want)
-	}
-	if _, err := planRlimits([]specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}); err == nil || !strings.Contains(err.Error(), "RLIMIT_BOGUS") {
-		t.Fatalf("unknown rlimit: %v", err)
-	}
-}
-
 func TestPlanExecFields(t *testing.T) {
-	caps, err := capabilities.Parse(&specs.LinuxCapabilities{
-		Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Permitted: []string{"CAP_KILL"},
-		Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL", "CAP_CHOWN"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	oom := 5
 	p := &specs.Process{
 		Args: []string{"sh"}, Cwd: "/", OOMScoreAdj: &oom,
@@ -41,9 +18,17 @@ func TestPlanExecFields(t *testing.T) {
 		Scheduler:       &specs.Scheduler{Policy: specs.SchedBatch, Nice: 3},
 		IOPriority:      &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 4},
 		ExecCPUAffinity: &specs.CPUAffinity{Final: "0-1"},
+		Capabilities: &specs.LinuxCapabilities{
+			Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Permitted: []string{"CAP_KILL"},
+			Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL", "CAP_CHOWN"},
+		},
 	}
 	l := &specs.Linux{MemoryPolicy: &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}}
-	plan, err := planExec(p, l, caps, execFds(2, true), nil)
+	proc, err := config.NewProcess(p, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := planExec(proc, execFds(2, true), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +55,6 @@ func TestPlanExecFields(t *testing.T) {
 	plan.Env = []string{"A=b\x00c"}
 	if _, err := plan.Marshal(); err == nil {
 		t.Error("a NUL in the environment was accepted")
-	}
-	// Bad values are the same errors as the init's.
-	p.Scheduler.Policy = "SCHED_BOGUS"
-	if _, err := planExec(p, l, caps, execFds(0, false), nil); err == nil || !strings.Contains(err.Error(), "process.scheduler.policy") {
-		t.Errorf("bad policy: %v", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
@@ -21,19 +22,50 @@ import (
 )
 
 // initConfig is what kan sends `kan init` once it is in its namespaces:
-// what the Go init needs to build the rootfs and run the hooks, and the
-// plan of the process it then becomes through the applier (nsenter.Load),
-// the one the C init and the exec stage use too.
+// what the Go init needs of the container's model to build the rootfs,
+// set the names and run the hooks, and the plan of the process it then
+// becomes through the applier (nsenter.Load), the one the C init and the
+// exec stage use too. It holds only small types: encoding/json builds, on
+// the first decode into a type, decoders for every type reachable from
+// it, and the init's start-up should not pay for linux.resources.
 type initConfig struct {
-	Spec    *wireSpec `json:"spec"`
-	Bundle  string    `json:"bundle"`
-	Rootfs  string    `json:"rootfs"`
-	NoPivot bool      `json:"noPivot,omitempty"`
-	// CgroupDir is the host path of the container's cgroup.
-	CgroupDir string `json:"cgroupDir,omitempty"`
+	Rootfs *rootfs.Config `json:"rootfs"`
+	Names  names          `json:"names"`
+	Hooks  *specs.Hooks   `json:"hooks,omitempty"`
 	// Plan is the process's plan (ExecPlan.Marshal): the same bytes the
 	// C init stage reads.
 	Plan []byte `json:"plan"`
+}
+
+// rootfsConfig is what builds the rootfs of container cfg, whose cgroup
+// is cgroupDir, for either init.
+func rootfsConfig(cfg *config.Container, cgroupDir string, noPivot bool) *rootfs.Config {
+	return &rootfs.Config{
+		Rootfs: cfg.Rootfs, Readonly: cfg.Readonly, Bundle: cfg.Bundle, NoPivot: noPivot,
+		UserNS:    cfg.HasNamespace(specs.UserNamespace),
+		CgroupDir: cgroupDir,
+		CgroupNS:  namespaces.IsNew(cfg.Namespaces, specs.CgroupNamespace),
+		Terminal:  cfg.Process.Terminal,
+		Mounts:    cfg.Mounts, Devices: cfg.Devices, RootfsPropagation: cfg.RootfsPropagation,
+		MaskedPaths: cfg.MaskedPaths, ReadonlyPaths: cfg.ReadonlyPaths, MountLabel: cfg.MountLabel,
+	}
+}
+
+// names are what the init sets in the container's namespaces beside its
+// rootfs: the hostname and domainname of its UTS namespace, when it has
+// one, and the sysctls.
+type names struct {
+	Hostname   string            `json:"hostname,omitempty"`
+	Domainname string            `json:"domainname,omitempty"`
+	Sysctl     map[string]string `json:"sysctl,omitempty"`
+}
+
+func namesOf(cfg *config.Container) names {
+	n := names{Sysctl: cfg.Sysctl}
+	if cfg.HasNamespace(specs.UTSNamespace) {
+		n.Hostname, n.Domainname = cfg.Hostname, cfg.Domainname
+	}
+	return n
 }
 
 // Init is the body of `kan init`: the process that becomes the container.
@@ -77,7 +109,6 @@ func Init() {
 }
 
 func initContainer(c *initConfig, conn *syncConn) error {
-	s := c.Spec.spec()
 	// The plan is checked now; a bad one is reported to kan from C, which
 	// then exits, as every failure of the applier does.
 	proc := nsenter.Load(c.Plan)
@@ -88,36 +119,28 @@ func initContainer(c *initConfig, conn *syncConn) error {
 
 	// The rootfs is built in the container's mount namespace, new or
 	// joined (a joined one gets the container's root too, as with runc);
-	// checkSupported made sure there is one.
-	trees, err := receiveTrees(s, conn)
+	// the config's check made sure there is one.
+	rc := c.Rootfs
+	trees, err := receiveTrees(rc, conn)
 	if err != nil {
 		return err
 	}
-	rc := &rootfs.Config{
-		HostTrees: trees,
-		Spec:      s,
-		Rootfs:    c.Rootfs,
-		Bundle:    c.Bundle,
-		NoPivot:   c.NoPivot,
-		UserNS:    hasUserNS(s),
-		CgroupDir: c.CgroupDir,
-		CgroupNS:  namespaces.IsNew(s.Linux.Namespaces, specs.CgroupNamespace),
-	}
+	rc.HostTrees = trees
 	if err := rootfs.Prepare(rc); err != nil {
 		return err
 	}
-	state, err := runCreateHooks(s, conn)
+	state, err := runCreateHooks(c.Hooks, conn)
 	if err != nil {
 		return err
 	}
-	if err := rootfs.Pivot(c.Rootfs, c.NoPivot); err != nil {
+	if err := rootfs.Pivot(rc.Rootfs, rc.NoPivot); err != nil {
 		return err
 	}
 	proc.SetupTerminal()
-	if err := setNames(s); err != nil {
+	if err := c.Names.set(); err != nil {
 		return err
 	}
-	if err := rootfs.Finish(s); err != nil {
+	if err := rootfs.Finish(rc); err != nil {
 		return err
 	}
 	proc.Become()
@@ -131,10 +154,10 @@ func initContainer(c *initConfig, conn *syncConn) error {
 		os.Exit(1) // nobody will start us any more
 	}
 	fifo.Close()
-	if s.Hooks != nil {
+	if c.Hooks != nil {
 		// startContainer: in the container, before the program. A failure
 		// stops the container and is reported to start through exec.done.
-		if err := hooks.Run("startContainer", s.Hooks.StartContainer, state); err != nil {
+		if err := hooks.Run("startContainer", c.Hooks.StartContainer, state); err != nil {
 			os.NewFile(uintptr(proc.DoneFd()), "exec.done").WriteString(err.Error())
 			os.Exit(1)
 		}
@@ -144,24 +167,21 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	return nil
 }
 
-// setNames sets the hostname and domainname of the container's UTS
-// namespace and the sysctls of linux.sysctl, from a thread in the
-// container's namespaces (the sysctls of a namespace are those of the
-// writer's).
-func setNames(s *specs.Spec) error {
-	if _, ok := namespaces.Find(s.Linux.Namespaces, specs.UTSNamespace); ok {
-		if s.Hostname != "" {
-			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-				return fmt.Errorf("hostname: %w", err)
-			}
-		}
-		if s.Domainname != "" {
-			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
-				return fmt.Errorf("domainname: %w", err)
-			}
+// set sets the hostname and domainname of the container's UTS namespace
+// and the sysctls, from a thread in the container's namespaces (the
+// sysctls of a namespace are those of the writer's).
+func (n names) set() error {
+	if n.Hostname != "" {
+		if err := unix.Sethostname([]byte(n.Hostname)); err != nil {
+			return fmt.Errorf("hostname: %w", err)
 		}
 	}
-	for key, value := range s.Linux.Sysctl {
+	if n.Domainname != "" {
+		if err := unix.Setdomainname([]byte(n.Domainname)); err != nil {
+			return fmt.Errorf("domainname: %w", err)
+		}
+	}
+	for key, value := range n.Sysctl {
 		// "a.b.c" or, when a name holds dots (an interface eth0.100),
 		// "a/b/c" with the dots kept, as sysctl(8) reads keys.
 		rel := key
@@ -180,8 +200,7 @@ func setNames(s *specs.Spec) error {
 // createRuntime), then runs createContainer here: in the container's
 // namespaces, before pivot_root, so paths still resolve on the host. It
 // returns the state JSON, which startContainer hooks get too.
-func runCreateHooks(s *specs.Spec, conn *syncConn) ([]byte, error) {
-	h := s.Hooks
+func runCreateHooks(h *specs.Hooks, conn *syncConn) ([]byte, error) {
 	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 {
 		return nil, nil
 	}
@@ -203,10 +222,10 @@ func runCreateHooks(s *specs.Spec, conn *syncConn) ([]byte, error) {
 
 // receiveTrees asks kan for the mounts of the config only kan can make
 // (rootfs.FromHost), and returns them by mount index.
-func receiveTrees(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
+func receiveTrees(rc *rootfs.Config, conn *syncConn) (map[int]*os.File, error) {
 	var idx []int
-	for i, m := range s.Mounts {
-		if rootfs.FromHost(m, hasUserNS(s)) {
+	for i, m := range rc.Mounts {
+		if rootfs.FromHost(m, rc.UserNS) {
 			idx = append(idx, i)
 		}
 	}
@@ -225,18 +244,4 @@ func receiveTrees(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
 		out[i] = files[j]
 	}
 	return out, nil
-}
-
-func hasUserNS(s *specs.Spec) bool {
-	_, ok := namespaces.Find(s.Linux.Namespaces, specs.UserNamespace)
-	return ok
-}
-
-var rlimitTypes = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }

@@ -9,11 +9,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/kan-runtime/kan/libcontainer/capabilities"
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/osthread"
 	"github.com/kan-runtime/kan/libcontainer/rootfs"
+	"github.com/kan-runtime/kan/libcontainer/seccomp"
 )
 
 // A container's init need not run Go. When kan's clone made all of the
@@ -36,25 +37,25 @@ import (
 // pages are charged to the cgroup of whoever writes them, and an image's
 // directory must count against the container's memory, not kan's.
 
-// initOutside says whether the init of a container with config s can be
-// the C init stage, its rootfs built from outside.
-func initOutside(s *specs.Spec, plan *namespaces.Plan, noPivot bool) bool {
-	return needsGoInit(s, plan, noPivot) == ""
+// initOutside says whether the init of container cfg can be the C init
+// stage, its rootfs built from outside.
+func initOutside(cfg *config.Container, plan *namespaces.Plan, noPivot bool) bool {
+	return needsGoInit(cfg, plan, noPivot) == ""
 }
 
-// needsGoInit says why the init of a container with config s must be the
-// Go init, or "" when it need not.
-func needsGoInit(s *specs.Spec, plan *namespaces.Plan, noPivot bool) string {
+// needsGoInit says why the init of container cfg must be the Go init, or
+// "" when it need not.
+func needsGoInit(cfg *config.Container, plan *namespaces.Plan, noPivot bool) string {
 	if _, byClone := plan.CloneFlags(); !byClone {
 		return "a namespace is joined, or is a user or time namespace (clone alone cannot make it)"
 	}
 	if noPivot {
 		return "--no-pivot (chroot changes only the caller)"
 	}
-	if h := s.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+	if cfg.CreateHooks() {
 		return "hooks run during create"
 	}
-	for i, m := range s.Mounts {
+	for i, m := range cfg.Mounts {
 		if rootfs.IsIDMapped(m) {
 			return fmt.Sprintf("mounts[%d] is idmapped (needs the container's user namespace)", i)
 		}
@@ -67,12 +68,12 @@ func needsGoInit(s *specs.Spec, plan *namespaces.Plan, noPivot bool) string {
 
 // planInit makes the plan of the init's process, for either init:
 // `kan exec`'s, with the init's fds (see startInit) and keyring.
-func planInit(o CreateOptions, caps *capabilities.Set, sc *seccompSource) ([]byte, error) {
+func planInit(o CreateOptions, sc *seccompSource) (plan []byte, listener bool, err error) {
 	// The init has no root fd: pivot_root moves its root with kan's
 	// thread's (or the Go init's own).
-	ep, err := planExec(o.Spec.Process, o.Spec.Linux, caps, initFds(o.PreserveFds, o.ConsoleSocket != nil), sc)
+	ep, err := planExec(o.Config.Process, initFds(o.PreserveFds, o.ConsoleSocket != nil), sc)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ep.Init = true
 	if !o.NoNewKeyring {
@@ -80,18 +81,19 @@ func planInit(o CreateOptions, caps *capabilities.Set, sc *seccompSource) ([]byt
 		// see or use the keys of kan's session.
 		ep.Keyring = "_ses." + o.ID
 	}
-	return ep.Marshal()
+	plan, err = ep.Marshal()
+	return plan, ep.SeccompFlags&seccomp.FlagNewListener != 0, err
 }
 
 // buildOutside sends the init its plan, builds the rootfs from a thread
 // in the container's namespaces, and lets the init become the process;
 // it returns once the init is ready for start.
-func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *rootfs.Config, terminal bool) error {
+func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *rootfs.Config, n names) error {
 	if _, err := p.conn.f.Write(wirePlan); err != nil {
 		return p.opFailed(err)
 	}
 	// The thread enters the container: it is thrown away afterwards.
-	if err := osthread.Isolated(func() error { return p.buildRootfs(cloneFlags, rc, terminal) }); err != nil {
+	if err := osthread.Isolated(func() error { return p.buildRootfs(cloneFlags, rc, n) }); err != nil {
 		return err
 	}
 	if err := p.request(nsenter.OpRun, 0, nil, nil); err != nil {
@@ -107,7 +109,7 @@ func (p *initProcess) buildOutside(wirePlan []byte, cloneFlags uintptr, rc *root
 // root of the host: what runs here from then on makes system calls only,
 // and must load nothing lazily (time zones, user databases, plugins)
 // that would be read from the container's files.
-func (p *initProcess) buildRootfs(cloneFlags uintptr, rc *rootfs.Config, terminal bool) error {
+func (p *initProcess) buildRootfs(cloneFlags uintptr, rc *rootfs.Config, n names) error {
 	// setns into a mount namespace needs a thread that shares no root or
 	// working directory with others; the umask then is this thread's.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
@@ -127,15 +129,15 @@ func (p *initProcess) buildRootfs(cloneFlags uintptr, rc *rootfs.Config, termina
 	if err := rootfs.Pivot(rc.Rootfs, false); err != nil {
 		return err
 	}
-	if terminal {
+	if rc.Terminal {
 		if err := p.op(nsenter.OpTerminal, 0, nil, nil); err != nil {
 			return err
 		}
 	}
-	if err := setNames(rc.Spec); err != nil {
+	if err := n.set(); err != nil {
 		return err
 	}
-	return rootfs.Finish(rc.Spec)
+	return rootfs.Finish(rc)
 }
 
 // enterNamespaces moves this thread into the init's namespaces of the

@@ -6,6 +6,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/spec"
 )
@@ -53,7 +54,8 @@ func TestInitOutside(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer plan.Close()
-			if got := initOutside(s, plan, c.noPivot); got != c.want {
+			cfg := &config.Container{Namespaces: s.Linux.Namespaces, Hooks: s.Hooks, Mounts: s.Mounts}
+			if got := initOutside(cfg, plan, c.noPivot); got != c.want {
 				t.Errorf("initOutside = %v, want %v", got, c.want)
 			}
 		})

@@ -15,11 +15,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/console"
 	"github.com/kan-runtime/kan/libcontainer/exeseal"
 	"github.com/kan-runtime/kan/libcontainer/namespaces"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
-	"github.com/kan-runtime/kan/libcontainer/procattr"
 )
 
 // childFds is where the process startInit starts — a container's init, or
@@ -121,7 +121,7 @@ func (p *initProcess) passSeccompFd() error {
 // init, nsenter.StageExec the exec stage (C) of a process `kan exec`
 // adds, nsenter.StageInit the init stage (C) of an init whose rootfs kan
 // builds from outside (outside.go).
-func startInit(exe *sealedExe, plan *namespaces.Plan, s *specs.Spec, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File, stage string) (*initProcess, error) {
+func startInit(exe *sealedExe, plan *namespaces.Plan, proc *config.Process, timeOffsets map[string]specs.LinuxTimeOffset, cgroupFd int, fifos []*os.File, preserveFds int, console *os.File, stage string) (*initProcess, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sync socket: %w", err)
@@ -163,8 +163,8 @@ func startInit(exe *sealedExe, plan *namespaces.Plan, s *specs.Spec, cgroupFd in
 			"GOMAXPROCS=1",
 		)
 	}
-	if s.Linux.TimeOffsets != nil {
-		env = append(env, nsenter.EnvTimeOffsets+"="+timeOffsets(s.Linux.TimeOffsets))
+	if timeOffsets != nil {
+		env = append(env, nsenter.EnvTimeOffsets+"="+timeOffsetsEnv(timeOffsets))
 	}
 	extra = append(extra, plan.Files()...)
 
@@ -187,7 +187,7 @@ func startInit(exe *sealedExe, plan *namespaces.Plan, s *specs.Spec, cgroupFd in
 		// root: no working directory of the init stays in the old one.
 		cmd.Dir = "/"
 	}
-	if err := startOnCPUs(cmd, s.Process.ExecCPUAffinity); err != nil {
+	if err := startOnCPUs(cmd, proc.InitialCPUs); err != nil {
 		parentSock.Close()
 		return nil, fmt.Errorf("start kan init: %w", err)
 	}
@@ -219,8 +219,8 @@ func (e *sealedExe) Close() {
 // startOnCPUs starts cmd from a thread pinned to the CPUs of
 // process.execCPUAffinity.initial, so that the init inherits them until it
 // sets the final ones; kan's thread gets its own back.
-func startOnCPUs(cmd *exec.Cmd, a *specs.CPUAffinity) error {
-	if a == nil || a.Initial == "" {
+func startOnCPUs(cmd *exec.Cmd, cpus *unix.CPUSet) error {
+	if cpus == nil {
 		return cmd.Start()
 	}
 	runtime.LockOSThread()
@@ -229,8 +229,8 @@ func startOnCPUs(cmd *exec.Cmd, a *specs.CPUAffinity) error {
 	if err := unix.SchedGetaffinity(0, &old); err != nil {
 		return err
 	}
-	if err := procattr.CPUAffinity("process.execCPUAffinity.initial", a.Initial); err != nil {
-		return err
+	if err := unix.SchedSetaffinity(0, cpus); err != nil {
+		return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 	}
 	defer unix.SchedSetaffinity(0, &old)
 	return cmd.Start()
@@ -247,7 +247,7 @@ func emptyDir(root string) string {
 	return dir
 }
 
-func timeOffsets(offsets map[string]specs.LinuxTimeOffset) string {
+func timeOffsetsEnv(offsets map[string]specs.LinuxTimeOffset) string {
 	var b strings.Builder
 	for clock, off := range offsets {
 		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
@@ -258,7 +258,10 @@ func timeOffsets(offsets map[string]specs.LinuxTimeOffset) string {
 // waitPid runs the nsenter stage's side of the protocol: it writes the id
 // maps when asked and returns the pid of the process that will run the
 // container.
-func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
+//
+// cfg is the container whose init this is; nil for a process exec adds,
+// which makes no user namespace.
+func (p *initProcess) waitPid(cfg *config.Container) (int, error) {
 	for {
 		m, err := p.conn.recv()
 		if err != nil {
@@ -266,7 +269,10 @@ func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
 		}
 		switch m.Type {
 		case msgUserns:
-			if err := writeIDMaps(p.cmd.Process.Pid, s.Linux); err != nil {
+			if cfg == nil {
+				return 0, errors.New("unexpected request for id maps from kan exec")
+			}
+			if err := writeIDMaps(p.cmd.Process.Pid, cfg); err != nil {
 				return 0, err
 			}
 			if err := p.conn.send(message{Type: msgUsernsDone}); err != nil {
@@ -363,7 +369,7 @@ func (p *initProcess) kill() {
 	p.conn.Close()
 }
 
-func writeIDMaps(pid int, l *specs.Linux) error {
+func writeIDMaps(pid int, l *config.Container) error {
 	format := func(ms []specs.LinuxIDMapping) []byte {
 		var b strings.Builder
 		for _, m := range ms {

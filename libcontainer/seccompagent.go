@@ -7,6 +7,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/console"
 )
 
@@ -22,12 +23,15 @@ type seccompListener struct {
 	state    func(pid int) specs.State
 }
 
-// newSeccompListener is the listener of profile, nil when it has none.
-func newSeccompListener(profile *specs.LinuxSeccomp, state func(pid int) specs.State) *seccompListener {
-	if profile == nil || profile.ListenerPath == "" {
-		return nil
+// newSeccompListener is the listener of filter sc, one that notifies
+// (SCMP_ACT_NOTIFY): linux.seccomp.listenerPath, which the config's check
+// made sure is set.
+func newSeccompListener(sc *config.Seccomp, state func(pid int) specs.State) (*seccompListener, error) {
+	profile, err := sc.Profile()
+	if err != nil {
+		return nil, err
 	}
-	return &seccompListener{path: profile.ListenerPath, metadata: profile.ListenerMetadata, state: state}
+	return &seccompListener{path: profile.ListenerPath, metadata: profile.ListenerMetadata, state: state}, nil
 }
 
 // send gives the agent fd, the listener of the process pid.

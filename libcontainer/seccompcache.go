@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,20 +13,19 @@ import (
 	"slices"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/seccomp"
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
-// seccompSource is a config's linux.seccomp as create and exec have it:
-// the JSON as read, and the profile, decoded only when the cache has no
+// seccompSource is a container's linux.seccomp as create and exec compile
+// it: its JSON, and the profile, decoded only when the cache has no
 // filter for that JSON.
 type seccompSource struct {
-	root    string          // kan's --root, which holds the cache
-	raw     json.RawMessage // linux.seccomp as read
-	profile func() (*specs.LinuxSeccomp, error)
+	root string // kan's --root, which holds the cache
+	*config.Seccomp
 }
 
 // seccompCacheDir, under the root, holds compiled filters by a hash of
@@ -51,7 +49,7 @@ func (src *seccompSource) compile() (*seccomp.Filter, error) {
 			return f, nil
 		}
 	}
-	profile, err := src.profile()
+	profile, err := src.Profile()
 	if err != nil {
 		return nil, err
 	}
@@ -70,12 +68,12 @@ func (src *seccompSource) compile() (*seccomp.Filter, error) {
 // another way.
 func (src *seccompSource) key() string {
 	var st unix.Stat_t
-	if len(src.raw) == 0 || unix.Stat("/proc/self/exe", &st) != nil {
+	if len(src.JSON) == 0 || unix.Stat("/proc/self/exe", &st) != nil {
 		return ""
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%d:%d:%d:%d.%d\n%s\n", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, strings.Join(seccomp.Native().Names(), ","))
-	h.Write(src.raw)
+	h.Write(src.JSON)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,77 +91,6 @@ const (
 	msgOK          = "ok"           // init stage → kan: request done
 	msgError       = "error"        // init → kan: failed, with the reason
 )
-
-// wireSpec is the part of a config that `kan init` uses, as kan sends it.
-// encoding/json builds, on the first decode into a type, encoders for every
-// type reachable from it: for specs.Spec that is all of linux.resources,
-// seccomp and the other platforms, about a millisecond of the init's
-// start-up spent on types it never reads. So the init gets its own smaller
-// types, and builds a specs.Spec from them.
-type wireSpec struct {
-	Process    *specs.Process `json:"process,omitempty"`
-	Root       *specs.Root    `json:"root,omitempty"`
-	Hostname   string         `json:"hostname,omitempty"`
-	Domainname string         `json:"domainname,omitempty"`
-	Mounts     []specs.Mount  `json:"mounts,omitempty"`
-	Hooks      *specs.Hooks   `json:"hooks,omitempty"`
-	Linux      *wireLinux     `json:"linux,omitempty"`
-}
-
-// wireLinux is specs.Linux without what only kan itself acts on: the
-// cgroup and its resources, netDevices, intelRdt, seccomp.
-type wireLinux struct {
-	UIDMappings       []specs.LinuxIDMapping           `json:"uidMappings,omitempty"`
-	GIDMappings       []specs.LinuxIDMapping           `json:"gidMappings,omitempty"`
-	Sysctl            map[string]string                `json:"sysctl,omitempty"`
-	Namespaces        []specs.LinuxNamespace           `json:"namespaces,omitempty"`
-	Devices           []specs.LinuxDevice              `json:"devices,omitempty"`
-	RootfsPropagation string                           `json:"rootfsPropagation,omitempty"`
-	MaskedPaths       []string                         `json:"maskedPaths,omitempty"`
-	ReadonlyPaths     []string                         `json:"readonlyPaths,omitempty"`
-	MountLabel        string                           `json:"mountLabel,omitempty"`
-	Personality       *specs.LinuxPersonality          `json:"personality,omitempty"`
-	MemoryPolicy      *specs.LinuxMemoryPolicy         `json:"memoryPolicy,omitempty"`
-	TimeOffsets       map[string]specs.LinuxTimeOffset `json:"timeOffsets,omitempty"`
-}
-
-func toWire(s *specs.Spec) *wireSpec {
-	return &wireSpec{
-		Process: s.Process, Root: s.Root, Hostname: s.Hostname, Domainname: s.Domainname,
-		Mounts: s.Mounts, Hooks: s.Hooks, Linux: toWireLinux(s.Linux),
-	}
-}
-
-func toWireLinux(l *specs.Linux) *wireLinux {
-	if l == nil {
-		return nil
-	}
-	return &wireLinux{
-		UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings, Sysctl: l.Sysctl,
-		Namespaces: l.Namespaces, Devices: l.Devices, RootfsPropagation: l.RootfsPropagation,
-		MaskedPaths: l.MaskedPaths, ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel,
-		Personality: l.Personality, MemoryPolicy: l.MemoryPolicy, TimeOffsets: l.TimeOffsets,
-	}
-}
-
-func (w *wireSpec) spec() *specs.Spec {
-	return &specs.Spec{
-		Process: w.Process, Root: w.Root, Hostname: w.Hostname, Domainname: w.Domainname,
-		Mounts: w.Mounts, Hooks: w.Hooks, Linux: w.Linux.linux(),
-	}
-}
-
-func (w *wireLinux) linux() *specs.Linux {
-	if w == nil {
-		return nil
-	}
-	return &specs.Linux{
-		UIDMappings: w.UIDMappings, GIDMappings: w.GIDMappings, Sysctl: w.Sysctl,
-		Namespaces: w.Namespaces, Devices: w.Devices, RootfsPropagation: w.RootfsPropagation,
-		MaskedPaths: w.MaskedPaths, ReadonlyPaths: w.ReadonlyPaths, MountLabel: w.MountLabel,
-		Personality: w.Personality, MemoryPolicy: w.MemoryPolicy, TimeOffsets: w.TimeOffsets,
-	}
-}
 
 type syncConn struct {
 	f *os.File

@@ -7,78 +7,79 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"slices"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/config"
+	"github.com/kan-runtime/kan/libcontainer/rootfs"
 )
 
-// TestWireSpecCarriesEveryField: every field of specs.Spec and specs.Linux
-// either reaches the init or is one kan acts on itself. A field added to
-// runtime-spec fails here until it is sorted into one or the other.
-func TestWireSpecCarriesEveryField(t *testing.T) {
-	kanOnly := map[string][]string{
-		"Spec":  {"Version", "Annotations", "Solaris", "Windows", "VM", "ZOS", "FreeBSD"},
-		"Linux": {"Resources", "CgroupsPath", "NetDevices", "Seccomp", "IntelRdt"},
+// TestInitConfigCarriesEveryField: every field of kan's model of a
+// container either reaches the Go init (initConfig) or is one kan acts on
+// itself, for either init. A field added to the model fails here until it
+// is sorted into one or the other.
+func TestInitConfigCarriesEveryField(t *testing.T) {
+	kanOnly := map[string]string{
+		"Annotations": "the state", "Process": "the plan", "UIDMappings": "kan writes the id maps",
+		"GIDMappings": "kan writes the id maps", "TimeOffsets": "the nsenter stage, from the environment",
+		"CgroupsPath": "kan makes the cgroup", "Resources": "kan sets them", "NetDevices": "kan moves them",
+		"Seccomp": "the plan", "Record": "the state", "Namespaces": "kan's clone and the nsenter stage",
 	}
-	check := func(name string, full, wire reflect.Type) {
-		for i := 0; i < full.NumField(); i++ {
-			f := full.Field(i).Name
-			_, carried := wire.FieldByName(f)
-			if !carried && !slices.Contains(kanOnly[name], f) {
-				t.Errorf("%s.%s neither reaches the init nor is listed as kan's own", name, f)
-			}
+	reaches := map[string]bool{}
+	for _, typ := range []reflect.Type{reflect.TypeOf(rootfs.Config{}), reflect.TypeOf(names{}), reflect.TypeOf(initConfig{})} {
+		for i := 0; i < typ.NumField(); i++ {
+			reaches[typ.Field(i).Name] = true
 		}
 	}
-	check("Spec", reflect.TypeOf(specs.Spec{}), reflect.TypeOf(wireSpec{}))
-	check("Linux", reflect.TypeOf(specs.Linux{}), reflect.TypeOf(wireLinux{}))
+	model := reflect.TypeOf(config.Container{})
+	for i := 0; i < model.NumField(); i++ {
+		f := model.Field(i).Name
+		if _, ok := kanOnly[f]; !ok && !reaches[f] {
+			t.Errorf("config.Container.%s neither reaches the init nor is listed as kan's own", f)
+		}
+	}
 }
 
-// TestWireSpecRoundTrip: what the init rebuilds equals the config, less
-// the fields it does not get.
-func TestWireSpecRoundTrip(t *testing.T) {
-	umask := uint32(0o27)
-	s := &specs.Spec{
-		Version:    "1.3.0",
-		Process:    &specs.Process{Args: []string{"/bin/true"}, Cwd: "/", User: specs.User{UID: 1, Umask: &umask}},
-		Root:       &specs.Root{Path: "rootfs", Readonly: true},
-		Hostname:   "h",
-		Domainname: "d",
-		Mounts:     []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}},
-		Hooks:      &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}},
-		Linux: &specs.Linux{
-			UIDMappings:       []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
-			GIDMappings:       []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
-			Sysctl:            map[string]string{"net.ipv4.ip_forward": "1"},
-			Namespaces:        []specs.LinuxNamespace{{Type: specs.PIDNamespace}},
-			Devices:           []specs.LinuxDevice{{Path: "/dev/x", Type: "c", Major: 1, Minor: 3}},
-			RootfsPropagation: "slave",
-			MaskedPaths:       []string{"/proc/kcore"},
-			ReadonlyPaths:     []string{"/proc/sys"},
-			MountLabel:        "l",
-			Personality:       &specs.LinuxPersonality{Domain: specs.PerLinux32},
-			MemoryPolicy:      &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"},
-			TimeOffsets:       map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}},
-			Resources:         &specs.LinuxResources{},
-			CgroupsPath:       "/x",
-		},
+// TestInitConfigRoundTrip: what the Go init decodes is what kan built the
+// rootfs from for the C init (rootfsConfig), with the names and hooks.
+func TestInitConfigRoundTrip(t *testing.T) {
+	cfg := &config.Container{
+		Bundle: "/b", Rootfs: "/b/rootfs", Readonly: true, Hostname: "h", Domainname: "d",
+		Mounts:  []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}},
+		Hooks:   &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}},
+		Process: &config.Process{Terminal: true},
+		Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace},
+			{Type: specs.UserNamespace}, {Type: specs.CgroupNamespace}},
+		Sysctl:            map[string]string{"net.ipv4.ip_forward": "1"},
+		Devices:           []specs.LinuxDevice{{Path: "/dev/x", Type: "c", Major: 1, Minor: 3}},
+		RootfsPropagation: "slave",
+		MaskedPaths:       []string{"/proc/kcore"},
+		ReadonlyPaths:     []string{"/proc/sys"},
+		MountLabel:        "l",
 	}
-	data, err := json.Marshal(toWire(s))
+	ic := &initConfig{Rootfs: rootfsConfig(cfg, "/sys/fs/cgroup/x", true), Names: namesOf(cfg), Hooks: cfg.Hooks, Plan: []byte{1, 2}}
+	data, err := json.Marshal(ic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var w wireSpec
-	if err := json.Unmarshal(data, &w); err != nil {
+	var got initConfig
+	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := *s
-	want.Version = ""
-	l := *s.Linux
-	l.Resources, l.CgroupsPath = nil, ""
-	want.Linux = &l
-	if got := w.spec(); !reflect.DeepEqual(got, &want) {
-		t.Fatalf("round trip:\n got %+v\nwant %+v", got, &want)
+	if !reflect.DeepEqual(&got, ic) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", &got, ic)
+	}
+	rc := got.Rootfs
+	if !rc.UserNS || !rc.CgroupNS || !rc.NoPivot || !rc.Terminal || !rc.Readonly || got.Names.Hostname != "h" {
+		t.Errorf("derived fields: %+v, names %+v", rc, got.Names)
+	}
+	// Without a UTS namespace of its own, the names are not the init's
+	// to set.
+	cfg.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+	if n := namesOf(cfg); n.Hostname != "" || n.Domainname != "" || n.Sysctl == nil {
+		t.Errorf("names without a UTS namespace: %+v", n)
 	}
 }
 

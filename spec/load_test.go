@@ -189,7 +189,6 @@ func TestLoadErrors(t *testing.T) {
 	f.Close()
 
 	badJSON := writeBundle(t, []byte("{\n\"ociVersion\": 1\n}"))
-	invalid := writeBundle(t, []byte(`{"ociVersion": "1.0.0", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "relative"}, "linux": {}}`))
 
 	tests := []struct {
 		name     string
@@ -205,7 +204,6 @@ func TestLoadErrors(t *testing.T) {
 		{"config.json is a device", device, []string{filepath.Join(device, "config.json"), "not a regular file (a character device)"}, false},
 		{"config.json too large", huge, []string{"4194305 bytes", "limit of 4194304 bytes"}, false},
 		{"invalid JSON", badJSON, []string{filepath.Join(badJSON, "config.json") + `: field "ociVersion": cannot use number 1 as string`}, false},
-		{"invalid config", invalid, []string{filepath.Join(invalid, "config.json") + `: process.cwd: "relative" is not an absolute path`}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

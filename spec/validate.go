@@ -82,12 +82,14 @@ func checkRoot(s *specs.Spec) error {
 	return nil
 }
 
-// rlimits are the resource limits setrlimit(2) knows on Linux.
-var rlimits = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
-	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
-	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
-	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
+// Rlimits are the resource limits setrlimit(2) knows on Linux, by name.
+var Rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
 // knownCapabilities holds the names ("CAP_CHOWN", ...) of the capabilities
@@ -102,10 +104,14 @@ var knownCapabilities = sync.OnceValue(func() map[string]bool {
 })
 
 func checkProcess(s *specs.Spec) error {
-	p := s.Process
-	if p == nil {
+	if s.Process == nil {
 		return errors.New("process: missing; kan creates containers to run a process")
 	}
+	return CheckProcess(s.Process)
+}
+
+// CheckProcess checks a process, a config's or one `kan exec` adds.
+func CheckProcess(p *specs.Process) error {
 	if len(p.Args) == 0 {
 		return errors.New("process.args: empty; kan needs a program to run")
 	}
@@ -168,10 +174,11 @@ func checkProcess(s *specs.Spec) error {
 }
 
 func checkRlimits(list []specs.POSIXRlimit) error {
+	known := func(name string) bool { _, ok := Rlimits[name]; return ok }
 	seen := map[string]bool{}
 	for i, rl := range list {
 		switch {
-		case !rlimits[rl.Type]:
+		case !known(rl.Type):
 			return fmt.Errorf("process.rlimits[%d].type: unknown resource limit %q", i, rl.Type)
 		case rl.Soft > rl.Hard:
 			return fmt.Errorf("process.rlimits[%d]: %s soft limit %d is above the hard limit %d", i, rl.Type, rl.Soft, rl.Hard)

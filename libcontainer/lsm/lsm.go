@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // AppArmorEnabled tells whether the host kernel runs AppArmor.
@@ -39,11 +38,6 @@ func Check(apparmorProfile, selinuxLabel, mountLabel string) error {
 		return fmt.Errorf("linux.mountLabel %q: SELinux is not enabled on this host", mountLabel)
 	}
 	return nil
-}
-
-// CheckSpec is Check for a whole config.
-func CheckSpec(s *specs.Spec) error {
-	return Check(s.Process.ApparmorProfile, s.Process.SelinuxLabel, s.Linux.MountLabel)
 }
 
 // MountData adds the SELinux context option for label to the data of a

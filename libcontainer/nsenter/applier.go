@@ -10,9 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Process is the plan of a container's process in the hands of the one
+// Applier is the plan of a container's process in the hands of the one
 // applier, the C of laststage.c: the exec stage and the C init call it
-// directly, the Go init through Process, so that "become the container's
+// directly, the Go init through Applier, so that "become the container's
 // process" is written once. Each method runs on the calling thread, which
 // must be locked (runtime.LockOSThread) and is the one that executes the
 // program: credentials, capabilities and no_new_privs belong to a thread.
@@ -20,7 +20,7 @@ import (
 // A failure does not return: the applier reports it to kan on the sync
 // socket (before ready) or in exec.done (after, see Run) and exits, as the
 // other two callers do.
-type Process struct {
+type Applier struct {
 	plan    *C.struct_kan_plan
 	proc    *C.struct_kan_process
 	program *C.char
@@ -28,8 +28,8 @@ type Process struct {
 
 // Load checks and unpacks plan (ExecPlan.Marshal's bytes). The memory is
 // C's and lives until the program is executed.
-func Load(plan []byte) *Process {
-	p := &Process{
+func Load(plan []byte) *Applier {
+	p := &Applier{
 		plan: (*C.struct_kan_plan)(C.calloc(1, C.sizeof_struct_kan_plan)),
 		proc: (*C.struct_kan_process)(C.calloc(1, C.sizeof_struct_kan_process)),
 	}
@@ -41,11 +41,11 @@ func Load(plan []byte) *Process {
 
 // JoinKeyring joins the session keyring of the container's own that the
 // plan names, if any.
-func (p *Process) JoinKeyring() { C.kan_join_keyring(p.plan, p.proc) }
+func (p *Applier) JoinKeyring() { C.kan_join_keyring(p.plan, p.proc) }
 
 // SetupTerminal makes the terminal, if the plan has one, and binds it to
 // /dev/console.
-func (p *Process) SetupTerminal() {
+func (p *Applier) SetupTerminal() {
 	if p.plan.console_fd >= 0 {
 		C.kan_setup_terminal(p.plan, 1)
 	}
@@ -53,20 +53,20 @@ func (p *Process) SetupTerminal() {
 
 // Become makes this thread the plan's process, up to its LSM labels, and
 // looks the program up in the container's PATH.
-func (p *Process) Become() {
+func (p *Applier) Become() {
 	var program *C.char
 	C.kan_become(p.plan, p.proc, &program)
 	p.program = program
 }
 
 // FifoFd and DoneFd are the init's exec.fifo and exec.done.
-func (p *Process) FifoFd() int { return int(p.plan.fifo_fd) }
-func (p *Process) DoneFd() int { return int(p.plan.done_fd) }
+func (p *Applier) FifoFd() int { return int(p.plan.fifo_fd) }
+func (p *Applier) DoneFd() int { return int(p.plan.done_fd) }
 
 // Run executes the program, after setting the rlimits. From now on a
 // failure is written to exec.done, for kan start to report. It does not
 // return.
-func (p *Process) Run() {
+func (p *Applier) Run() {
 	if p.plan.init != 0 { // only an init's plan has an exec.done
 		C.kan_done_fd = p.plan.done_fd
 	}
@@ -76,7 +76,7 @@ func (p *Process) Run() {
 // unpacked is the plan's variable part as Load unpacked it: the groups,
 // the seccomp instructions, and the strings in their order (see
 // laststage.h). For the tests of the plan reader.
-func (p *Process) unpacked() (groups []uint32, filter []unix.SockFilter, strs []string) {
+func (p *Applier) unpacked() (groups []uint32, filter []unix.SockFilter, strs []string) {
 	if n := p.plan.ngroups; n > 0 {
 		groups = append(groups, unsafe.Slice((*uint32)(unsafe.Pointer(p.proc.groups)), n)...)
 	}

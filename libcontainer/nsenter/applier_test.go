@@ -209,15 +209,17 @@ func runChild(t *testing.T, mode string, plan []byte, attr *syscall.SysProcAttr)
 // validPlan is a plan that Load takes, for the cases to spoil.
 func validPlan() ExecPlan {
 	return ExecPlan{
+		Process: Process{
+			Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}},
+			UID:     1000, GID: 1000, Groups: []uint32{1001, 1002},
+			Cwd: "/", Args: []string{"sh", "-c", "true"}, Env: []string{"PATH=/usr/bin:/bin", "A=b"},
+			ApparmorProfile: "", SelinuxLabel: "system_u:system_r:container_t:s0",
+			SchedulerDesc: "process.scheduler", IOPriorityDesc: "process.ioPriority", MemoryPolicyDesc: "linux.memoryPolicy",
+			CPUAffinityDesc: "process.execCPUAffinity", GroupsDesc: "process.user.additionalGids [1001 1002]",
+		},
 		RootFd: -1, ConsoleFd: -1, FirstCloexecFd: childSyncFd,
-		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}},
-		UID:     1000, GID: 1000, Groups: []uint32{1001, 1002},
 		Seccomp: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0x7fff0000}, {Code: unix.BPF_RET | unix.BPF_K}},
-		Cwd:     "/", Args: []string{"sh", "-c", "true"}, Env: []string{"PATH=/usr/bin:/bin", "A=b"},
-		ApparmorProfile: "", SelinuxLabel: "system_u:system_r:container_t:s0",
-		SchedulerDesc: "process.scheduler", IOPriorityDesc: "process.ioPriority", MemoryPolicyDesc: "linux.memoryPolicy",
-		CPUAffinityDesc: "process.execCPUAffinity", GroupsDesc: "process.user.additionalGids [1001 1002]",
-		Init: true, FifoFd: childFifoFd, DoneFd: childDoneFd, Keyring: "_ses.seam",
+		Init:    true, FifoFd: childFifoFd, DoneFd: childDoneFd, Keyring: "_ses.seam",
 	}
 }
 
@@ -361,10 +363,12 @@ func rootPlan(t *testing.T) ExecPlan {
 		t.Fatal(err)
 	}
 	return ExecPlan{
+		Process: Process{
+			CapLast: last, Bounding: all, Effective: all, Permitted: all, Inheritable: all,
+			Cwd: "/", Args: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"},
+			SchedulerDesc: "process.scheduler {policy SCHED_BOGUS}", GroupsDesc: "process.user.additionalGids [0]",
+		},
 		RootFd: -1, ConsoleFd: -1, FirstCloexecFd: childSyncFd,
-		CapLast: last, Bounding: all, Effective: all, Permitted: all, Inheritable: all,
-		Cwd: "/", Args: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"},
-		SchedulerDesc: "process.scheduler {policy SCHED_BOGUS}", GroupsDesc: "process.user.additionalGids [0]",
 		Init: true, FifoFd: childFifoFd, DoneFd: childDoneFd,
 	}
 }
@@ -398,21 +402,24 @@ func TestBecome(t *testing.T) {
 	const kill, bind, chown = 1 << unix.CAP_KILL, 1 << unix.CAP_NET_BIND_SERVICE, 1 << unix.CAP_CHOWN
 	umask, oom, personality := uint32(0o027), 500, uint64(0x0040000) // ADDR_NO_RANDOMIZE
 	p := ExecPlan{
+		Process: Process{
+			OOMScoreAdj: &oom, Personality: &personality,
+			Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}},
+			UID:     1000, GID: 1000, Groups: []uint32{1001, 1002}, Umask: &umask,
+			CapLast: capLast(t), Bounding: kill | bind | chown,
+			Effective: kill | bind, Permitted: kill | bind, Inheritable: kill | bind, Ambient: kill | bind,
+			NoNewPrivileges: true,
+			Cwd:             dir,
+			Args: []string{"sh", "-c", "id -u; id -g; id -G; umask; ulimit -n; ulimit -Hn; pwd; " +
+				"cat /proc/self/oom_score_adj /proc/self/personality; " +
+				"grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; " +
+				"mkdir d 2>&1 || true"},
+			Env:        []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"},
+			GroupsDesc: "process.user.additionalGids [1001 1002]",
+		},
 		RootFd: -1, ConsoleFd: -1, FirstCloexecFd: childSyncFd,
-		OOMScoreAdj: &oom, Personality: &personality,
-		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 512, Hard: 1024}},
-		UID:     1000, GID: 1000, Groups: []uint32{1001, 1002}, Umask: &umask,
-		CapLast: capLast(t), Bounding: kill | bind | chown,
-		Effective: kill | bind, Permitted: kill | bind, Inheritable: kill | bind, Ambient: kill | bind,
-		NoNewPrivileges: true, Seccomp: filter.Program, SeccompFlags: filter.Flags,
-		Cwd: dir,
-		Args: []string{"sh", "-c", "id -u; id -g; id -G; umask; ulimit -n; ulimit -Hn; pwd; " +
-			"cat /proc/self/oom_score_adj /proc/self/personality; " +
-			"grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; " +
-			"mkdir d 2>&1 || true"},
-		Env:        []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"},
-		GroupsDesc: "process.user.additionalGids [1001 1002]",
-		Init:       true, FifoFd: childFifoFd, DoneFd: childDoneFd,
+		Seccomp: filter.Program, SeccompFlags: filter.Flags,
+		Init: true, FifoFd: childFifoFd, DoneFd: childDoneFd,
 	}
 	r := runChild(t, seamRun, marshal(t, p), nil)
 	if r.status != 0 || len(r.lines) != 0 || r.done != "" {

@@ -23,15 +23,14 @@ const (
 	StageInit = "init"
 )
 
-// ExecPlan is everything the exec stage applies: what `kan exec` made of
-// the process's config, as numbers. The stage itself looks up only what
-// must be seen from inside the container: the user's home in its
-// /etc/passwd and the program in its PATH.
-type ExecPlan struct {
-	RootFd         int // the container's root, to chroot to
-	ConsoleFd      int // -1: no terminal
-	ConsoleSize    *[2]uint16
-	FirstCloexecFd int // every fd from here up closes on exec
+// Process is a container's process as the applier carries it out: kan's
+// model of process.* (and of the linux fields that shape every process of
+// the container), checked and turned into numbers once, when the config
+// is read (libcontainer/config). The stage itself looks up only what must
+// be seen from inside the container: the user's home in its /etc/passwd
+// and the program in its PATH.
+type Process struct {
+	ConsoleSize *[2]uint16 // rows, columns; applied only with a terminal
 
 	OOMScoreAdj  *int
 	Personality  *uint64
@@ -50,11 +49,6 @@ type ExecPlan struct {
 	Bounding, Effective, Permitted, Inheritable, Ambient uint64
 	NoNewPrivileges                                      bool
 
-	// Seccomp is the compiled filter of linux.seccomp (none when empty),
-	// installed with SeccompFlags (SECCOMP_FILTER_FLAG_*).
-	Seccomp      []unix.SockFilter
-	SeccompFlags uint
-
 	Cwd  string
 	Args []string
 	Env  []string
@@ -63,6 +57,21 @@ type ExecPlan struct {
 
 	// How errors name these fields: the config's field and its value.
 	SchedulerDesc, IOPriorityDesc, MemoryPolicyDesc, CPUAffinityDesc, GroupsDesc string
+}
+
+// ExecPlan is everything the applier does for one process: the process,
+// where it finds its fds, and the container's seccomp filter compiled.
+type ExecPlan struct {
+	Process
+
+	RootFd         int // the container's root, to chroot to
+	ConsoleFd      int // -1: no terminal
+	FirstCloexecFd int // every fd from here up closes on exec
+
+	// Seccomp is the compiled filter of linux.seccomp (none when empty),
+	// installed with SeccompFlags (SECCOMP_FILTER_FLAG_*).
+	Seccomp      []unix.SockFilter
+	SeccompFlags uint
 
 	// For a container's init (the init stage) only.
 	Init           bool
@@ -89,7 +98,7 @@ func (p *ExecPlan) Marshal() ([]byte, error) {
 	c.magic = C.KAN_PLAN_MAGIC
 	c.root_fd = C.int32_t(p.RootFd)
 	c.console_fd = C.int32_t(p.ConsoleFd)
-	if p.ConsoleSize != nil {
+	if p.ConsoleSize != nil && p.ConsoleFd >= 0 {
 		c.console_size = 1
 		c.rows, c.cols = C.uint16_t(p.ConsoleSize[0]), C.uint16_t(p.ConsoleSize[1])
 	}

@@ -17,15 +17,17 @@ func u32(buf []byte, field string) uint32 {
 func TestMarshalLayout(t *testing.T) {
 	umask := uint32(0o7027)
 	p := ExecPlan{
+		Process: Process{
+			UID: 1000, GID: 1001, Groups: []uint32{7, 8}, Umask: &umask,
+			Cwd: "/w", Args: []string{"a", "b"}, Env: []string{"X=1"},
+			ApparmorProfile: "aa", SelinuxLabel: "se",
+			SchedulerDesc: "d0", IOPriorityDesc: "d1", MemoryPolicyDesc: "d2", CPUAffinityDesc: "d3", GroupsDesc: "d4",
+		},
 		RootFd: -1, ConsoleFd: -1, FirstCloexecFd: 3,
-		UID: 1000, GID: 1001, Groups: []uint32{7, 8}, Umask: &umask,
 		Seccomp: []unix.SockFilter{
 			{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, Jt: 1, Jf: 2, K: 4},
 			{Code: unix.BPF_RET | unix.BPF_K, K: 0x7fff0000},
 		},
-		Cwd: "/w", Args: []string{"a", "b"}, Env: []string{"X=1"},
-		ApparmorProfile: "aa", SelinuxLabel: "se",
-		SchedulerDesc: "d0", IOPriorityDesc: "d1", MemoryPolicyDesc: "d2", CPUAffinityDesc: "d3", GroupsDesc: "d4",
 		Init: true, FifoFd: 5, DoneFd: 6, Keyring: "k",
 	}
 	buf, err := p.Marshal()
@@ -74,7 +76,7 @@ func TestMarshalLayout(t *testing.T) {
 
 func TestMarshalLimits(t *testing.T) {
 	base := func() ExecPlan {
-		return ExecPlan{RootFd: -1, ConsoleFd: -1, FirstCloexecFd: 3, Cwd: "/", Args: []string{"sh"}}
+		return ExecPlan{Process: Process{Cwd: "/", Args: []string{"sh"}}, RootFd: -1, ConsoleFd: -1, FirstCloexecFd: 3}
 	}
 	// The most of each a plan holds is accepted.
 	p := base()

@@ -118,22 +118,6 @@ func CPUSetOf(field, list string) (*unix.CPUSet, error) {
 	return &set, nil
 }
 
-// CPUAffinity pins the calling thread (and so what it executes) to the
-// CPUs of list. field names the config field for errors.
-func CPUAffinity(field, list string) error {
-	if list == "" {
-		return nil
-	}
-	set, err := CPUSetOf(field, list)
-	if err != nil {
-		return err
-	}
-	if err := unix.SchedSetaffinity(0, set); err != nil {
-		return fmt.Errorf("%s %q: %w", field, list, err)
-	}
-	return nil
-}
-
 var mpolModes = map[specs.MemoryPolicyModeType]uintptr{
 	specs.MpolDefault: unix.MPOL_DEFAULT, specs.MpolPreferred: unix.MPOL_PREFERRED,
 	specs.MpolBind: unix.MPOL_BIND, specs.MpolInterleave: unix.MPOL_INTERLEAVE,

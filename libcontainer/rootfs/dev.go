@@ -32,7 +32,7 @@ func createDevices(c *Config, root *os.File) error {
 			return fmt.Errorf("default device %s: %w", d.Path, err)
 		}
 	}
-	for i, d := range c.Spec.Linux.Devices {
+	for i, d := range c.Devices {
 		if err := createDevice(c, root, d); err != nil {
 			return fmt.Errorf("linux.devices[%d] (%s): %w", i, d.Path, err)
 		}

@@ -135,7 +135,7 @@ func mountTree(c *Config, root *os.File, tree *os.File, dest string, opts *optio
 		return err
 	}
 	defer mounted.Close()
-	if err := unix.Mount("", fdPath(mounted), "", rootPropagation(c.Spec.Linux.RootfsPropagation), ""); err != nil {
+	if err := unix.Mount("", fdPath(mounted), "", rootPropagation(c.RootfsPropagation), ""); err != nil {
 		return fmt.Errorf("set propagation: %w", err)
 	}
 	return remountBind(root, dest, opts)

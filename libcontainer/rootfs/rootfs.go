@@ -27,27 +27,38 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/safeproc"
 )
 
-// Config is what the rootfs stage needs to know.
+// Config is what the rootfs stage needs to know: the parts of kan's model
+// of the container (libcontainer/config) that shape its filesystem, as
+// kan sends them to the Go init, or hands them to its own thread.
 type Config struct {
-	Spec      *specs.Spec
-	Rootfs    string // absolute host path of root.path
-	Bundle    string // relative bind sources are relative to it
-	NoPivot   bool
-	UserNS    bool   // in a user namespace: no mknod, fewer mount rights
-	CgroupDir string // host directory of the container's cgroup
-	CgroupNS  bool   // the container has a new cgroup namespace
-	// HostTrees holds, by index in Spec.Mounts, the mounts kan made for
-	// the init (see FromHost).
-	HostTrees map[int]*os.File
+	Rootfs    string `json:"rootfs"` // absolute host path of root.path
+	Readonly  bool   `json:"readonly,omitempty"`
+	Bundle    string `json:"bundle"` // relative bind sources are relative to it
+	NoPivot   bool   `json:"noPivot,omitempty"`
+	UserNS    bool   `json:"userns,omitempty"`    // in a user namespace: no mknod, fewer mount rights
+	CgroupDir string `json:"cgroupDir,omitempty"` // host directory of the container's cgroup
+	CgroupNS  bool   `json:"cgroupns,omitempty"`  // the container has a new cgroup namespace
+	Terminal  bool   `json:"terminal,omitempty"`  // /dev/console is the process's pty
+
+	Mounts            []specs.Mount       `json:"mounts,omitempty"`
+	Devices           []specs.LinuxDevice `json:"devices,omitempty"`
+	RootfsPropagation string              `json:"rootfsPropagation,omitempty"`
+	MaskedPaths       []string            `json:"maskedPaths,omitempty"`
+	ReadonlyPaths     []string            `json:"readonlyPaths,omitempty"`
+	MountLabel        string              `json:"mountLabel,omitempty"`
+
+	// HostTrees holds, by index in Mounts, the mounts kan made for the
+	// init (see FromHost).
+	HostTrees map[int]*os.File `json:"-"`
 	// MountProc, when set, mounts a procfs on target for the rootfs
 	// built from outside the container: a procfs belongs to the pid
 	// namespace of the task that mounts it, so a process inside must.
-	MountProc func(target *os.File, source string, flags uintptr, data string) error
+	MountProc func(target *os.File, source string, flags uintptr, data string) error `json:"-"`
 }
 
 // Prepare does everything that must happen before the root changes.
 func Prepare(c *Config) error {
-	if err := setRootPropagation(c.Spec.Linux.RootfsPropagation); err != nil {
+	if err := setRootPropagation(c.RootfsPropagation); err != nil {
 		return err
 	}
 	// pivot_root needs the new root to be a mount point; bind it onto
@@ -64,14 +75,14 @@ func Prepare(c *Config) error {
 	}
 	defer root.Close()
 	devBound := false
-	deferred := readonlyLater(c.Spec.Mounts)
+	deferred := readonlyLater(c.Mounts)
 	var later []*os.File // the deferred mounts, each held as made
 	defer func() {
 		for _, f := range later {
 			f.Close()
 		}
 	}()
-	for i, m := range c.Spec.Mounts {
+	for i, m := range c.Mounts {
 		if err := mountOne(c, root, m, c.HostTrees[i], deferred[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
@@ -96,7 +107,7 @@ func Prepare(c *Config) error {
 	if err := devSymlinks(root); err != nil {
 		return err
 	}
-	if c.Spec.Process != nil && c.Spec.Process.Terminal {
+	if c.Terminal {
 		// The terminal is bound onto /dev/console after this; on a
 		// read-only /dev it could not be made then.
 		if err := consolePlaceholder(root); err != nil {
@@ -104,7 +115,7 @@ func Prepare(c *Config) error {
 		}
 	}
 	j := 0
-	for i, m := range c.Spec.Mounts {
+	for i, m := range c.Mounts {
 		if deferred[i] {
 			if err := remountReadonlyFd(later[j]); err != nil {
 				return fmt.Errorf("mounts[%d] (%s on %s): read-only once the mounts under it are made: %w", i, m.Type, m.Destination, err)
@@ -294,19 +305,18 @@ func hideHostProcfs(rootfs string) error {
 
 // Finish runs after the root change: masked and read-only paths, a
 // read-only root, and the root propagation the config asks for.
-func Finish(s *specs.Spec) error {
-	l := s.Linux
-	for _, p := range l.ReadonlyPaths {
+func Finish(c *Config) error {
+	for _, p := range c.ReadonlyPaths {
 		if err := readonlyPath(p); err != nil {
 			return fmt.Errorf("linux.readonlyPaths %s: %w", p, err)
 		}
 	}
-	for _, p := range l.MaskedPaths {
+	for _, p := range c.MaskedPaths {
 		if err := maskPath(p); err != nil {
 			return fmt.Errorf("linux.maskedPaths %s: %w", p, err)
 		}
 	}
-	if s.Root.Readonly {
+	if c.Readonly {
 		if err := remountReadonly("/"); err != nil {
 			return fmt.Errorf("root.readonly: %w", err)
 		}
@@ -314,9 +324,9 @@ func Finish(s *specs.Spec) error {
 	// Private needs nothing more: setRootPropagation made every mount
 	// private before the container's were made, and rprivate now would
 	// undo the propagation those mounts ask for (as runc, skip it).
-	if p, ok := propagationOpts[l.RootfsPropagation]; ok && p&unix.MS_PRIVATE == 0 {
+	if p, ok := propagationOpts[c.RootfsPropagation]; ok && p&unix.MS_PRIVATE == 0 {
 		if err := unix.Mount("", "/", "", p, ""); err != nil {
-			return fmt.Errorf("linux.rootfsPropagation %s: %w", l.RootfsPropagation, err)
+			return fmt.Errorf("linux.rootfsPropagation %s: %w", c.RootfsPropagation, err)
 		}
 	}
 	return nil
@@ -460,7 +470,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File, writableFi
 		}
 		defer under.Close()
 	}
-	data := lsm.MountData(opts.dataString(), typ, c.Spec.Linux.MountLabel)
+	data := lsm.MountData(opts.dataString(), typ, c.MountLabel)
 	if typ == "proc" && c.MountProc != nil {
 		err = c.MountProc(target, source, opts.flags, data)
 	} else {
