@@ -104,10 +104,16 @@ var knownCapabilities = sync.OnceValue(func() map[string]bool {
 })
 
 func checkProcess(s *specs.Spec) error {
-	if s.Process == nil {
+	p := s.Process
+	if p == nil {
 		return errors.New("process: missing; kan creates containers to run a process")
 	}
-	return CheckProcess(s.Process)
+	// A process kan exec adds may carry the size of no terminal, as
+	// engines send it: it is left unused there.
+	if p.ConsoleSize != nil && !p.Terminal {
+		return errors.New("process.consoleSize: set, but there is no terminal to size (process.terminal is false)")
+	}
+	return CheckProcess(p)
 }
 
 // CheckProcess checks a process, a config's or one `kan exec` adds.
@@ -140,9 +146,6 @@ func CheckProcess(p *specs.Process) error {
 	}
 	if err := CheckUserIDs(p.User); err != nil {
 		return err
-	}
-	if p.ConsoleSize != nil && !p.Terminal {
-		return errors.New("process.consoleSize: set, but there is no terminal to size (process.terminal is false)")
 	}
 	if err := checkRlimits(p.Rlimits); err != nil {
 		return err

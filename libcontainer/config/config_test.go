@@ -266,6 +266,13 @@ func TestNewProcess(t *testing.T) {
 	if m.Personality == nil {
 		t.Error("the container's personality is lost")
 	}
+	// An exec'd process may carry a console size without a terminal, as
+	// engines send it; create refuses it in a config.
+	q := *p
+	q.ConsoleSize = &specs.Box{Height: 1, Width: 1}
+	if _, err := NewProcess(&q, nil); err != nil {
+		t.Errorf("consoleSize without a terminal: %v", err)
+	}
 	for _, c := range []struct {
 		mutate func(*specs.Process)
 		want   string
