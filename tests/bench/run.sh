@@ -41,5 +41,5 @@ cd "$repo"
 unshare -m --propagation private sh -c '
 	umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh \
 	"$work/bench" -kan "$kan" -runc "$(command -v runc)" -crun "$(command -v crun)" \
-	-floor "$work/floor" -maxrss "$work/maxrss" -rootfs "$work/rootfs" -n "${BENCH_N:-30}" -min-memory "$minmem" \
+	-floor "$work/floor" -maxrss "$work/maxrss" -stopwatch "$here/stopwatch.sh" -rootfs "$work/rootfs" -n "${BENCH_N:-30}" -min-memory "$minmem" \
 	-out docs/performance.md -plot docs/performance.png
