@@ -47,6 +47,7 @@ func main() {
 		libcontainer.Init()
 		return
 	}
+	startEarly(os.Args[1:])
 	if readsConfig(os.Args[1:]) {
 		go spec.Prewarm()
 	}
