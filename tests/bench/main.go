@@ -46,6 +46,8 @@ func main() {
 	plot := flag.String("plot", "docs/performance.png", "plot to write")
 	minMem := flag.String("min-memory", "", "smallest memory.max kan's container starts under, from the VM")
 	stopwatch := flag.String("stopwatch", "tests/bench/stopwatch.sh", "the shell-loop cross-check")
+	flag.BoolVar(&vm, "vm", false, "the systemd VM's part (tests/bench/sysvm.sh): crun with its cgroup and device filter, no 100 and 50 container cases, the report's table only")
+	flag.StringVar(&vmReport, "vm-report", "", "the VM part's report, to include")
 	flag.Parse()
 	rssWrapper, stopwatchScript = *maxrss, *stopwatch
 	if err := run(*kan, *runc, *crun, *floor, *rootfs, *n, *out, *plot, *minMem); err != nil {
@@ -53,6 +55,12 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// vm: this is the systemd VM's part; vmReport: that part's report.
+var (
+	vm       bool
+	vmReport string
+)
 
 func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string) error {
 	// The containers' inits outlive the runtime processes that start
@@ -73,7 +81,7 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		}
 		bin, _ = filepath.Abs(bin)
 		t := &rt{name: r[0], bin: bin, root: filepath.Join(work, r[0]+"-root")}
-		if t.name == "crun" {
+		if t.name == "crun" && !vm {
 			// crun's eBPF device filter first raises RLIMIT_MEMLOCK to
 			// infinity, which needs CAP_SYS_RESOURCE (this host's root
 			// lacks it): crun runs without cgroups here, which makes its
@@ -181,6 +189,9 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		count    int
 		parallel bool
 	}{{"100 sequential runs (total)", 100, false}, {"50 parallel runs (total)", 50, true}} {
+		if vm {
+			break // too long under the VM's emulated CPU
+		}
 		res := map[string][]sample{}
 		for rep := 0; rep < 3; rep++ {
 			for j := range rts {
@@ -232,6 +243,11 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		}
 	}
 	report.minMem = minMem
+	if vm {
+		text := report.vmMarkdown()
+		fmt.Print(text)
+		return os.WriteFile(out, []byte(text), 0o644)
+	}
 	text := report.markdown(filepath.Base(plot))
 	fmt.Print(text)
 	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
@@ -514,6 +530,9 @@ func setting() string {
 	var u unix.Utsname
 	unix.Uname(&u)
 	cpus := runtime.NumCPU()
+	if vm {
+		return fmt.Sprintf("kernel %s, %d CPUs, %s", strings.TrimRight(string(u.Release[:]), "\x00"), cpus, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	}
 	return fmt.Sprintf("kernel %s, %d CPUs, %s; all three runtimes in one private mount namespace whose /sys/fs/cgroup is the host's cgroup2 hierarchy; crun with --cgroup-manager=disabled (its eBPF device filter raises RLIMIT_MEMLOCK, which root here may not), so crun creates no cgroup and no device filter",
 		strings.TrimRight(string(u.Release[:]), "\x00"), cpus, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 }
@@ -574,26 +593,19 @@ func (rp *report) add(name string, rts []*rt, res map[string][]sample) {
 
 func ms(us int64) string { return fmt.Sprintf("%.1f", float64(us)/1000) }
 
-func (rp *report) markdown(plotName string) string {
-	var b strings.Builder
+// table writes the cases' table and their failures.
+func (rp *report) table(w *strings.Builder) {
 	names := []string{"kan", "runc", "crun"}
-	fmt.Fprintf(&b, "# Performance\n\nWritten by `make bench` (tests/bench). Setting: %s. "+
-		"Each case alternates the runtimes (A B C, B C A, …); times are wall-clock milliseconds, "+
-		"median with the 10th–90th percentile; single-container cases %d times each, the 100 and 50 container cases 3 times each. "+
-		"Each runtime command (and the floor) is timed by the benchmark itself as a whole process, from its fork to its reaping, "+
-		"with stdin /dev/null and stdout and stderr a pipe the benchmark reads, as an engine runs a runtime; "+
-		"create + start + delete is the sum of the three commands and the wait for the container's exit, "+
-		"the 100 and 50 container cases are wall-clock totals seen by the benchmark.\n\n", rp.setting, rp.n)
-	fmt.Fprintf(&b, "| case | kan | runc | crun | kan/runc | kan/crun |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| case | kan | runc | crun | kan/runc | kan/crun |\n|---|---|---|---|---|---|\n")
 	for _, r := range rp.rows {
-		fmt.Fprintf(&b, "| %s |", r.name)
+		fmt.Fprintf(w, "| %s |", r.name)
 		for _, nm := range names {
 			s := r.stats[nm]
 			if e, bad := r.errors[nm]; bad && s.n == 0 {
-				fmt.Fprintf(&b, " failed: %s |", strings.ReplaceAll(e, "|", "/"))
+				fmt.Fprintf(w, " failed: %s |", strings.ReplaceAll(e, "|", "/"))
 				continue
 			}
-			fmt.Fprintf(&b, " %s (%s–%s) |", ms(s.med), ms(s.p10), ms(s.p90))
+			fmt.Fprintf(w, " %s (%s–%s) |", ms(s.med), ms(s.p10), ms(s.p90))
 		}
 		ratio := func(o string) string {
 			if r.stats[o].med == 0 {
@@ -601,18 +613,23 @@ func (rp *report) markdown(plotName string) string {
 			}
 			return fmt.Sprintf("%.2f", float64(r.stats["kan"].med)/float64(r.stats[o].med))
 		}
-		fmt.Fprintf(&b, " %s | %s |\n", ratio("runc"), ratio("crun"))
+		fmt.Fprintf(w, " %s | %s |\n", ratio("runc"), ratio("crun"))
 	}
 	for _, r := range rp.rows {
 		for _, nm := range names {
 			if e, ok := r.errors[nm]; ok {
-				fmt.Fprintf(&b, "\nFailures in %q for %s: %s\n", r.name, nm, e)
+				fmt.Fprintf(w, "\nFailures in %q for %s: %s\n", r.name, nm, e)
 			}
 		}
 	}
+}
+
+// crossCheckTable writes the stopwatch's medians beside the bench's.
+func (rp *report) crossCheckTable(w *strings.Builder) {
+	names := []string{"kan", "runc", "crun"}
 	if len(rp.crossChecks) > 0 {
-		b.WriteString("\n**Cross-check with a stopwatch** (tests/bench/stopwatch.sh: the same commands in a plain bash loop, runtimes alternating, `$EPOCHREALTIME` before and after each, stdio /dev/null), medians in ms, one round of it after each round of the case's own:\n\n")
-		b.WriteString("| case | runtime | bench | stopwatch | stopwatch/bench |\n|---|---|---|---|---|\n")
+		w.WriteString("\n**Cross-check with a stopwatch** (tests/bench/stopwatch.sh: the same commands in a plain bash loop, runtimes alternating, `$EPOCHREALTIME` before and after each, stdio /dev/null), medians in ms, one round of it after each round of the case's own:\n\n")
+		w.WriteString("| case | runtime | bench | stopwatch | stopwatch/bench |\n|---|---|---|---|---|\n")
 		for _, cc := range rp.crossChecks {
 			for _, nm := range names {
 				bm, sw := cc.bench[nm].med, cc.shell[nm]
@@ -624,10 +641,37 @@ func (rp *report) markdown(plotName string) string {
 				if ratio < 0.9 || ratio > 1.1 {
 					verdict = " **disagree by more than 10%**"
 				}
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %.2f%s |\n", cc.name, nm, ms(bm), ms(sw), ratio, verdict)
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f%s |\n", cc.name, nm, ms(bm), ms(sw), ratio, verdict)
 			}
 		}
 	}
+}
+
+// vmMarkdown is the VM part's section: the cases and their cross-checks.
+func (rp *report) vmMarkdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## In the systemd VM, on equal work\n\nWritten by `make bench` (tests/bench/sysvm.sh) in the systemd test VM (tests/sysvm: Debian 12, systemd as PID 1, pure cgroup v2, QEMU without KVM, so every number is several times this machine's): %s. "+
+		"All three runtimes make the container's cgroup (cgroupfs driver, under systemd's hierarchy) and its eBPF device filter: crun runs with its default cgroup manager there. "+
+		"Timed as above, alternating, %d times each.\n\n", rp.setting, rp.n)
+	rp.table(&b)
+	rp.crossCheckTable(&b)
+	fmt.Fprintf(&b, "\n| | kan | runc | crun |\n|---|---|---|---|\n| peak RSS of one runtime process | %d KiB | %d KiB | %d KiB |\n",
+		rp.rss["kan"], rp.rss["runc"], rp.rss["crun"])
+	return b.String()
+}
+
+func (rp *report) markdown(plotName string) string {
+	var b strings.Builder
+	names := []string{"kan", "runc", "crun"}
+	fmt.Fprintf(&b, "# Performance\n\nWritten by `make bench` (tests/bench). Setting: %s. "+
+		"Each case alternates the runtimes (A B C, B C A, …); times are wall-clock milliseconds, "+
+		"median with the 10th–90th percentile; single-container cases %d times each, the 100 and 50 container cases 3 times each. "+
+		"Each runtime command (and the floor) is timed by the benchmark itself as a whole process, from its fork to its reaping, "+
+		"with stdin /dev/null and stdout and stderr a pipe the benchmark reads, as an engine runs a runtime; "+
+		"create + start + delete is the sum of the three commands and the wait for the container's exit, "+
+		"the 100 and 50 container cases are wall-clock totals seen by the benchmark.\n\n", rp.setting, rp.n)
+	rp.table(&b)
+	rp.crossCheckTable(&b)
 	if len(rp.floor) > 0 {
 		st, _ := summarize(rp.floor)
 		fmt.Fprintf(&b, "\n**Floor** (tests/bench/floor/floor.c: the same namespaces, cgroup, mounts, pivot_root and execve, from a static C helper with nothing else): %s ms (%s–%s). ", ms(st.med), ms(st.p10), ms(st.p90))
@@ -654,6 +698,14 @@ func (rp *report) markdown(plotName string) string {
 	}
 	if rp.minMem != "" {
 		fmt.Fprintf(&b, "\nSmallest `memory.max` under which kan's `run` of /bin/true still succeeds, in the cgroup v2 VM (tests/vm TestSmallestMemoryMax): %s.\n", rp.minMem)
+	}
+	if vmReport != "" {
+		data, err := os.ReadFile(vmReport)
+		if err == nil {
+			b.Write(data)
+		} else {
+			fmt.Fprintf(&b, "\n## In the systemd VM\n\nThe VM part failed: %v\n", err)
+		}
 	}
 	if notes, err := os.ReadFile("tests/bench/notes.md"); err == nil {
 		b.Write(notes)
