@@ -118,7 +118,7 @@ tests/engines/cri/cri: tests/engines/cri/main.go tests/engines/cri/go.mod
 test: deps lint unit fuzz integration validation vmtest sysvmtest engines
 
 # kan against runc and crun, side by side: writes docs/performance.md.
-bench: deps kan vmdeps
+bench: deps kan vmdeps sysvmdeps
 	tests/bench/run.sh $(CURDIR)/kan
 
 demo: deps kan

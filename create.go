@@ -30,23 +30,25 @@ func createFlags() []cli.Flag {
 	}
 }
 
-var createCommand = &cli.Command{
-	Name:      "create",
-	Usage:     "create a container, stopped before its program starts",
-	ArgsUsage: "<container-id>",
-	Flags:     createFlags(),
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		b, err := loadBundle(cmd)
-		if err != nil {
-			return err
-		}
-		c, err := createContainer(cmd, b, nil, nil)
-		if err != nil {
-			return err
-		}
-		c.Close()
-		return nil
-	},
+func createCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create a container, stopped before its program starts",
+		ArgsUsage: "<container-id>",
+		Flags:     createFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			b, err := loadBundle(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := createContainer(cmd, b, nil, nil)
+			if err != nil {
+				return err
+			}
+			c.Close()
+			return nil
+		},
+	}
 }
 
 // loadBundle reads the config of --bundle and makes kan's model of it,

@@ -26,43 +26,45 @@ type event struct {
 // container's end, independently of --interval.
 const oomPoll = 200 * time.Millisecond
 
-var eventsCommand = &cli.Command{
-	Name:      "events",
-	Usage:     "print resource usage (and OOM kills) of a container as JSON lines",
-	ArgsUsage: "<container-id>",
-	Flags: []cli.Flag{
-		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between two stats events"},
-		&cli.BoolFlag{Name: "stats", Usage: "print the stats once and exit"},
-	},
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		id, err := containerID(cmd)
-		if err != nil {
-			return err
-		}
-		root := cmd.Root().String("root")
-		st, err := liveState(root, id)
-		if err != nil {
-			return err
-		}
-		out := json.NewEncoder(os.Stdout)
-		stats := func() error {
-			s, err := cgroups.ReadStats(st.CgroupPath)
+func eventsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "events",
+		Usage:     "print resource usage (and OOM kills) of a container as JSON lines",
+		ArgsUsage: "<container-id>",
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between two stats events"},
+			&cli.BoolFlag{Name: "stats", Usage: "print the stats once and exit"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			id, err := containerID(cmd)
 			if err != nil {
 				return err
 			}
-			return out.Encode(event{Type: "stats", ID: id, Data: s})
-		}
-		if cmd.Bool("stats") {
-			return stats()
-		}
-		interval := cmd.Duration("interval")
-		if interval <= 0 {
-			return fmt.Errorf("--interval: %v is not a positive duration", interval)
-		}
-		return streamEvents(ctx, root, id, st.CgroupPath, interval, stats, func() error {
-			return out.Encode(event{Type: "oom", ID: id})
-		})
-	},
+			root := cmd.Root().String("root")
+			st, err := liveState(root, id)
+			if err != nil {
+				return err
+			}
+			out := json.NewEncoder(os.Stdout)
+			stats := func() error {
+				s, err := cgroups.ReadStats(st.CgroupPath)
+				if err != nil {
+					return err
+				}
+				return out.Encode(event{Type: "stats", ID: id, Data: s})
+			}
+			if cmd.Bool("stats") {
+				return stats()
+			}
+			interval := cmd.Duration("interval")
+			if interval <= 0 {
+				return fmt.Errorf("--interval: %v is not a positive duration", interval)
+			}
+			return streamEvents(ctx, root, id, st.CgroupPath, interval, stats, func() error {
+				return out.Encode(event{Type: "oom", ID: id})
+			})
+		},
+	}
 }
 
 // liveState reads the state of a container that has processes.

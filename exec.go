@@ -19,36 +19,38 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
-var execCommand = &cli.Command{
-	Name:      "exec",
-	Usage:     "run a new process in a running container",
-	ArgsUsage: "<container-id> [command [args...]]",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "read the process from this runtime-spec process JSON file"},
-		&cli.StringFlag{Name: "console-socket", Usage: "unix socket to send the pty master to (with a terminal)"},
-		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the process a terminal"},
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process runs"},
-		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to this file"},
-		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
-		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable NAME=value (repeatable)"},
-		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as uid[:gid]"},
-		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "add a supplementary group id (repeatable)"},
-		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (repeatable)"},
-		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
-		&cli.StringFlag{Name: "process-label", Usage: "SELinux label of the process"},
-		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile of the process"},
-		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N more fds (3 to 3+N-1) to the process"},
-		&cli.StringSliceFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container's cgroup: [ctrl[,ctrl]:]path (repeatable; cgroup v2 has one path for all)"},
-		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket to send a pidfd of the process to"},
-		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
-		&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the process's orphans (kan is otherwise their subreaper)"},
-	},
-	// Everything after the container id is the command and its own flags.
-	StopOnNthArg: ptr(1),
-	// A repeatable flag's value is taken whole, as runc takes it: commas
-	// belong to --env values and to --cgroup's controller lists.
-	DisableSliceFlagSeparator: true,
-	Action:                    execAction,
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a new process in a running container",
+		ArgsUsage: "<container-id> [command [args...]]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "read the process from this runtime-spec process JSON file"},
+			&cli.StringFlag{Name: "console-socket", Usage: "unix socket to send the pty master to (with a terminal)"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the process a terminal"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process runs"},
+			&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to this file"},
+			&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable NAME=value (repeatable)"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as uid[:gid]"},
+			&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "add a supplementary group id (repeatable)"},
+			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (repeatable)"},
+			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
+			&cli.StringFlag{Name: "process-label", Usage: "SELinux label of the process"},
+			&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile of the process"},
+			&cli.IntFlag{Name: "preserve-fds", Usage: "pass N more fds (3 to 3+N-1) to the process"},
+			&cli.StringSliceFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container's cgroup: [ctrl[,ctrl]:]path (repeatable; cgroup v2 has one path for all)"},
+			&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket to send a pidfd of the process to"},
+			&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the process's orphans (kan is otherwise their subreaper)"},
+		},
+		// Everything after the container id is the command and its own flags.
+		StopOnNthArg: ptr(1),
+		// A repeatable flag's value is taken whole, as runc takes it: commas
+		// belong to --env values and to --cgroup's controller lists.
+		DisableSliceFlagSeparator: true,
+		Action:                    execAction,
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,6 +47,7 @@ func main() {
 		libcontainer.Init()
 		return
 	}
+	startEarly(os.Args[1:])
 	if readsConfig(os.Args[1:]) {
 		go spec.Prewarm()
 	}
@@ -53,22 +55,70 @@ func main() {
 }
 
 // readsConfig tells whether the command line is a create or a run, which
-// read a config.json: the first argument that is not a global flag (or
-// the value of one) names the command.
+// read a config.json.
 func readsConfig(args []string) bool {
+	name := commandName(args)
+	return name == "create" || name == "run"
+}
+
+// commandName returns the command the command line (without argv[0])
+// names: the first argument that is not a global flag or the value of
+// one; "" if there is none or a help or version flag comes first.
+func commandName(args []string) string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case a == "create" || a == "run":
-			return true
 		case a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu":
 			i++ // its value
+		case a == "-h" || a == "--help" || a == "-v" || a == "--version" || strings.HasPrefix(a, "--generate-"):
+			return ""
 		case strings.HasPrefix(a, "-"):
 		default:
-			return false
+			return a
 		}
 	}
-	return false
+	return ""
+}
+
+// commands are built on demand: building every command's flags and help
+// is most of what urfave/cli costs a kan process, and a command needs
+// only its own. names are each command's name and aliases, as its
+// constructor sets them (TestCommandNames checks).
+var commands = []struct {
+	names []string
+	build func() *cli.Command
+}{
+	{[]string{"create"}, createCommand},
+	{[]string{"start"}, startCommand},
+	{[]string{"run"}, runCommand},
+	{[]string{"state"}, stateCommand},
+	{[]string{"kill"}, killCommand},
+	{[]string{"delete", "rm"}, deleteCommand},
+	{[]string{"list", "ls"}, listCommand},
+	{[]string{"spec"}, specCommand},
+	{[]string{"features"}, featuresCommand},
+	{[]string{"exec"}, execCommand},
+	{[]string{"pause"}, pauseCommand},
+	{[]string{"resume"}, resumeCommand},
+	{[]string{"update"}, updateCommand},
+	{[]string{"events"}, eventsCommand},
+	{[]string{"ps"}, psCommand},
+}
+
+// buildCommands returns the command name names, or every command when
+// name is none of them (help, no command, or an unknown one, for which
+// cli suggests the nearest).
+func buildCommands(name string) []*cli.Command {
+	for _, c := range commands {
+		if slices.Contains(c.names, name) {
+			return []*cli.Command{c.build()}
+		}
+	}
+	all := make([]*cli.Command, len(commands))
+	for i, c := range commands {
+		all[i] = c.build()
+	}
+	return all
 }
 
 // exitError carries an exit status without a message: `kan run` exits
@@ -90,7 +140,7 @@ func (e *codedError) Unwrap() error { return e.err }
 func (e *codedError) ExitCode() int { return e.code }
 
 func run(args []string) int {
-	app := newApp()
+	app := newApp(buildCommands(commandName(args[1:])))
 	err := app.Run(context.Background(), args)
 	if err == nil {
 		return 0
@@ -139,7 +189,7 @@ func defaultRoot() string {
 	return "/run/kan"
 }
 
-func newApp() *cli.Command {
+func newApp(cmds []*cli.Command) *cli.Command {
 	cli.VersionPrinter = func(cmd *cli.Command) {
 		fmt.Printf("kan version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
 	}
@@ -161,11 +211,7 @@ func newApp() *cli.Command {
 		// Errors are reported, and exit codes chosen, by run (below),
 		// once the log is set up; not by cli, which would exit first.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
-		Commands: []*cli.Command{
-			createCommand, startCommand, runCommand, stateCommand, killCommand,
-			deleteCommand, listCommand, specCommand, featuresCommand, execCommand,
-			pauseCommand, resumeCommand, updateCommand, eventsCommand, psCommand,
-		},
+		Commands:       cmds,
 	}
 }
 

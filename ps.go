@@ -20,50 +20,52 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
-var psCommand = &cli.Command{
-	Name:      "ps",
-	Usage:     "list the processes of a container",
-	ArgsUsage: "<container-id> [ps options]",
-	// Everything after the container id belongs to ps(1), "-ef" included.
-	StopOnNthArg: new(1),
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (the output of ps) or json (the pids)"},
-	},
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		if cmd.NArg() < 1 {
-			return errors.New("ps: expected a container id")
-		}
-		root, id := cmd.Root().String("root"), cmd.Args().First()
-		st, err := state.Read(root, id)
-		if err != nil {
-			return err
-		}
-		status := libcontainer.StatusOf(root, st)
-		if status == libcontainer.Creating {
-			return fmt.Errorf("container %s is not running (status %s)", id, status)
-		}
-		// A stopped container lists what is left in its cgroup, most
-		// often nothing: runc prints the header alone and succeeds.
-		pids, err := cgroups.AllPids(st.CgroupPath)
-		if err != nil && !(status == libcontainer.Stopped && errors.Is(err, fs.ErrNotExist)) {
-			return err
-		}
-		switch f := cmd.String("format"); f {
-		case "json":
-			if pids == nil {
-				pids = []int{}
+func psCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ps",
+		Usage:     "list the processes of a container",
+		ArgsUsage: "<container-id> [ps options]",
+		// Everything after the container id belongs to ps(1), "-ef" included.
+		StopOnNthArg: new(1),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (the output of ps) or json (the pids)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() < 1 {
+				return errors.New("ps: expected a container id")
 			}
-			return json.NewEncoder(os.Stdout).Encode(pids)
-		case "table":
-			args := cmd.Args().Slice()[1:]
-			if len(args) == 0 {
-				args = []string{"-ef"}
+			root, id := cmd.Root().String("root"), cmd.Args().First()
+			st, err := state.Read(root, id)
+			if err != nil {
+				return err
 			}
-			return psTable(args, pids)
-		default:
-			return fmt.Errorf("--format: unknown format %q (want table or json)", f)
-		}
-	},
+			status := libcontainer.StatusOf(root, st)
+			if status == libcontainer.Creating {
+				return fmt.Errorf("container %s is not running (status %s)", id, status)
+			}
+			// A stopped container lists what is left in its cgroup, most
+			// often nothing: runc prints the header alone and succeeds.
+			pids, err := cgroups.AllPids(st.CgroupPath)
+			if err != nil && !(status == libcontainer.Stopped && errors.Is(err, fs.ErrNotExist)) {
+				return err
+			}
+			switch f := cmd.String("format"); f {
+			case "json":
+				if pids == nil {
+					pids = []int{}
+				}
+				return json.NewEncoder(os.Stdout).Encode(pids)
+			case "table":
+				args := cmd.Args().Slice()[1:]
+				if len(args) == 0 {
+					args = []string{"-ef"}
+				}
+				return psTable(args, pids)
+			default:
+				return fmt.Errorf("--format: unknown format %q (want table or json)", f)
+			}
+		},
+	}
 }
 
 // psTable runs the host's ps with args and prints its header and the lines

@@ -8,11 +8,13 @@ import (
 	"github.com/kan-runtime/kan/libcontainer"
 )
 
-var resumeCommand = &cli.Command{
-	Name:      "resume",
-	Usage:     "resume the processes of a paused container",
-	ArgsUsage: "<container-id>",
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		return onContainer(cmd, (*libcontainer.Container).Resume)
-	},
+func resumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "resume",
+		Usage:     "resume the processes of a paused container",
+		ArgsUsage: "<container-id>",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			return onContainer(cmd, (*libcontainer.Container).Resume)
+		},
+	}
 }

@@ -11,78 +11,80 @@ import (
 	"github.com/kan-runtime/kan/libcontainer"
 )
 
-var runCommand = &cli.Command{
-	Name:      "run",
-	Usage:     "create and start a container, wait for it and delete it",
-	ArgsUsage: "<container-id>",
-	Flags: append(createFlags(),
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
-		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
-		&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the container's orphans (kan is otherwise their subreaper)"},
-	),
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		// Forward signals from the moment the container exists: they
-		// are all caught before its init starts, so none is lost.
-		sigs := catchSignals(cmd.Bool("detach"))
-		if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
-			becomeSubreaper()
-		}
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and start a container, wait for it and delete it",
+		ArgsUsage: "<container-id>",
+		Flags: append(createFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container has started"},
+			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not reap the container's orphans (kan is otherwise their subreaper)"},
+		),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			// Forward signals from the moment the container exists: they
+			// are all caught before its init starts, so none is lost.
+			sigs := catchSignals(cmd.Bool("detach"))
+			if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
+				becomeSubreaper()
+			}
 
-		// A terminal container run in the foreground without
-		// --console-socket gets the caller's terminal, as with runc run.
-		cfg, err := loadBundle(cmd)
-		if err != nil {
-			return err
-		}
-		wantsTerminal := cfg.Process.Terminal
-		var term *terminal
-		if cmd.String("console-socket") == "" && !cmd.Bool("detach") && wantsTerminal {
-			if term, err = newTerminal(); err != nil {
+			// A terminal container run in the foreground without
+			// --console-socket gets the caller's terminal, as with runc run.
+			cfg, err := loadBundle(cmd)
+			if err != nil {
 				return err
 			}
-			defer term.close()
-		}
-		var sock *os.File
-		if term != nil {
-			sock = term.theirs
-		}
-		// Every signal is caught by the time the init starts.
-		c, err := createContainer(cmd, cfg, sock, sigs.wait)
-		if err != nil {
-			return err
-		}
-		root, id, pid := cmd.Root().String("root"), c.State.ID, c.State.Pid
-		if term != nil {
-			if err := term.attach(); err != nil {
+			wantsTerminal := cfg.Process.Terminal
+			var term *terminal
+			if cmd.String("console-socket") == "" && !cmd.Bool("detach") && wantsTerminal {
+				if term, err = newTerminal(); err != nil {
+					return err
+				}
+				defer term.close()
+			}
+			var sock *os.File
+			if term != nil {
+				sock = term.theirs
+			}
+			// Every signal is caught by the time the init starts.
+			c, err := createContainer(cmd, cfg, sock, sigs.wait)
+			if err != nil {
+				return err
+			}
+			root, id, pid := cmd.Root().String("root"), c.State.ID, c.State.Pid
+			if term != nil {
+				if err := term.attach(); err != nil {
+					c.Delete(true)
+					return err
+				}
+			} else if cmd.String("console-socket") == "" && wantsTerminal {
+				c.Delete(true)
+				return fmt.Errorf("run --detach: process.terminal needs --console-socket")
+			}
+			if err := c.Start(); err != nil {
 				c.Delete(true)
 				return err
 			}
-		} else if cmd.String("console-socket") == "" && wantsTerminal {
-			c.Delete(true)
-			return fmt.Errorf("run --detach: process.terminal needs --console-socket")
-		}
-		if err := c.Start(); err != nil {
-			c.Delete(true)
-			return err
-		}
-		c.Close() // let other commands see and signal it while it runs
-		if cmd.Bool("detach") {
-			return nil
-		}
-		go sigs.forward(pid, term)
-		code := waitExit(pid)
-		if term != nil {
-			term.drain()
-		}
-		if !cmd.Bool("keep") {
-			if c, err := libcontainer.Open(root, id); err == nil {
-				if err := c.Delete(true); err != nil {
-					return err
+			c.Close() // let other commands see and signal it while it runs
+			if cmd.Bool("detach") {
+				return nil
+			}
+			go sigs.forward(pid, term)
+			code := waitExit(pid)
+			if term != nil {
+				term.drain()
+			}
+			if !cmd.Bool("keep") {
+				if c, err := libcontainer.Open(root, id); err == nil {
+					if err := c.Delete(true); err != nil {
+						return err
+					}
 				}
 			}
-		}
-		return &exitError{code: code}
-	},
+			return &exitError{code: code}
+		},
+	}
 }
 
 // becomeSubreaper makes kan the reaper of the container's orphans, as

@@ -23,7 +23,41 @@ type signalCatcher struct {
 	ready chan struct{}
 }
 
+// early is the catcher main starts for a run or an exec in the foreground
+// as soon as the command line names one, before the CLI and the config:
+// by the time the process starts it has long caught every signal, and
+// the command does not wait for it.
+var early *signalCatcher
+
+// startEarly starts early when args (without argv[0]) are a run or exec
+// without --detach.
+func startEarly(args []string) {
+	if name := commandName(args); (name == "run" || name == "exec") && !detached(args) {
+		early = catchSignals(false)
+	}
+}
+
+// detached tells whether args hold run's or exec's -d/--detach. A value
+// spelled otherwise than true (--detach=1) is not seen here; the command
+// then catches nothing of its own, and the early catcher keeps the signals
+// it caught unforwarded, as a detached command has no process to pass
+// them to.
+func detached(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-d", "--detach", "-detach", "-d=true", "--detach=true":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}
+
 func catchSignals(detached bool) *signalCatcher {
+	if early != nil && !detached {
+		return early
+	}
 	s := &signalCatcher{ch: make(chan os.Signal, 64), ready: make(chan struct{})}
 	if detached {
 		close(s.ready)

@@ -8,11 +8,13 @@ import (
 	"github.com/kan-runtime/kan/libcontainer"
 )
 
-var startCommand = &cli.Command{
-	Name:      "start",
-	Usage:     "start the program of a created container",
-	ArgsUsage: "<container-id>",
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		return onContainer(cmd, (*libcontainer.Container).Start)
-	},
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "start",
+		Usage:     "start the program of a created container",
+		ArgsUsage: "<container-id>",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			return onContainer(cmd, (*libcontainer.Container).Start)
+		},
+	}
 }

@@ -30,24 +30,26 @@ func readState(root, id string) (*containerState, error) {
 	return &cs, nil
 }
 
-var stateCommand = &cli.Command{
-	Name:      "state",
-	Usage:     "print the state of a container as JSON",
-	ArgsUsage: "<container-id>",
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		id, err := containerID(cmd)
-		if err != nil {
-			return err
-		}
-		cs, err := readState(cmd.Root().String("root"), id)
-		if err != nil {
-			return err
-		}
-		data, err := json.MarshalIndent(cs, "", "  ")
-		if err != nil {
-			return err
-		}
-		fmt.Println(string(data))
-		return nil
-	},
+func stateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "state",
+		Usage:     "print the state of a container as JSON",
+		ArgsUsage: "<container-id>",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			id, err := containerID(cmd)
+			if err != nil {
+				return err
+			}
+			cs, err := readState(cmd.Root().String("root"), id)
+			if err != nil {
+				return err
+			}
+			data, err := json.MarshalIndent(cs, "", "  ")
+			if err != nil {
+				return err
+			}
+			fmt.Println(string(data))
+			return nil
+		},
+	}
 }

@@ -17,51 +17,53 @@ import (
 	"github.com/kan-runtime/kan/libcontainer"
 )
 
-var updateCommand = &cli.Command{
-	Name:      "update",
-	Usage:     "change the cgroup resources of a container",
-	ArgsUsage: "<container-id>",
-	Description: `Resources come from --resources (a linux.resources JSON object, as
+func updateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "update",
+		Usage:     "change the cgroup resources of a container",
+		ArgsUsage: "<container-id>",
+		Description: `Resources come from --resources (a linux.resources JSON object, as
 engines send it) and from the flags, which override its fields. Fields that
 are not set, or zero, keep their current values. Devices in --resources
 replace the container's device rules as a whole.`,
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "JSON file of linux.resources to apply, or - for stdin"},
-		&cli.StringFlag{Name: "memory", Usage: "memory limit (bytes, or with a unit: 100m, 1g; -1 for none)"},
-		&cli.StringFlag{Name: "memory-reservation", Usage: "memory reservation (memory.low)"},
-		&cli.StringFlag{Name: "memory-swap", Usage: "limit of memory and swap together (-1 for no swap limit)"},
-		&cli.StringFlag{Name: "kernel-memory", Usage: "not supported on cgroup v2"},
-		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "not supported on cgroup v2"},
-		&cli.Uint64Flag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (2 to 262144, converted to cpu.weight)"},
-		&cli.Int64Flag{Name: "cpu-quota", Usage: "CPU time in microseconds per period (-1 for none)"},
-		&cli.Uint64Flag{Name: "cpu-period", Usage: "CPU bandwidth period in microseconds"},
-		&cli.Uint64Flag{Name: "cpu-burst", Usage: "CPU time in microseconds a period may borrow from idle ones"},
-		&cli.Int64Flag{Name: "cpu-idle", Usage: "1 to give the container SCHED_IDLE's priority (cpu.idle)"},
-		&cli.Int64Flag{Name: "cpu-rt-runtime", Usage: "not supported on cgroup v2"},
-		&cli.Uint64Flag{Name: "cpu-rt-period", Usage: "not supported on cgroup v2"},
-		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs the container may use (0-3, 0,1)"},
-		&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes the container may use"},
-		&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (-1 for none)"},
-		&cli.Uint16Flag{Name: "blkio-weight", Usage: "block IO weight (10 to 1000, converted to io.weight)"},
-		&cli.StringFlag{Name: "l3-cache-schema", Hidden: true, Usage: "Intel RDT: not supported"},
-		&cli.StringFlag{Name: "mem-bw-schema", Hidden: true, Usage: "Intel RDT: not supported"},
-	},
-	Action: func(ctx context.Context, cmd *cli.Command) error {
-		id, err := containerID(cmd)
-		if err != nil {
-			return err
-		}
-		r, err := updateResources(cmd)
-		if err != nil {
-			return err
-		}
-		c, err := libcontainer.Open(cmd.Root().String("root"), id)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return c.Update(r)
-	},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "JSON file of linux.resources to apply, or - for stdin"},
+			&cli.StringFlag{Name: "memory", Usage: "memory limit (bytes, or with a unit: 100m, 1g; -1 for none)"},
+			&cli.StringFlag{Name: "memory-reservation", Usage: "memory reservation (memory.low)"},
+			&cli.StringFlag{Name: "memory-swap", Usage: "limit of memory and swap together (-1 for no swap limit)"},
+			&cli.StringFlag{Name: "kernel-memory", Usage: "not supported on cgroup v2"},
+			&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "not supported on cgroup v2"},
+			&cli.Uint64Flag{Name: "cpu-share", Aliases: []string{"cpu-shares"}, Usage: "CPU shares (2 to 262144, converted to cpu.weight)"},
+			&cli.Int64Flag{Name: "cpu-quota", Usage: "CPU time in microseconds per period (-1 for none)"},
+			&cli.Uint64Flag{Name: "cpu-period", Usage: "CPU bandwidth period in microseconds"},
+			&cli.Uint64Flag{Name: "cpu-burst", Usage: "CPU time in microseconds a period may borrow from idle ones"},
+			&cli.Int64Flag{Name: "cpu-idle", Usage: "1 to give the container SCHED_IDLE's priority (cpu.idle)"},
+			&cli.Int64Flag{Name: "cpu-rt-runtime", Usage: "not supported on cgroup v2"},
+			&cli.Uint64Flag{Name: "cpu-rt-period", Usage: "not supported on cgroup v2"},
+			&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs the container may use (0-3, 0,1)"},
+			&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes the container may use"},
+			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (-1 for none)"},
+			&cli.Uint16Flag{Name: "blkio-weight", Usage: "block IO weight (10 to 1000, converted to io.weight)"},
+			&cli.StringFlag{Name: "l3-cache-schema", Hidden: true, Usage: "Intel RDT: not supported"},
+			&cli.StringFlag{Name: "mem-bw-schema", Hidden: true, Usage: "Intel RDT: not supported"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			id, err := containerID(cmd)
+			if err != nil {
+				return err
+			}
+			r, err := updateResources(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := libcontainer.Open(cmd.Root().String("root"), id)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return c.Update(r)
+		},
+	}
 }
 
 // updateResources reads --resources and lays the flags over it.

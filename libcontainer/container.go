@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cilium/ebpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/kan-runtime/kan/libcontainer/bpf"
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
 	"github.com/kan-runtime/kan/libcontainer/config"
@@ -109,7 +109,7 @@ type creation struct {
 	// kan's sealed executable and the device filter need neither the
 	// state nor the cgroup: they are made meanwhile, on another thread.
 	exe               *sealedExe
-	filter            *ebpf.Program
+	filter            *bpf.Program
 	exeErr, filterErr chan error
 	background        sync.WaitGroup
 

@@ -27,12 +27,10 @@ type rt struct {
 	bin  string
 	root string
 	args []string // global options
-	rss  int64    // peak RSS of one runtime process, KiB
 }
 
 type sample struct {
 	d   time.Duration
-	rss int64
 	err error
 }
 
@@ -47,13 +45,22 @@ func main() {
 	out := flag.String("out", "docs/performance.md", "report to write")
 	plot := flag.String("plot", "docs/performance.png", "plot to write")
 	minMem := flag.String("min-memory", "", "smallest memory.max kan's container starts under, from the VM")
+	stopwatch := flag.String("stopwatch", "tests/bench/stopwatch.sh", "the shell-loop cross-check")
+	flag.BoolVar(&vm, "vm", false, "the systemd VM's part (tests/bench/sysvm.sh): crun with its cgroup and device filter, no 100 and 50 container cases, the report's table only")
+	flag.StringVar(&vmReport, "vm-report", "", "the VM part's report, to include")
 	flag.Parse()
-	rssWrapper = *maxrss
+	rssWrapper, stopwatchScript = *maxrss, *stopwatch
 	if err := run(*kan, *runc, *crun, *floor, *rootfs, *n, *out, *plot, *minMem); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// vm: this is the systemd VM's part; vmReport: that part's report.
+var (
+	vm       bool
+	vmReport string
+)
 
 func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string) error {
 	// The containers' inits outlive the runtime processes that start
@@ -74,7 +81,7 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		}
 		bin, _ = filepath.Abs(bin)
 		t := &rt{name: r[0], bin: bin, root: filepath.Join(work, r[0]+"-root")}
-		if t.name == "crun" {
+		if t.name == "crun" && !vm {
 			// crun's eBPF device filter first raises RLIMIT_MEMLOCK to
 			// infinity, which needs CAP_SYS_RESOURCE (this host's root
 			// lacks it): crun runs without cgroups here, which makes its
@@ -130,14 +137,26 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		{"create + start + delete", func(r *rt) sample { return lifecycle(r, bundle, newID(r)) }},
 	}
 	for _, c := range cases {
+		var sw *stopwatch
+		if c.name == "run /bin/true" {
+			sw = newStopwatch(c.name, rts, "run --bundle "+bundle+" {}", nil)
+		}
 		res := map[string][]sample{}
 		for i := 0; i < n; i++ {
 			for j := range rts {
 				r := rts[(i+j)%len(rts)] // alternate who goes first
 				res[r.name] = append(res[r.name], c.f(r))
 			}
+			if sw != nil {
+				if err := sw.round(i); err != nil {
+					return err
+				}
+			}
 		}
 		report.add(c.name, rts, res)
+		if sw != nil {
+			report.addCrossCheck(sw)
+		}
 	}
 
 	// exec into one running container per runtime.
@@ -150,14 +169,19 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		execIDs[r.name] = id
 		defer command(r, "delete", "-f", id).Run()
 	}
+	sw := newStopwatch("exec /bin/true", rts, "/bin/true", func(r *rt) string { return "exec " + execIDs[r.name] })
 	res := map[string][]sample{}
 	for i := 0; i < n; i++ {
 		for j := range rts {
 			r := rts[(i+j)%len(rts)]
 			res[r.name] = append(res[r.name], timed(command(r, "exec", execIDs[r.name], "/bin/true")))
 		}
+		if err := sw.round(i); err != nil {
+			return err
+		}
 	}
 	report.add("exec /bin/true", rts, res)
+	report.addCrossCheck(sw)
 
 	// 100 containers one after the other, then 50 at once.
 	for _, c := range []struct {
@@ -165,6 +189,9 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		count    int
 		parallel bool
 	}{{"100 sequential runs (total)", 100, false}, {"50 parallel runs (total)", 50, true}} {
+		if vm {
+			break // too long under the VM's emulated CPU
+		}
 		res := map[string][]sample{}
 		for rep := 0; rep < 3; rep++ {
 			for j := range rts {
@@ -191,14 +218,22 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		report.seccompCost = [2][]sample{plain, filteredRuns}
 	}
 
+	// Peak RSS of one `run`, a few times each, under the C wrapper.
+	report.rss = map[string]int64{}
+	for _, r := range rts {
+		for i := 0; i < 5; i++ {
+			rss, err := peakRSS(rssWrapper, command(r, "run", "--bundle", bundle, newID(r)))
+			if err != nil {
+				return err
+			}
+			report.rss[r.name] = max(report.rss[r.name], rss)
+		}
+	}
+
 	if floor != "" {
 		var fs []sample
 		for i := 0; i < n; i++ {
-			cmd := exec.Command(floor, rootfs, cgParent, "/bin/true")
-			if rssWrapper != "" {
-				cmd = exec.Command(rssWrapper, cmd.Args...)
-			}
-			fs = append(fs, timed(cmd))
+			fs = append(fs, timed(exec.Command(floor, rootfs, cgParent, "/bin/true")))
 		}
 		report.floor = fs
 	}
@@ -208,6 +243,11 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		}
 	}
 	report.minMem = minMem
+	if vm {
+		text := report.vmMarkdown()
+		fmt.Print(text)
+		return os.WriteFile(out, []byte(text), 0o644)
+	}
 	text := report.markdown(filepath.Base(plot))
 	fmt.Print(text)
 	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
@@ -253,48 +293,165 @@ func benchCgroup() (string, error) {
 	return dir, os.Mkdir(dir, 0o755)
 }
 
-// rssWrapper, when set, runs each runtime command to measure its peak RSS.
-var rssWrapper string
-
 func command(r *rt, args ...string) *exec.Cmd {
 	argv := append(append([]string{r.bin}, r.args...), "--root", r.root)
 	argv = append(argv, args...)
-	if rssWrapper != "" {
-		argv = append([]string{rssWrapper}, argv...)
-	}
 	return exec.Command(argv[0], argv[1:]...)
 }
 
-// timed runs cmd and returns its wall time and peak RSS. Its stderr goes
-// to a file: a container's init inherits it, and a pipe would not close
-// until the container exits.
+// timed runs cmd as an engine runs a runtime, and returns its time from
+// the fork to the reaping of the process: stdin /dev/null, stdout and
+// stderr one pipe that the caller drains (containerd's go-runc reads a
+// runtime's output so). The pipe is an *os.File, so Wait does not wait for
+// its end: a container's init inherits it and may outlive the command.
 func timed(cmd *exec.Cmd) sample {
-	errFile, err := os.CreateTemp("", "bench-stderr-")
+	rd, wr, err := os.Pipe()
 	if err != nil {
 		return sample{err: err}
 	}
-	defer os.Remove(errFile.Name())
-	defer errFile.Close()
-	cmd.Stderr = errFile
-	rssFile := errFile.Name() + ".rss"
-	defer os.Remove(rssFile)
-	cmd.Env = append(os.Environ(), "MAXRSS_OUT="+rssFile)
-	t0 := time.Now()
-	err = cmd.Run()
-	d := time.Since(t0)
-	s := sample{d: d, err: err}
-	if err != nil {
-		msg, _ := os.ReadFile(errFile.Name())
-		s.err = fmt.Errorf("%v: %v %s", cmd.Args, err, strings.TrimSpace(string(msg)))
-	}
-	if data, err := os.ReadFile(rssFile); err == nil {
-		// The wrapper's own time to the command: without its start-up.
-		var ns int64
-		if n, _ := fmt.Sscan(string(data), &s.rss, &ns); n == 2 {
-			s.d = time.Duration(ns)
+	cmd.Stdout, cmd.Stderr = wr, wr
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer rd.Close()
+		buf := make([]byte, 4096)
+		for {
+			n, err := rd.Read(buf)
+			if out.Len() < 64<<10 {
+				out.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
 		}
+	}()
+	t0 := time.Now()
+	err = cmd.Start()
+	wr.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	d := time.Since(t0)
+	s := sample{d: d}
+	if err != nil {
+		// The output is complete once every holder of the pipe is gone;
+		// a failed command's container, if any, is not running.
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		s.err = fmt.Errorf("%v: %v %s", cmd.Args, err, strings.TrimSpace(out.String()))
 	}
 	return s
+}
+
+// peakRSS runs cmd under the C wrapper tests/bench/floor/maxrss.c and
+// returns the process's peak RSS in KiB. Not from the bench itself: Go
+// starts a child as a vfork copy sharing the bench's memory, which the
+// kernel counts into the child's peak.
+func peakRSS(wrapper string, cmd *exec.Cmd) (int64, error) {
+	f, err := os.CreateTemp("", "bench-rss-")
+	if err != nil {
+		return 0, err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	w := exec.Command(wrapper, cmd.Args...)
+	w.Env = append(os.Environ(), "MAXRSS_OUT="+f.Name())
+	if out, err := w.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%v: %v %s", cmd.Args, err, out)
+	}
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		return 0, err
+	}
+	var rss int64
+	if _, err := fmt.Sscan(string(data), &rss); err != nil {
+		return 0, fmt.Errorf("maxrss: %q: %v", data, err)
+	}
+	return rss, nil
+}
+
+// rssWrapper is tests/bench/floor/maxrss.c, stopwatchScript
+// tests/bench/stopwatch.sh.
+var rssWrapper, stopwatchScript string
+
+// stopwatch times a case's commands again with stopwatch.sh, a plain
+// shell loop with a stopwatch around each command, one round after each
+// of the bench's own (the machine's speed drifts, so the two are taken
+// together), and the report puts its medians beside the bench's: the two
+// must agree, or the bench is not measuring what a user timing the
+// commands by hand would see.
+type stopwatch struct {
+	name    string
+	args    []string // stopwatch.sh's arguments after FIRST COUNT
+	samples map[string][]sample
+	// trueRuns: /bin/true timed by the bench in each round; the
+	// stopwatch times it too, as "true": the callers' own costs (a Go
+	// process's vfork and bash's fork differ), beside the runtimes'.
+	trueRuns []sample
+}
+
+// newStopwatch: template is the command's arguments, {} a fresh container
+// id; before, if not nil, gives words that go between a runtime's global
+// options and the template.
+func newStopwatch(name string, rts []*rt, template string, before func(*rt) string) *stopwatch {
+	sw := &stopwatch{name: name, args: []string{template}, samples: map[string][]sample{}}
+	for _, r := range rts {
+		c := strings.Join(append(append([]string{r.bin}, r.args...), "--root", r.root), " ")
+		if before != nil {
+			c += " " + before(r)
+		}
+		sw.args = append(sw.args, r.name, c)
+	}
+	sw.args = append(sw.args, "true", "/bin/true")
+	return sw
+}
+
+// round runs round i of the shell loop.
+func (sw *stopwatch) round(i int) error {
+	sw.trueRuns = append(sw.trueRuns, timed(exec.Command("/bin/true")))
+	cmd := exec.Command("bash", append([]string{stopwatchScript, fmt.Sprint(i), "1"}, sw.args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("stopwatch: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var name string
+		var us int64
+		if _, err := fmt.Sscan(line, &name, &us); err != nil {
+			return fmt.Errorf("stopwatch: %q: %v", line, err)
+		}
+		sw.samples[name] = append(sw.samples[name], sample{d: time.Duration(us) * time.Microsecond})
+	}
+	return nil
+}
+
+// addCrossCheck puts sw's medians beside those of the case of its name.
+func (rp *report) addCrossCheck(sw *stopwatch) {
+	cc := crossChecked{name: sw.name, shell: map[string]int64{}}
+	for name, ss := range sw.samples {
+		st, _ := summarize(ss)
+		cc.shell[name] = st.med
+	}
+	cc.bench = map[string]stats{}
+	for _, r := range rp.rows {
+		if r.name == sw.name {
+			for k, v := range r.stats {
+				cc.bench[k] = v
+			}
+		}
+	}
+	cc.bench["true"], _ = summarize(sw.trueRuns)
+	rp.crossChecks = append(rp.crossChecks, cc)
+}
+
+type crossChecked struct {
+	name  string
+	bench map[string]stats
+	shell map[string]int64 // medians, µs
 }
 
 func runOnce(r *rt, bundle, id string) sample {
@@ -308,10 +465,8 @@ func lifecycle(r *rt, bundle, id string) sample {
 	pidFile := filepath.Join(os.TempDir(), id+".pid")
 	defer os.Remove(pidFile)
 	var total time.Duration
-	var rss int64
 	step := func(args ...string) error {
 		s := timed(command(r, args...))
-		rss = max(rss, s.rss)
 		total += s.d
 		return s.err
 	}
@@ -338,7 +493,7 @@ func lifecycle(r *rt, bundle, id string) sample {
 	if err := step("delete", id); err != nil {
 		return sample{err: err}
 	}
-	return sample{d: total, rss: rss}
+	return sample{d: total}
 }
 
 func many(r *rt, bundle string, count int, parallel bool, newID func(*rt) string) sample {
@@ -350,12 +505,10 @@ func many(r *rt, bundle string, count int, parallel bool, newID func(*rt) string
 	var mu sync.Mutex
 	var firstErr error
 	failed := 0
-	var rss int64
 	one := func(id string) {
 		s := runOnce(r, bundle, id)
 		mu.Lock()
 		defer mu.Unlock()
-		rss = max(rss, s.rss)
 		if s.err != nil {
 			failed++
 			if firstErr == nil {
@@ -375,7 +528,7 @@ func many(r *rt, bundle string, count int, parallel bool, newID func(*rt) string
 			one(id)
 		}
 	}
-	s := sample{d: time.Since(t0), rss: rss}
+	s := sample{d: time.Since(t0)}
 	if failed > 0 {
 		s.err = fmt.Errorf("%d of %d failed, first: %v", failed, count, firstErr)
 	}
@@ -387,6 +540,9 @@ func setting() string {
 	var u unix.Utsname
 	unix.Uname(&u)
 	cpus := runtime.NumCPU()
+	if vm {
+		return fmt.Sprintf("kernel %s, %d CPUs, %s", strings.TrimRight(string(u.Release[:]), "\x00"), cpus, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	}
 	return fmt.Sprintf("kernel %s, %d CPUs, %s; all three runtimes in one private mount namespace whose /sys/fs/cgroup is the host's cgroup2 hierarchy; crun with --cgroup-manager=disabled (its eBPF device filter raises RLIMIT_MEMLOCK, which root here may not), so crun creates no cgroup and no device filter",
 		strings.TrimRight(string(u.Release[:]), "\x00"), cpus, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 }
@@ -400,13 +556,14 @@ type row struct {
 type stats struct{ med, p10, p90, n int64 }
 
 type report struct {
-	setting string
-	n       int
-	rows    []row
-	floor   []sample
-	sizes   [][2]string
-	minMem  string
-	rss     map[string]int64
+	setting     string
+	n           int
+	rows        []row
+	floor       []sample
+	sizes       [][2]string
+	minMem      string
+	rss         map[string]int64
+	crossChecks []crossChecked
 	// seccompCost: kan's run without and with Docker's profile, alone.
 	seccompCost [2][]sample
 }
@@ -432,18 +589,12 @@ func summarize(ss []sample) (stats, string) {
 }
 
 func (rp *report) add(name string, rts []*rt, res map[string][]sample) {
-	if rp.rss == nil {
-		rp.rss = map[string]int64{}
-	}
 	r := row{name: name, stats: map[string]stats{}, errors: map[string]string{}}
 	for _, t := range rts {
 		st, errs := summarize(res[t.name])
 		r.stats[t.name] = st
 		if errs != "" {
 			r.errors[t.name] = errs
-		}
-		for _, s := range res[t.name] {
-			rp.rss[t.name] = max(rp.rss[t.name], s.rss)
 		}
 	}
 	rp.rows = append(rp.rows, r)
@@ -452,25 +603,19 @@ func (rp *report) add(name string, rts []*rt, res map[string][]sample) {
 
 func ms(us int64) string { return fmt.Sprintf("%.1f", float64(us)/1000) }
 
-func (rp *report) markdown(plotName string) string {
-	var b strings.Builder
+// table writes the cases' table and their failures.
+func (rp *report) table(w *strings.Builder) {
 	names := []string{"kan", "runc", "crun"}
-	fmt.Fprintf(&b, "# Performance\n\nWritten by `make bench` (tests/bench). Setting: %s. "+
-		"Each case alternates the runtimes (A B C, B C A, …); times are wall-clock milliseconds, "+
-		"median with the 10th–90th percentile; single-container cases %d times each, the 100 and 50 container cases 3 times each. "+
-		"Each runtime command (and the floor) runs under a small C wrapper that measures its peak RSS and its time, from its fork to its wait; "+
-		"create + start + delete is the sum of the three commands and the wait for the container's exit, "+
-		"the 100 and 50 container cases are wall-clock totals seen by the benchmark.\n\n", rp.setting, rp.n)
-	fmt.Fprintf(&b, "| case | kan | runc | crun | kan/runc | kan/crun |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| case | kan | runc | crun | kan/runc | kan/crun |\n|---|---|---|---|---|---|\n")
 	for _, r := range rp.rows {
-		fmt.Fprintf(&b, "| %s |", r.name)
+		fmt.Fprintf(w, "| %s |", r.name)
 		for _, nm := range names {
 			s := r.stats[nm]
 			if e, bad := r.errors[nm]; bad && s.n == 0 {
-				fmt.Fprintf(&b, " failed: %s |", strings.ReplaceAll(e, "|", "/"))
+				fmt.Fprintf(w, " failed: %s |", strings.ReplaceAll(e, "|", "/"))
 				continue
 			}
-			fmt.Fprintf(&b, " %s (%s–%s) |", ms(s.med), ms(s.p10), ms(s.p90))
+			fmt.Fprintf(w, " %s (%s–%s) |", ms(s.med), ms(s.p10), ms(s.p90))
 		}
 		ratio := func(o string) string {
 			if r.stats[o].med == 0 {
@@ -478,15 +623,66 @@ func (rp *report) markdown(plotName string) string {
 			}
 			return fmt.Sprintf("%.2f", float64(r.stats["kan"].med)/float64(r.stats[o].med))
 		}
-		fmt.Fprintf(&b, " %s | %s |\n", ratio("runc"), ratio("crun"))
+		fmt.Fprintf(w, " %s | %s |\n", ratio("runc"), ratio("crun"))
 	}
 	for _, r := range rp.rows {
 		for _, nm := range names {
 			if e, ok := r.errors[nm]; ok {
-				fmt.Fprintf(&b, "\nFailures in %q for %s: %s\n", r.name, nm, e)
+				fmt.Fprintf(w, "\nFailures in %q for %s: %s\n", r.name, nm, e)
 			}
 		}
 	}
+}
+
+// crossCheckTable writes the stopwatch's medians beside the bench's.
+func (rp *report) crossCheckTable(w *strings.Builder) {
+	names := []string{"kan", "runc", "crun", "true"}
+	if len(rp.crossChecks) > 0 {
+		w.WriteString("\n**Cross-check with a stopwatch** (tests/bench/stopwatch.sh: the same commands in a plain bash loop, runtimes alternating, `$EPOCHREALTIME` before and after each, stdio /dev/null), medians in ms, one round of it after each round of the case's own. " +
+			"The row `true` is /bin/true timed both ways in the same rounds: what the caller itself adds (bash forks itself, the bench's Go vforks), which is in every runtime's stopwatch time too:\n\n")
+		w.WriteString("| case | runtime | bench | stopwatch | stopwatch/bench |\n|---|---|---|---|---|\n")
+		for _, cc := range rp.crossChecks {
+			for _, nm := range names {
+				bm, sw := cc.bench[nm].med, cc.shell[nm]
+				if bm == 0 || sw == 0 {
+					continue
+				}
+				ratio := float64(sw) / float64(bm)
+				verdict := ""
+				if nm != "true" && (ratio < 0.9 || ratio > 1.1) {
+					verdict = " **disagree by more than 10%**"
+				}
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f%s |\n", cc.name, nm, ms(bm), ms(sw), ratio, verdict)
+			}
+		}
+	}
+}
+
+// vmMarkdown is the VM part's section: the cases and their cross-checks.
+func (rp *report) vmMarkdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## In the systemd VM, on equal work\n\nWritten by `make bench` (tests/bench/sysvm.sh) in the systemd test VM (tests/sysvm: Debian 12, systemd as PID 1, pure cgroup v2, QEMU without KVM, so every number is several times this machine's): %s. "+
+		"All three runtimes make the container's cgroup (cgroupfs driver, under systemd's hierarchy) and its eBPF device filter: crun runs with its default cgroup manager there. "+
+		"Timed as above, alternating, %d times each.\n\n", rp.setting, rp.n)
+	rp.table(&b)
+	rp.crossCheckTable(&b)
+	fmt.Fprintf(&b, "\n| | kan | runc | crun |\n|---|---|---|---|\n| peak RSS of one runtime process | %d KiB | %d KiB | %d KiB |\n",
+		rp.rss["kan"], rp.rss["runc"], rp.rss["crun"])
+	return b.String()
+}
+
+func (rp *report) markdown(plotName string) string {
+	var b strings.Builder
+	names := []string{"kan", "runc", "crun"}
+	fmt.Fprintf(&b, "# Performance\n\nWritten by `make bench` (tests/bench). Setting: %s. "+
+		"Each case alternates the runtimes (A B C, B C A, …); times are wall-clock milliseconds, "+
+		"median with the 10th–90th percentile; single-container cases %d times each, the 100 and 50 container cases 3 times each. "+
+		"Each runtime command (and the floor) is timed by the benchmark itself as a whole process, from its fork to its reaping, "+
+		"with stdin /dev/null and stdout and stderr a pipe the benchmark reads, as an engine runs a runtime; "+
+		"create + start + delete is the sum of the three commands and the wait for the container's exit, "+
+		"the 100 and 50 container cases are wall-clock totals seen by the benchmark.\n\n", rp.setting, rp.n)
+	rp.table(&b)
+	rp.crossCheckTable(&b)
 	if len(rp.floor) > 0 {
 		st, _ := summarize(rp.floor)
 		fmt.Fprintf(&b, "\n**Floor** (tests/bench/floor/floor.c: the same namespaces, cgroup, mounts, pivot_root and execve, from a static C helper with nothing else): %s ms (%s–%s). ", ms(st.med), ms(st.p10), ms(st.p90))
@@ -513,6 +709,14 @@ func (rp *report) markdown(plotName string) string {
 	}
 	if rp.minMem != "" {
 		fmt.Fprintf(&b, "\nSmallest `memory.max` under which kan's `run` of /bin/true still succeeds, in the cgroup v2 VM (tests/vm TestSmallestMemoryMax): %s.\n", rp.minMem)
+	}
+	if vmReport != "" {
+		data, err := os.ReadFile(vmReport)
+		if err == nil {
+			b.Write(data)
+		} else {
+			fmt.Fprintf(&b, "\n## In the systemd VM\n\nThe VM part failed: %v\n", err)
+		}
 	}
 	if notes, err := os.ReadFile("tests/bench/notes.md"); err == nil {
 		b.Write(notes)

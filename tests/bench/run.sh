@@ -3,7 +3,9 @@
 # and the floor, in one run; writes docs/performance.md and its plot.
 #   tests/bench/run.sh KAN_BINARY
 # Env: BENCH_N (iterations of the single-container cases, default 30),
-# BENCH_VM=0 to skip the VM measurement of the smallest memory.max.
+# BENCH_VM=0 to skip the VM parts: the smallest memory.max (tests/vm) and
+# kan, runc and crun on equal work in the systemd VM (sysvm.sh,
+# BENCH_VM_N iterations, default 10).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -24,7 +26,14 @@ gcc -O2 -static -o "$work/maxrss" "$here/floor/maxrss.c"
 "$here/../mkrootfs.sh" "$work/rootfs" >/dev/null
 
 minmem=""
+: >"$work/vm.md"
 if [ "${BENCH_VM:-1}" != 0 ]; then
+	# Equal work with crun: in the systemd VM, where crun makes its cgroup
+	# and device filter too.
+	if ! "$here/sysvm.sh" "$kan" >"$work/vm.md"; then
+		echo "bench: the systemd VM part failed" >&2
+		exit 1
+	fi
 	# The smallest memory.max, measured in the cgroup v2 VM.
 	if out=$(make -s -C "$repo" vmtest TESTFLAGS=-test.run=TestSmallestMemoryMax 2>&1); then
 		minmem=$(sed -n 's/.*smallest memory.max: \(.*\)$/\1/p' <<<"$out" | head -n1)
@@ -41,5 +50,5 @@ cd "$repo"
 unshare -m --propagation private sh -c '
 	umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh \
 	"$work/bench" -kan "$kan" -runc "$(command -v runc)" -crun "$(command -v crun)" \
-	-floor "$work/floor" -maxrss "$work/maxrss" -rootfs "$work/rootfs" -n "${BENCH_N:-30}" -min-memory "$minmem" \
+	-floor "$work/floor" -maxrss "$work/maxrss" -stopwatch "$here/stopwatch.sh" -rootfs "$work/rootfs" -n "${BENCH_N:-30}" -min-memory "$minmem" -vm-report "$work/vm.md" \
 	-out docs/performance.md -plot docs/performance.png

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/bpf"
 )
 
 // ProgramName is the name (bpf_prog_info.name) of the programs Apply loads.
@@ -43,17 +43,16 @@ func Apply(dirFd int, rules []specs.LinuxDeviceCgroup) error {
 
 // Load builds and loads the program for rules, for Attach: create loads
 // it while it makes the rest of the container, as it needs no cgroup.
-func Load(rules []specs.LinuxDeviceCgroup) (*ebpf.Program, error) {
+func Load(rules []specs.LinuxDeviceCgroup) (*bpf.Program, error) {
 	insns, err := Program(rules)
 	if err != nil {
 		return nil, err
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         ProgramName,
-		Type:         ebpf.CGroupDevice,
-		License:      "Apache",
-		Instructions: insns,
-	})
+	code, err := bpf.Assemble(insns)
+	if err != nil {
+		return nil, fmt.Errorf("devices: %w", err)
+	}
+	prog, err := bpf.Load(bpf.ProgTypeCgroupDevice, ProgramName, "Apache", code)
 	if err != nil {
 		return nil, fmt.Errorf("devices: load program: %w", err)
 	}
@@ -63,7 +62,7 @@ func Load(rules []specs.LinuxDeviceCgroup) (*ebpf.Program, error) {
 // Attach puts prog (from Load) on the cgroup v2 directory dirFd, in place
 // of any earlier program of kan's, as Apply describes. The caller still
 // closes prog.
-func Attach(dirFd int, prog *ebpf.Program) error {
+func Attach(dirFd int, prog *bpf.Program) error {
 	old, others, err := attached(dirFd)
 	if err != nil {
 		return err
@@ -77,13 +76,7 @@ func Attach(dirFd int, prog *ebpf.Program) error {
 	const multi = unix.BPF_F_ALLOW_MULTI
 
 	if len(old) == 1 {
-		err := link.RawAttachProgram(link.RawAttachProgramOptions{
-			Target:  dirFd,
-			Program: prog,
-			Attach:  ebpf.AttachCGroupDevice,
-			Anchor:  link.ReplaceProgram(old[0]),
-			Flags:   multi,
-		})
+		err := bpf.Attach(dirFd, prog, bpf.AttachCgroupDevice, multi|bpf.FlagReplace, old[0])
 		if err == nil {
 			return nil
 		}
@@ -92,21 +85,12 @@ func Attach(dirFd int, prog *ebpf.Program) error {
 		// attach-then-detach below.
 	}
 
-	err = link.RawAttachProgram(link.RawAttachProgramOptions{
-		Target:  dirFd,
-		Program: prog,
-		Attach:  ebpf.AttachCGroupDevice,
-		Flags:   multi,
-	})
+	err = bpf.Attach(dirFd, prog, bpf.AttachCgroupDevice, multi, nil)
 	if err != nil && errors.Is(err, unix.EPERM) && len(old) == 1 && others == 0 {
 		// The only program is ours, attached without
 		// BPF_F_ALLOW_MULTI (by an older kan or someone reusing the
 		// name): in that mode a new attach replaces it atomically.
-		err = link.RawAttachProgram(link.RawAttachProgramOptions{
-			Target:  dirFd,
-			Program: prog,
-			Attach:  ebpf.AttachCGroupDevice,
-		})
+		err = bpf.Attach(dirFd, prog, bpf.AttachCgroupDevice, 0, nil)
 		if err == nil {
 			return nil
 		}
@@ -120,12 +104,7 @@ func Attach(dirFd int, prog *ebpf.Program) error {
 
 	var errs []error
 	for _, p := range old {
-		err := link.RawDetachProgram(link.RawDetachProgramOptions{
-			Target:  dirFd,
-			Program: p,
-			Attach:  ebpf.AttachCGroupDevice,
-		})
-		if err != nil {
+		if err := bpf.Detach(dirFd, p, bpf.AttachCgroupDevice); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -138,16 +117,13 @@ func Attach(dirFd int, prog *ebpf.Program) error {
 
 // attached returns the programs named ProgramName attached directly to the
 // cgroup at dirFd (the caller closes them) and how many others are.
-func attached(dirFd int) (ours []*ebpf.Program, others int, _ error) {
-	res, err := link.QueryPrograms(link.QueryOptions{
-		Target: dirFd,
-		Attach: ebpf.AttachCGroupDevice,
-	})
+func attached(dirFd int) (ours []*bpf.Program, others int, _ error) {
+	ids, err := bpf.Query(dirFd, bpf.AttachCgroupDevice)
 	if err != nil {
 		return nil, 0, fmt.Errorf("devices: query attached programs: %w", err)
 	}
-	for _, ap := range res.Programs {
-		p, err := ebpf.NewProgramFromID(ap.ID)
+	for _, id := range ids {
+		p, err := bpf.ByID(id)
 		if err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				continue // detached and freed since the query
@@ -155,10 +131,10 @@ func attached(dirFd int) (ours []*ebpf.Program, others int, _ error) {
 			for _, q := range ours {
 				q.Close()
 			}
-			return nil, 0, fmt.Errorf("devices: open attached program %d: %w", ap.ID, err)
+			return nil, 0, fmt.Errorf("devices: open attached program %d: %w", id, err)
 		}
-		info, err := p.Info()
-		if err == nil && info.Type == ebpf.CGroupDevice && info.Name == ProgramName {
+		typ, name, err := p.Info()
+		if err == nil && typ == bpf.ProgTypeCgroupDevice && name == ProgramName {
 			ours = append(ours, p)
 			continue
 		}

@@ -49,7 +49,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/cilium/ebpf/asm"
+	"github.com/kan-runtime/kan/libcontainer/bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -66,11 +66,11 @@ const (
 
 // Registers of the generated program.
 const (
-	regCtx     = asm.R1 // struct bpf_cgroup_dev_ctx *
-	regType    = asm.R2 // device type (access_type & 0xffff)
-	regPending = asm.R3 // requested access bits not yet decided
-	regMajor   = asm.R4
-	regMinor   = asm.R5
+	regCtx     = bpf.R1 // struct bpf_cgroup_dev_ctx *
+	regType    = bpf.R2 // device type (access_type & 0xffff)
+	regPending = bpf.R3 // requested access bits not yet decided
+	regMajor   = bpf.R4
+	regMinor   = bpf.R5
 )
 
 // rule is a validated rule.
@@ -199,7 +199,7 @@ func parseRule(i int, r specs.LinuxDeviceCgroup) (rule, error) {
 //
 // Program returns an error naming the rule's index and field if a rule is
 // invalid.
-func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
+func Program(rules []specs.LinuxDeviceCgroup) ([]bpf.Instruction, error) {
 	parsed := make([]rule, len(rules))
 	for i, r := range rules {
 		p, err := parseRule(i, r)
@@ -212,12 +212,12 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 	b := &builder{}
 	// Prologue: unpack struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }.
 	b.emit(
-		asm.LoadMem(regType, regCtx, 0, asm.Word),
-		asm.And.Imm(regType, 0xffff),
-		asm.LoadMem(regPending, regCtx, 0, asm.Word),
-		asm.RSh.Imm(regPending, 16),
-		asm.LoadMem(regMajor, regCtx, 4, asm.Word),
-		asm.LoadMem(regMinor, regCtx, 8, asm.Word),
+		bpf.LoadMem(regType, regCtx, 0, bpf.Word),
+		bpf.AndImm(regType, 0xffff),
+		bpf.LoadMem(regPending, regCtx, 0, bpf.Word),
+		bpf.RShImm(regPending, 16),
+		bpf.LoadMem(regMajor, regCtx, 4, bpf.Word),
+		bpf.LoadMem(regMinor, regCtx, 8, bpf.Word),
 	)
 
 	for i := len(parsed) - 1; i >= 0; i-- {
@@ -225,23 +225,23 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 		next := fmt.Sprintf("rule%d_next", i)
 
 		if r.devType != 0 {
-			b.emit(asm.JNE.Imm(regType, r.devType, next))
+			b.emit(bpf.JNEImm(regType, r.devType, next))
 		}
 		if r.major >= 0 {
-			b.emit(asm.JNE.Imm32(regMajor, int32(uint32(r.major)), next))
+			b.emit(bpf.JNEImm32(regMajor, int32(uint32(r.major)), next))
 		}
 		if r.minor >= 0 {
-			b.emit(asm.JNE.Imm32(regMinor, int32(uint32(r.minor)), next))
+			b.emit(bpf.JNEImm32(regMinor, int32(uint32(r.minor)), next))
 		}
 
 		switch {
 		case r.allow:
 			// This rule decides its letters; allow once nothing is left.
 			b.emit(
-				asm.And.Imm(regPending, ^r.access),
-				asm.JNE.Imm(regPending, 0, next),
-				asm.Mov.Imm(asm.R0, 1),
-				asm.Return(),
+				bpf.AndImm(regPending, ^r.access),
+				bpf.JNEImm(regPending, 0, next),
+				bpf.MovImm(bpf.R0, 1),
+				bpf.Return(),
 			)
 		case r.access == accAll:
 			// The rule names every letter, so whatever is still
@@ -249,20 +249,20 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 			// last matching rule decides it; bits outside rwm are
 			// never allowed by any rule).
 			b.emit(
-				asm.Mov.Imm(asm.R0, 0),
-				asm.Return(),
+				bpf.MovImm(bpf.R0, 0),
+				bpf.Return(),
 			)
 		default:
 			hit := fmt.Sprintf("rule%d_deny", i)
 			b.emit(
-				asm.JEq.Imm(regPending, 0, hit),
-				asm.JSet.Imm(regPending, r.access, hit),
-				asm.Ja.Label(next),
+				bpf.JEqImm(regPending, 0, hit),
+				bpf.JSetImm(regPending, r.access, hit),
+				bpf.Ja(next),
 			)
 			b.label(hit)
 			b.emit(
-				asm.Mov.Imm(asm.R0, 0),
-				asm.Return(),
+				bpf.MovImm(bpf.R0, 0),
+				bpf.Return(),
 			)
 		}
 		if r.matchesEverything() && !r.allow {
@@ -280,22 +280,22 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 
 	// No rule decided every requested letter: deny.
 	b.emit(
-		asm.Mov.Imm(asm.R0, 0),
-		asm.Return(),
+		bpf.MovImm(bpf.R0, 0),
+		bpf.Return(),
 	)
 	return b.finish()
 }
 
 // builder appends instructions, putting pending labels on the next one.
 type builder struct {
-	insns  asm.Instructions
+	insns  []bpf.Instruction
 	labels []string
 	err    error
 }
 
 func (b *builder) label(name string) { b.labels = append(b.labels, name) }
 
-func (b *builder) finish() (asm.Instructions, error) {
+func (b *builder) finish() ([]bpf.Instruction, error) {
 	if b.err == nil && len(b.labels) > 0 {
 		b.err = errors.New("devices: internal error: label at the end of the program: " + strings.Join(b.labels, ", "))
 	}
@@ -305,12 +305,12 @@ func (b *builder) finish() (asm.Instructions, error) {
 	return b.insns, nil
 }
 
-func (b *builder) emit(insns ...asm.Instruction) {
+func (b *builder) emit(insns ...bpf.Instruction) {
 	for _, ins := range insns {
 		switch len(b.labels) {
 		case 0:
 		case 1:
-			ins = ins.WithSymbol(b.labels[0])
+			ins = ins.WithLabel(b.labels[0])
 		default:
 			// Never happens: every label is followed by an instruction
 			// before the next label is set.

@@ -21,6 +21,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/bpf"
 )
 
 func num(v int64) *int64 { return &v }
@@ -62,16 +64,16 @@ func (q request) String() string {
 	return fmt.Sprintf("%s %d:%d %q", t, q.major, q.minor, acc)
 }
 
-func marshal(t *testing.T, insns asm.Instructions) []byte {
+func marshal(t *testing.T, insns []bpf.Instruction) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := insns.Marshal(&buf, binary.LittleEndian); err != nil {
+	code, err := bpf.Assemble(insns)
+	if err != nil {
 		t.Fatalf("assemble: %v\n%v", err, insns)
 	}
-	if err := checkCFG(buf.Bytes()); err != nil {
+	if err := checkCFG(code); err != nil {
 		t.Fatalf("%v\n%v", err, insns)
 	}
-	return buf.Bytes()
+	return code
 }
 
 // checkCFG does the kernel verifier's structural checks: every jump lands
@@ -284,10 +286,10 @@ func TestProgramAssembles(t *testing.T) {
 				t.Fatal(err)
 			}
 			code := marshal(t, insns)
-			if len(code) == 0 || len(code)%asm.InstructionSize != 0 {
+			if len(code) == 0 || len(code)%bpf.InstructionSize != 0 {
 				t.Fatalf("bad program size %d", len(code))
 			}
-			if last := insns[len(insns)-1]; last.OpCode != asm.Return().OpCode {
+			if last := insns[len(insns)-1]; last.Op != bpf.Return().Op {
 				t.Fatalf("program does not end with exit: %v", last)
 			}
 		})
@@ -630,15 +632,11 @@ func TestApplyReplace(t *testing.T) {
 
 	// Several kan programs (e.g. left by a crash): Apply leaves one.
 	for _, rules := range [][]specs.LinuxDeviceCgroup{{allow("a", nil, nil, "")}, {allow("c", nil, nil, "")}} {
-		insns, err := Program(rules)
+		p, err := Load(rules)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: ProgramName, Type: ebpf.CGroupDevice, License: "Apache", Instructions: insns})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = link.RawAttachProgram(link.RawAttachProgramOptions{Target: cg.fd, Program: p, Attach: ebpf.AttachCGroupDevice, Flags: unix.BPF_F_ALLOW_MULTI})
+		err = bpf.Attach(cg.fd, p, bpf.AttachCgroupDevice, bpf.FlagAllowMulti, nil)
 		p.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -743,15 +741,11 @@ func TestApplyKeepsForeignPrograms(t *testing.T) {
 // BPF_F_ALLOW_MULTI (in that mode only one program fits) is replaced too.
 func TestApplyReplacesNonMulti(t *testing.T) {
 	cg := newTestCgroup(t)
-	insns, err := Program([]specs.LinuxDeviceCgroup{allow("c", num(1), num(3), "")})
+	p, err := Load([]specs.LinuxDeviceCgroup{allow("c", num(1), num(3), "")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: ProgramName, Type: ebpf.CGroupDevice, License: "Apache", Instructions: insns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = link.RawAttachProgram(link.RawAttachProgramOptions{Target: cg.fd, Program: p, Attach: ebpf.AttachCGroupDevice})
+	err = bpf.Attach(cg.fd, p, bpf.AttachCgroupDevice, 0, nil)
 	p.Close()
 	if err != nil {
 		t.Fatal(err)

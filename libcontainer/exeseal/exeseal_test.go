@@ -1,0 +1,68 @@
+package exeseal
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// sealed opens the handle with emptyDir and tells whether it is an overlay
+// view (not a memfd copy) of this test binary, which cannot be written.
+func sealed(t *testing.T, emptyDir string) {
+	t.Helper()
+	f, path, err := Open(emptyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	target, err := os.Readlink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(target, "/memfd:") {
+		t.Fatalf("handle is a memfd copy (%s), not an overlay view", target)
+	}
+	var st, exe unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/proc/self/exe", &exe); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != exe.Size {
+		t.Fatalf("handle's size %d, executable's %d", st.Size, exe.Size)
+	}
+	if w, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		w.Close()
+		t.Fatal("the sealed handle opens for writing")
+	}
+}
+
+func TestOverlayView(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: overlayfs is mounted")
+	}
+	sealed(t, t.TempDir())
+}
+
+// TestOverlayViewNested: the empty directory given lies under kan's own
+// directory (kan in /tmp, its --root under /tmp), which overlayfs refuses
+// as a second layer; the view is still an overlay, not a 7 MiB copy.
+func TestOverlayViewNested(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: overlayfs is mounted")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(exe), "empty-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	sealed(t, dir)
+}
