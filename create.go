@@ -105,14 +105,44 @@ func containerID(cmd *cli.Command) (string, error) {
 // --console-socket (run uses it to attach the caller's terminal);
 // beforeStart, when not nil, runs just before the container's init starts.
 func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, beforeStart func()) (*libcontainer.Container, error) {
-	id, err := containerID(cmd)
+	o, pidFile, done, err := createOptions(cmd, b, consoleSock)
 	if err != nil {
 		return nil, err
+	}
+	defer done()
+	o.BeforeStart = beforeStart
+	c, err := libcontainer.Create(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := writePidFile(c, pidFile); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// createOptions turns the flags of create (or run, or restore) and the
+// bundle into libcontainer's options, with the absolute --pid-file. done
+// closes the sockets dialled, once the container is made.
+func createOptions(cmd *cli.Command, b *bundleConfig, consoleSock *os.File) (o libcontainer.CreateOptions, pidFile string, done func(), err error) {
+	var opened []*os.File
+	done = func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	fail := func(err error) (libcontainer.CreateOptions, string, func(), error) {
+		done()
+		return libcontainer.CreateOptions{}, "", nil, err
+	}
+	id, err := containerID(cmd)
+	if err != nil {
+		return fail(err)
 	}
 	bundle, s, raw := b.dir, b.spec, b.raw
 	n := cmd.Int("preserve-fds")
 	if n < 0 {
-		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
+		return fail(fmt.Errorf("--preserve-fds: %d is negative", n))
 	}
 	// Socket activation: fds systemd passed to kan (3 and up) go on to
 	// the container, before the --preserve-fds ones, and the program
@@ -124,30 +154,30 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 	}
 	if sock := cmd.String("console-socket"); sock != "" {
 		if !s.Process.Terminal {
-			return nil, errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)")
+			return fail(errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)"))
 		}
 		if consoleSock, err = console.Dial(sock); err != nil {
-			return nil, err
+			return fail(err)
 		}
-		defer consoleSock.Close()
+		opened = append(opened, consoleSock)
 	}
 	var pidfdSock *os.File
 	if sock := cmd.String("pidfd-socket"); sock != "" {
 		if pidfdSock, err = console.DialFor("--pidfd-socket", sock); err != nil {
-			return nil, err
+			return fail(err)
 		}
-		defer pidfdSock.Close()
+		opened = append(opened, pidfdSock)
 	}
-	pidFile := cmd.String("pid-file")
+	pidFile = cmd.String("pid-file")
 	if pidFile != "" {
 		if pidFile, err = filepath.Abs(pidFile); err != nil {
-			return nil, fmt.Errorf("--pid-file: %w", err)
+			return fail(fmt.Errorf("--pid-file: %w", err))
 		}
 		if fi, err := os.Stat(filepath.Dir(pidFile)); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("--pid-file %s: directory %s does not exist", pidFile, filepath.Dir(pidFile))
+			return fail(fmt.Errorf("--pid-file %s: directory %s does not exist", pidFile, filepath.Dir(pidFile)))
 		}
 	}
-	c, err := libcontainer.Create(libcontainer.CreateOptions{
+	return libcontainer.CreateOptions{
 		Root:          cmd.Root().String("root"),
 		ID:            id,
 		Bundle:        bundle,
@@ -158,18 +188,20 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 		PreserveFds:   n,
 		ConsoleSocket: consoleSock,
 		PidfdSocket:   pidfdSock,
-		BeforeStart:   beforeStart,
-	})
-	if err != nil {
-		return nil, err
+	}, pidFile, done, nil
+}
+
+// writePidFile writes the container's pid to pidFile, if set; a failure
+// deletes the container.
+func writePidFile(c *libcontainer.Container, pidFile string) error {
+	if pidFile == "" {
+		return nil
 	}
-	if pidFile != "" {
-		if err := state.WriteFileAtomic(pidFile, []byte(strconv.Itoa(c.State.Pid)), 0o644); err != nil {
-			c.Delete(true)
-			return nil, fmt.Errorf("--pid-file: %w", err)
-		}
+	if err := state.WriteFileAtomic(pidFile, []byte(strconv.Itoa(c.State.Pid)), 0o644); err != nil {
+		c.Delete(true)
+		return fmt.Errorf("--pid-file: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 // listenFds returns how many fds systemd socket activation passed to this

@@ -153,7 +153,7 @@ func newApp() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported)"},
-			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpointing is not supported"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted and ignored, as by runc: criu is looked up in PATH"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (accepted for runc compatibility)"},
 		},
 		Before:  setupGlobal,
@@ -165,6 +165,7 @@ func newApp() *cli.Command {
 			createCommand, startCommand, runCommand, stateCommand, killCommand,
 			deleteCommand, listCommand, specCommand, featuresCommand, execCommand,
 			pauseCommand, resumeCommand, updateCommand, eventsCommand, psCommand,
+			checkpointCommand, restoreCommand,
 		},
 	}
 }
