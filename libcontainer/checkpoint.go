@@ -91,18 +91,65 @@ func criuViewOf(s *specs.Spec) *criuView {
 	return v
 }
 
-// opts are criu's options both ways, from o.
+// check refuses bad flags, before anything is done.
+func (o *CriuOptions) check() error {
+	if o.ImagePath == "" {
+		return errors.New("--image-path: empty")
+	}
+	if _, err := criu.CgroupsMode(o.CgroupsMode); err != nil {
+		return err
+	}
+	for _, ns := range o.EmptyNs {
+		if ns != string(specs.NetworkNamespace) {
+			return fmt.Errorf("--empty-ns %q: only network is supported", ns)
+		}
+	}
+	if o.ParentPath != "" {
+		if filepath.IsAbs(o.ParentPath) {
+			return errors.New("--parent-path must be relative (to --image-path)")
+		}
+		p := filepath.Join(o.ImagePath, o.ParentPath)
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			if err == nil {
+				err = errors.New("not a directory")
+			}
+			return fmt.Errorf("--parent-path %s: %w", p, err)
+		}
+	}
+	if o.PageServer != "" {
+		if _, err := o.pageServer(); err != nil {
+			return err
+		}
+	}
+	if o.StatusFd >= 0 {
+		flags, err := unix.FcntlInt(uintptr(o.StatusFd), unix.F_GETFL, 0)
+		if err != nil {
+			return fmt.Errorf("--status-fd %d: %w", o.StatusFd, err)
+		}
+		if flags&(unix.O_WRONLY|unix.O_RDWR) == 0 {
+			return fmt.Errorf("--status-fd %d: not open for writing", o.StatusFd)
+		}
+	}
+	return nil
+}
+
+func (o *CriuOptions) pageServer() (*rpc.CriuPageServerInfo, error) {
+	host, port, err := net.SplitHostPort(o.PageServer)
+	n, perr := strconv.Atoi(port)
+	if err != nil || host == "" || perr != nil || n <= 0 || n > 65535 {
+		return nil, fmt.Errorf("--page-server %q: not ADDRESS:PORT", o.PageServer)
+	}
+	return &rpc.CriuPageServerInfo{Address: proto.String(host), Port: proto.Int32(int32(n))}, nil
+}
+
+// opts are criu's options both ways, from o (checked).
 func (o *CriuOptions) opts(images *os.File, logFile string) (*rpc.CriuOpts, error) {
 	mode, err := criu.CgroupsMode(o.CgroupsMode)
 	if err != nil {
 		return nil, err
 	}
+	// Always an empty network namespace: what --empty-ns can name.
 	emptyNs := uint32(unix.CLONE_NEWNET)
-	for _, ns := range o.EmptyNs {
-		if ns != string(specs.NetworkNamespace) {
-			return nil, fmt.Errorf("--empty-ns %q: only network is supported", ns)
-		}
-	}
 	return &rpc.CriuOpts{
 		ImagesDirFd:       proto.Int32(int32(images.Fd())),
 		LogLevel:          proto.Int32(4),
@@ -126,9 +173,6 @@ func (o *CriuOptions) opts(images *os.File, logFile string) (*rpc.CriuOpts, erro
 // dirs makes and opens the image directory and the work directory; the
 // caller closes them.
 func (o *CriuOptions) dirs(makeImages bool) (images, work *os.File, err error) {
-	if o.ImagePath == "" {
-		return nil, nil, errors.New("--image-path: empty")
-	}
 	if makeImages {
 		if err := os.MkdirAll(o.ImagePath, 0o700); err != nil {
 			return nil, nil, fmt.Errorf("--image-path: %w", err)
@@ -162,38 +206,15 @@ func (c *Container) Checkpoint(o CriuOptions) error {
 		// runc's phrase.
 		return fmt.Errorf("container cannot be checkpointed in %s state", s)
 	}
+	if err := o.check(); err != nil {
+		return err
+	}
 	if _, err := criu.Find(); err != nil {
 		return err
 	}
-	if o.ParentPath != "" {
-		if filepath.IsAbs(o.ParentPath) {
-			return errors.New("--parent-path must be relative (to --image-path)")
-		}
-		p := filepath.Join(o.ImagePath, o.ParentPath)
-		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
-			if err == nil {
-				err = errors.New("not a directory")
-			}
-			return fmt.Errorf("--parent-path %s: %w", p, err)
-		}
-	}
 	var ps *rpc.CriuPageServerInfo
 	if o.PageServer != "" {
-		host, port, err := net.SplitHostPort(o.PageServer)
-		n, perr := strconv.Atoi(port)
-		if err != nil || host == "" || perr != nil {
-			return fmt.Errorf("--page-server %q: not ADDRESS:PORT", o.PageServer)
-		}
-		ps = &rpc.CriuPageServerInfo{Address: proto.String(host), Port: proto.Int32(int32(n))}
-	}
-	if o.StatusFd >= 0 {
-		flags, err := unix.FcntlInt(uintptr(o.StatusFd), unix.F_GETFL, 0)
-		if err != nil {
-			return fmt.Errorf("--status-fd %d: %w", o.StatusFd, err)
-		}
-		if flags&(unix.O_WRONLY|unix.O_RDWR) == 0 {
-			return fmt.Errorf("--status-fd %d: not open for writing", o.StatusFd)
-		}
+		ps, _ = o.pageServer()
 	}
 	cfg, err := c.State.Config.Get()
 	if err != nil || cfg == nil {
@@ -344,6 +365,9 @@ type RestoreOptions struct {
 // namespaces, as runc runs them. A restore that fails leaves nothing
 // behind: no state, cgroup, mount or process.
 func Restore(o RestoreOptions) (*Container, error) {
+	if err := o.Criu.check(); err != nil {
+		return nil, err
+	}
 	if _, err := criu.Find(); err != nil {
 		return nil, err
 	}
