@@ -513,3 +513,91 @@ func TestCheckpointFails(t *testing.T) {
 		})
 	}
 }
+
+// TestPodmanCheckpoint: Podman (`podman container checkpoint` and
+// `restore`, conmon calling the runtime) with kan as its runtime, beside
+// runc: the restored container counts on from where it was, and kan exec
+// reaches it (podman exec).
+func TestPodmanCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`[containers]
+pids_limit = 0
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = %[1]q
+runtime_supports_json = ["kan", "runc"]
+[engine.runtimes]
+kan = [%[2]q]
+`, filepath.Join(dir, "tmp"), kanBin)
+	storage := fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n", filepath.Join(dir, "graph"), filepath.Join(dir, "run"))
+	os.WriteFile(filepath.Join(dir, "containers.conf"), []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "storage.conf"), []byte(storage), 0o644)
+	env := append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF="+filepath.Join(dir, "storage.conf"))
+	podman := func(args ...string) (string, error) {
+		cmd := exec.Command("podman", args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	must := func(t *testing.T, args ...string) string {
+		t.Helper()
+		out, err := podman(args...)
+		if err != nil {
+			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	tar := filepath.Join(dir, "rootfs.tar")
+	run(t, "tar", "-C", rootfsDir, "-cf", tar, ".")
+	must(t, "import", tar, "localhost/bbox")
+	t.Cleanup(func() { podman("rm", "-af", "-t", "0") })
+	count := func(t *testing.T, rt, name string) int {
+		out, err := podman("--runtime", rt, "exec", name, "cat", "/tmp/count")
+		if err != nil {
+			t.Fatalf("podman exec: %v\n%s", err, out)
+		}
+		n, _ := strconv.Atoi(out)
+		return n
+	}
+	for _, rt := range []string{"kan", "runc"} {
+		t.Run(rt, func(t *testing.T) {
+			name := "pc-" + rt
+			must(t, "--runtime", rt, "run", "-d", "--network=none", "--name", name, "localhost/bbox",
+				"sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done`)
+			// Far enough that a counter started again would be
+			// seen below it.
+			before := 0
+			for deadline := time.Now().Add(time.Minute); before < 20; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the counter did not start")
+				}
+				before = count(t, rt, name)
+			}
+			t0 := time.Now()
+			must(t, "--runtime", rt, "container", "checkpoint", name)
+			dCk := time.Since(t0)
+			if st := must(t, "inspect", "-f", "{{.State.Status}}", name); st != "exited" {
+				t.Errorf("after checkpoint podman says %s", st)
+			}
+			t0 = time.Now()
+			must(t, "--runtime", rt, "container", "restore", name)
+			dRs := time.Since(t0)
+			if st := must(t, "inspect", "-f", "{{.State.Status}} {{.State.Checkpointed}} {{.State.Restored}}", name); !strings.HasPrefix(st, "running") {
+				t.Errorf("after restore podman says %s", st)
+			}
+			// The restored process counts on from the checkpoint's
+			// value, above the one read before it; started again, it
+			// would count from 1.
+			at := count(t, rt, name)
+			if at < before {
+				t.Errorf("%s: the counter was at %d before the checkpoint and is at %d after the restore", rt, before, at)
+			}
+			if v := count(t, rt, name); v <= at {
+				t.Errorf("%s: the restored counter does not count: %d then %d", rt, at, v)
+			}
+			t.Logf("TIMES podman %s checkpoint %v restore %v", rt, dCk.Round(time.Millisecond), dRs.Round(time.Millisecond))
+			must(t, "rm", "-f", "-t", "0", name)
+		})
+	}
+}
