@@ -519,45 +519,22 @@ func TestCheckpointFails(t *testing.T) {
 // runc: the restored container counts on from where it was, and kan exec
 // reaches it (podman exec).
 func TestPodmanCheckpoint(t *testing.T) {
-	dir := t.TempDir()
-	conf := fmt.Sprintf(`[containers]
-pids_limit = 0
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = %[1]q
-runtime_supports_json = ["kan", "runc"]
-[engine.runtimes]
-kan = [%[2]q]
-`, filepath.Join(dir, "tmp"), kanBin)
-	storage := fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n", filepath.Join(dir, "graph"), filepath.Join(dir, "run"))
-	os.WriteFile(filepath.Join(dir, "containers.conf"), []byte(conf), 0o644)
-	os.WriteFile(filepath.Join(dir, "storage.conf"), []byte(storage), 0o644)
-	env := append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF="+filepath.Join(dir, "storage.conf"))
-	podman := func(args ...string) (string, error) {
-		cmd := exec.Command("podman", args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
-	must := func(t *testing.T, args ...string) string {
-		t.Helper()
-		out, err := podman(args...)
-		if err != nil {
-			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
-	tar := filepath.Join(dir, "rootfs.tar")
-	run(t, "tar", "-C", rootfsDir, "-cf", tar, ".")
-	must(t, "import", tar, "localhost/bbox")
+	podman, must := newPodman(t)
 	t.Cleanup(func() { podman("rm", "-af", "-t", "0") })
 	count := func(t *testing.T, rt, name string) int {
 		out, err := podman("--runtime", rt, "exec", name, "cat", "/tmp/count")
 		if err != nil {
 			t.Fatalf("podman exec: %v\n%s", err, out)
 		}
-		n, _ := strconv.Atoi(out)
+		// The last line: podman may warn before it.
+		f := strings.Fields(out)
+		if len(f) == 0 {
+			t.Fatal("podman exec cat /tmp/count: no output")
+		}
+		n, err := strconv.Atoi(f[len(f)-1])
+		if err != nil {
+			t.Fatalf("podman exec cat /tmp/count: %q", out)
+		}
 		return n
 	}
 	for _, rt := range []string{"kan", "runc"} {
@@ -598,6 +575,145 @@ kan = [%[2]q]
 			}
 			t.Logf("TIMES podman %s checkpoint %v restore %v", rt, dCk.Round(time.Millisecond), dRs.Round(time.Millisecond))
 			must(t, "rm", "-f", "-t", "0", name)
+		})
+	}
+}
+
+// newPodman sets up Podman with its storage and configuration in a
+// temporary directory, kan as a runtime, and the busybox rootfs imported
+// as localhost/bbox; it returns podman and a podman that must succeed.
+func newPodman(t *testing.T) (func(args ...string) (string, error), func(t *testing.T, args ...string) string) {
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`[containers]
+pids_limit = 0
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = %[1]q
+runtime_supports_json = ["kan", "runc"]
+[engine.runtimes]
+kan = [%[2]q]
+`, filepath.Join(dir, "tmp"), kanBin)
+	storage := fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n", filepath.Join(dir, "graph"), filepath.Join(dir, "run"))
+	os.WriteFile(filepath.Join(dir, "containers.conf"), []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "storage.conf"), []byte(storage), 0o644)
+	env := append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF="+filepath.Join(dir, "storage.conf"))
+	podman := func(args ...string) (string, error) {
+		cmd := exec.Command("podman", args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	must := func(t *testing.T, args ...string) string {
+		t.Helper()
+		out, err := podman(args...)
+		if err != nil {
+			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	tar := filepath.Join(dir, "rootfs.tar")
+	run(t, "tar", "-C", rootfsDir, "-cf", tar, ".")
+	must(t, "import", "--change", `CMD ["/bin/sh"]`, tar, "localhost/bbox")
+	return podman, must
+}
+
+// TestCtrCheckpoint: containerd's `ctr task checkpoint` (the runc v2
+// shim calling the runtime given by --runc-binary) with kan, beside runc:
+// a checkpoint that leaves the task running, then one with --exit that
+// stops it; criu's images land in --image-path.
+func TestCtrCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	_, pmust := newPodman(t)
+	image := filepath.Join(dir, "image.tar")
+	pmust(t, "save", "--format", "docker-archive", "-o", image, "localhost/bbox")
+	sock := filepath.Join(dir, "containerd.sock")
+	conf := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[debug]
+  address = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc", filepath.Join(dir, "debug.sock"))
+	os.WriteFile(filepath.Join(dir, "config.toml"), []byte(conf), 0o644)
+	logf, _ := os.Create(filepath.Join(dir, "containerd.log"))
+	daemon := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
+	daemon.Stdout, daemon.Stderr = logf, logf
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		daemon.Process.Signal(os.Interrupt)
+		daemon.Wait()
+		if t.Failed() {
+			data, _ := os.ReadFile(logf.Name())
+			t.Logf("containerd log:\n%s", data)
+		}
+	})
+	ctr := func(args ...string) (string, error) {
+		out, err := exec.Command("ctr", append([]string{"--address", sock}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	cmust := func(t *testing.T, args ...string) string {
+		t.Helper()
+		out, err := ctr(args...)
+		if err != nil {
+			t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := ctr("version"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("containerd does not answer")
+		}
+	}
+	cmust(t, "image", "import", image)
+	status := func(t *testing.T, id string) string {
+		for _, l := range strings.Split(cmust(t, "task", "ls"), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == id {
+				return f[2]
+			}
+		}
+		return ""
+	}
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			out := t.TempDir()
+			id := "ctr-" + r.name
+			cmust(t, "run", "-d", "--runtime", "io.containerd.runc.v2", "--runc-binary", r.bin, "--runc-root", r.root,
+				"--cpu-shares", "0", "--mount", "type=bind,src="+out+",dst=/out,options=rbind:rw",
+				"localhost/bbox:latest", id, "sh", "-c", counter)
+			defer func() {
+				ctr("task", "rm", "-f", id)
+				ctr("container", "rm", id)
+			}()
+			waitCount(t, out, 3)
+			images := filepath.Join(t.TempDir(), "images")
+			t0 := time.Now()
+			cmust(t, "task", "checkpoint", "--image-path", images, id)
+			dCk := time.Since(t0)
+			if _, err := os.Stat(filepath.Join(images, "inventory.img")); err != nil {
+				t.Errorf("no criu images in --image-path: %v", err)
+			}
+			if s := status(t, id); s != "RUNNING" {
+				t.Errorf("after ctr task checkpoint the task is %q", s)
+			}
+			n := readCount(out)
+			waitCount(t, out, n+2) // still counting
+			images2 := filepath.Join(t.TempDir(), "images")
+			cmust(t, "task", "checkpoint", "--exit", "--image-path", images2, id)
+			checkStopped(t, out)
+			if _, err := os.Stat(filepath.Join(images2, "inventory.img")); err != nil {
+				t.Errorf("no criu images in --image-path after --exit: %v", err)
+			}
+			t.Logf("TIMES ctr %s checkpoint (leave running) %v", r.name, dCk.Round(time.Millisecond))
 		})
 	}
 }
