@@ -717,3 +717,44 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		})
 	}
 }
+
+// TestRestoreForeground: restore without --detach waits for the restored
+// process, exits with its status (128+15 for SIGTERM) and deletes the
+// container, as run does.
+func TestRestoreForeground(t *testing.T) {
+	for _, r := range runtimes(t) {
+		t.Run(r.name, func(t *testing.T) {
+			out := t.TempDir()
+			id, cg := "fg-"+r.name, "/ckpt/fg-"+r.name
+			b := bundle(t, out, cg, nil)
+			r.must(t, "run", "-d", "--bundle", b, id)
+			defer r.try("delete", "-f", id)
+			waitCount(t, out, 3)
+			images := t.TempDir()
+			r.must(t, "checkpoint", "--image-path", images, id)
+			at := checkStopped(t, out)
+			cmd := exec.Command(r.bin, "--root", r.root, "restore", "--image-path", images, "--bundle", b, id)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			waitCount(t, out, at+2)
+			if st, err := r.state(t, id); err != nil || st.Status != "running" {
+				t.Fatalf("state while restore waits: %+v %v", st, err)
+			}
+			r.must(t, "kill", id, "TERM")
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(2 * time.Minute):
+				cmd.Process.Kill()
+				t.Fatal("restore did not return after its process was killed")
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
+				t.Errorf("restore exited with %v, want 143", err)
+			}
+			checkGone(t, r, id, cg)
+		})
+	}
+}
