@@ -37,11 +37,11 @@ func createCommand() *cli.Command {
 		ArgsUsage: "<container-id>",
 		Flags:     createFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			b, err := loadBundle(cmd)
+			cfg, err := loadBundle(cmd)
 			if err != nil {
 				return err
 			}
-			c, err := createContainer(cmd, b, nil, nil)
+			c, err := createContainer(cmd, cfg, nil, nil)
 			if err != nil {
 				return err
 			}
@@ -52,7 +52,7 @@ func createCommand() *cli.Command {
 }
 
 // loadBundle reads the config of --bundle and makes kan's model of it,
-// checked: the door of create and run.
+// checked: the door of create, run and restore.
 func loadBundle(cmd *cli.Command) (*config.Container, error) {
 	dir := cmd.String("bundle")
 	if dir == "" {
@@ -109,41 +109,71 @@ func containerID(cmd *cli.Command) (string, error) {
 // --console-socket (run uses it to attach the caller's terminal);
 // beforeStart, when not nil, runs just before the container's init starts.
 func createContainer(cmd *cli.Command, cfg *config.Container, consoleSock *os.File, beforeStart func()) (*libcontainer.Container, error) {
-	id, err := containerID(cmd)
+	o, pidFile, done, err := createOptions(cmd, cfg, consoleSock)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
+	o.BeforeStart = beforeStart
+	c, err := libcontainer.Create(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := writePidFile(c, pidFile); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// createOptions turns the flags of create (or run, or restore) and the
+// model of the bundle's config into libcontainer's options, with the absolute --pid-file. done
+// closes the sockets dialled, once the container is made.
+func createOptions(cmd *cli.Command, cfg *config.Container, consoleSock *os.File) (o libcontainer.CreateOptions, pidFile string, done func(), err error) {
+	var opened []*os.File
+	done = func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	fail := func(err error) (libcontainer.CreateOptions, string, func(), error) {
+		done()
+		return libcontainer.CreateOptions{}, "", nil, err
+	}
+	id, err := containerID(cmd)
+	if err != nil {
+		return fail(err)
+	}
 	n := cmd.Int("preserve-fds")
 	if n < 0 {
-		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
+		return fail(fmt.Errorf("--preserve-fds: %d is negative", n))
 	}
 	n += listenFds() // socket activation's fds come first (loadBundle)
 	if sock := cmd.String("console-socket"); sock != "" {
 		if !cfg.Process.Terminal {
-			return nil, errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)")
+			return fail(errors.New("--console-socket: the config does not ask for a terminal (process.terminal is false)"))
 		}
 		if consoleSock, err = console.Dial(sock); err != nil {
-			return nil, err
+			return fail(err)
 		}
-		defer consoleSock.Close()
+		opened = append(opened, consoleSock)
 	}
 	var pidfdSock *os.File
 	if sock := cmd.String("pidfd-socket"); sock != "" {
 		if pidfdSock, err = console.DialFor("--pidfd-socket", sock); err != nil {
-			return nil, err
+			return fail(err)
 		}
-		defer pidfdSock.Close()
+		opened = append(opened, pidfdSock)
 	}
-	pidFile := cmd.String("pid-file")
+	pidFile = cmd.String("pid-file")
 	if pidFile != "" {
 		if pidFile, err = filepath.Abs(pidFile); err != nil {
-			return nil, fmt.Errorf("--pid-file: %w", err)
+			return fail(fmt.Errorf("--pid-file: %w", err))
 		}
 		if fi, err := os.Stat(filepath.Dir(pidFile)); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("--pid-file %s: directory %s does not exist", pidFile, filepath.Dir(pidFile))
+			return fail(fmt.Errorf("--pid-file %s: directory %s does not exist", pidFile, filepath.Dir(pidFile)))
 		}
 	}
-	c, err := libcontainer.Create(libcontainer.CreateOptions{
+	return libcontainer.CreateOptions{
 		Root:          cmd.Root().String("root"),
 		ID:            id,
 		Config:        cfg,
@@ -152,18 +182,20 @@ func createContainer(cmd *cli.Command, cfg *config.Container, consoleSock *os.Fi
 		PreserveFds:   n,
 		ConsoleSocket: consoleSock,
 		PidfdSocket:   pidfdSock,
-		BeforeStart:   beforeStart,
-	})
-	if err != nil {
-		return nil, err
+	}, pidFile, done, nil
+}
+
+// writePidFile writes the container's pid to pidFile, if set; a failure
+// deletes the container.
+func writePidFile(c *libcontainer.Container, pidFile string) error {
+	if pidFile == "" {
+		return nil
 	}
-	if pidFile != "" {
-		if err := state.WriteFileAtomic(pidFile, []byte(strconv.Itoa(c.State.Pid)), 0o644); err != nil {
-			c.Delete(true)
-			return nil, fmt.Errorf("--pid-file: %w", err)
-		}
+	if err := state.WriteFileAtomic(pidFile, []byte(strconv.Itoa(c.State.Pid)), 0o644); err != nil {
+		c.Delete(true)
+		return fmt.Errorf("--pid-file: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 // listenFds returns how many fds systemd socket activation passed to this

@@ -103,6 +103,8 @@ var commands = []struct {
 	{[]string{"update"}, updateCommand},
 	{[]string{"events"}, eventsCommand},
 	{[]string{"ps"}, psCommand},
+	{[]string{"checkpoint"}, checkpointCommand},
+	{[]string{"restore"}, restoreCommand},
 }
 
 // buildCommands returns the command name names, or every command when
@@ -203,7 +205,7 @@ func newApp(cmds []*cli.Command) *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported)"},
-			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpointing is not supported"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted and ignored, as by runc: criu is looked up in PATH"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (accepted for runc compatibility)"},
 		},
 		Before:  setupGlobal,

@@ -26,8 +26,11 @@
 //     outside (joined namespaces, user namespaces, hooks, ...): rootfs,
 //     hooks, hostname, sysctls, then the applier.
 //   - exec.go: `kan exec`, a new process in a running container.
+//   - checkpoint.go: `kan checkpoint` and `kan restore`, with criu
+//     (driven by criu/): a restore makes the state and cgroup as create
+//     does, then criu puts the saved processes in them.
 //
 // Each kernel mechanism has a package of its own: namespaces/, rootfs/,
 // capabilities/, cgroups/, console/, seccomp/, exeseal/ (the CVE-2019-5736
-// defence), lsm/, netdev/ and state/.
+// defence), lsm/, netdev/, criu/ and state/.
 package libcontainer

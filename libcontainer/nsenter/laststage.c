@@ -912,8 +912,44 @@ static char *find_program(const char *name, char **envp)
 	not_in_path(name, path);
 }
 
+// reopen_dev_null replaces the init's stdio that are the host's
+// /dev/null (a detached container's, often) with the container's, as
+// runc does: a file of a mount the container cannot see is one criu
+// cannot checkpoint. Without a /dev/null of the container's, they stay.
+static void reopen_dev_null(void)
+{
+	struct stat st;
+	int null = -1;
+	for (int fd = 0; fd < 3; fd++) {
+		if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+			continue;
+		if (null < 0) {
+			null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (null < 0)
+				return;
+			struct stat ours;
+			if (fstat(null, &ours) < 0 || !S_ISCHR(ours.st_mode) || ours.st_rdev != makedev(1, 3)) {
+				close(null);
+				return;
+			}
+		}
+		if (dup3(null, fd, 0) < 0)
+			kan_fail("reopen stdio fd %d on the container's /dev/null", fd);
+	}
+	if (null >= 0)
+		close(null);
+}
+
 void kan_become(const struct kan_plan *plan, struct kan_process *proc, char **program)
 {
+	// A session of its own, as runc gives every container process (a
+	// terminal's made it already): not the caller's session, which lies
+	// outside the container — criu refuses to checkpoint a process whose
+	// session leader it cannot see.
+	if (getsid(0) != getpid() && setsid() < 0)
+		kan_fail("setsid");
+	if (plan->init)
+		reopen_dev_null();
 	// procfs, for oom_score_adj and the LSM labels, opened while the
 	// process may still make an instance of its own.
 	int procfs = -1;

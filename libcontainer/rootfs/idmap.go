@@ -38,10 +38,10 @@ func IsIDMapped(m specs.Mount) bool {
 // kernel put on that namespace's mounts), as runc opens mount sources as
 // root in the container's mount namespace.
 func FromHost(m specs.Mount, userNS bool) bool {
-	return IsIDMapped(m) || (userNS && isBindMount(m))
+	return IsIDMapped(m) || (userNS && IsBindMount(m))
 }
 
-func isBindMount(m specs.Mount) bool {
+func IsBindMount(m specs.Mount) bool {
 	return m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 }
 
