@@ -313,7 +313,7 @@ type queryAttr struct {
 
 // Query returns the ids of the programs attached directly to the target.
 func Query(target int, attachType uint32) ([]uint32, error) {
-	ids := make([]uint32, 64)
+	ids := make([]uint32, 8) // a cgroup has one or two; the kernel allows 64
 	for {
 		attr := queryAttr{targetFd: uint32(target), attachType: attachType, progIDs: pointer{p: unsafe.Pointer(&ids[0])}, progCnt: uint32(len(ids))}
 		_, err := bpf(unix.BPF_PROG_QUERY, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
