@@ -20,6 +20,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/cgroups/systemd"
 	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
 	"github.com/kan-runtime/kan/libcontainer/lsm"
@@ -53,6 +54,9 @@ type CreateOptions struct {
 	// BeforeStart, when set, is called just before the container's first
 	// process is started (run waits there for its signal catcher).
 	BeforeStart func()
+	// SystemdCgroup: the cgroup is a systemd unit (--systemd-cgroup,
+	// cgroupdriver.go).
+	SystemdCgroup bool
 }
 
 // Container is a container whose state directory is open and locked.
@@ -125,6 +129,14 @@ type creation struct {
 	fifos       []*os.File
 	init        *initProcess
 	netns       *os.File // the container's network namespace, for linux.netDevices
+
+	// The systemd driver's (cgroupdriver.go): the unit, the connection
+	// to systemd, the scope's holder process, and whether the unit may
+	// exist.
+	unit        *systemd.Unit
+	sd          *systemd.Conn
+	holder      *holder
+	unitStarted bool
 }
 
 // checkCreate checks the config against what this host and kan can do,
@@ -151,7 +163,8 @@ func checkCreate(o CreateOptions) (*creation, error) {
 	if cr.mnt, err = cgroups.Mountpoint(); err != nil {
 		return nil, err
 	}
-	if cr.cgroupDir, err = cgroups.Path(cr.mnt, o.Spec.Linux.CgroupsPath, o.ID); err != nil {
+	if err := cr.placeCgroup(); err != nil {
+		cr.sd.Close()
 		return nil, err
 	}
 	if cr.ns, err = namespaces.Prepare(o.Spec.Linux.Namespaces); err != nil {
@@ -283,17 +296,18 @@ func (cr *creation) claim() error {
 			Owner:       ownerName(),
 			Annotations: o.Spec.Annotations,
 		},
-		CgroupPath: cr.cgroupDir,
-		Config:     cr.parts.config,
-		Resources:  cr.parts.resources,
-		Hooks:      cr.parts.hooks,
-		HooksKept:  true,
+		CgroupPath:  cr.cgroupDir,
+		SystemdUnit: cr.unitName(),
+		Config:      cr.parts.config,
+		Resources:   cr.parts.resources,
+		Hooks:       cr.parts.hooks,
+		HooksKept:   true,
 	}}
 	// Record the cgroup before making it, so that a kan killed from here
 	// on leaves enough behind for delete --force to clean up. The parents
 	// a configured path needs are the container's too; the default
 	// parent (/kan) is shared by all and stays.
-	if o.Spec.Linux.CgroupsPath != "" {
+	if o.Spec.Linux.CgroupsPath != "" && cr.unit == nil {
 		cr.c.State.CgroupTop = cgroups.MissingTop(cr.cgroupDir)
 	}
 	// Before the state names the cgroup: a kan killed after the save
@@ -307,12 +321,9 @@ func (cr *creation) claim() error {
 		return err
 	}
 	crashpoint.Hit("create-state-saved")
-	// A cgroup cgroups.Create refuses (another container's, say) is not
-	// for a failed create to remove.
-	if err := cgroups.Create(cr.cgroupDir); err != nil {
+	if err := cr.makeCgroup(); err != nil {
 		return err
 	}
-	cr.cgroupOwned = true
 	if err := cgroups.Set(cr.mnt, cr.cgroupDir, o.Spec.Linux.Resources); err != nil {
 		return err
 	}
@@ -351,6 +362,7 @@ func (cr *creation) start() error {
 		return err
 	}
 	cr.init = init
+	cr.releaseHolder() // the init holds the scope now
 	init.seccomp = newSeccompListener(o.Spec.Linux.Seccomp, func(int) specs.State { return c.State.Spec(Creating) })
 	crashpoint.Hit("create-init-started")
 	// The device filter goes on while the init starts up: the init is
@@ -474,6 +486,7 @@ func (cr *creation) undo() {
 	if cr.cgroupOwned {
 		cgroups.Destroy(cr.cgroupDir)
 	}
+	cr.stopUnit()
 	cgroups.RemoveParents(cr.cgroupDir, cr.c.State.CgroupTop)
 	cr.c.dir.Remove()
 	cr.c = nil
@@ -483,6 +496,8 @@ func (cr *creation) undo() {
 // container itself keeps none of it.
 func (cr *creation) release() {
 	cr.background.Wait()
+	cr.releaseHolder()
+	cr.sd.Close()
 	cr.exe.Close()
 	if cr.filter != nil {
 		cr.filter.Close() // the cgroup holds its own reference
@@ -828,6 +843,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 		cgroups.RemoveParents(c.State.CgroupPath, c.State.CgroupTop)
+		stopUnitOf(c.State.SystemdUnit)
 		if debugOn() {
 			slog.Debug("delete: cgroup emptied and removed", "path", c.State.CgroupPath)
 		}
