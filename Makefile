@@ -14,7 +14,7 @@ LDFLAGS  := -s -w -linkmode external -extldflags -static -X main.version=$(VERSI
 GOFLAGS_BUILD := -trimpath -tags "netgo osusergo" -ldflags "$(LDFLAGS)"
 SOURCES  := $(shell find . -name '*.go' -o -name '*.c' -o -name '*.h' | grep -v '^./tests/') go.mod go.sum
 
-.PHONY: FORCE all test unit fuzz integration stress validation vmtest sysvmtest sysvm-integration engines enginedeps demo deps vmdeps sysvmdeps clean lint bench
+.PHONY: FORCE all test unit fuzz integration stress validation vmtest sysvmtest sysvm-integration sysvm-latency engines enginedeps demo deps vmdeps sysvmdeps clean lint bench
 
 all: kan
 
@@ -98,6 +98,14 @@ vmtest: kan vmdeps
 # Flags for the test binary: make sysvmtest TESTFLAGS=-test.run=TestHost
 sysvmtest: kan sysvmdeps
 	GO=$(GO) tests/sysvm/test.sh $(CURDIR)/kan $(TESTFLAGS)
+
+# The time a user waits for podman run, docker run and a CRI pod with one
+# container, with kan, runc and crun behind each engine at its defaults
+# (systemd cgroup driver), in the systemd VM: a Markdown table for
+# docs/performance.md. LATENCY_N runs of each (default 10).
+LATENCY_N ?= 10
+sysvm-latency: kan sysvmdeps
+	GO=$(GO) tests/sysvm/test.sh $(CURDIR)/kan -test.run=TestLatency -latency.n=$(LATENCY_N)
 
 # The whole integration suite on the systemd VM, another kind of host
 # (kernel 6.1, pure cgroup v2): about 5 minutes; not part of make test.

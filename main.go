@@ -204,7 +204,7 @@ func newApp(cmds []*cli.Command) *cli.Command {
 			&cli.StringFlag{Name: "log", Usage: "write the log to this file (default: stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported)"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "create the container's cgroup as a transient systemd scope (cgroupsPath \"slice:prefix:name\"); later commands find the driver in the state"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted and ignored, as by runc: criu is looked up in PATH"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (accepted for runc compatibility)"},
 		},
@@ -221,9 +221,6 @@ func newApp(cmds []*cli.Command) *cli.Command {
 func setupGlobal(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	if err := setupLog(cmd); err != nil {
 		return ctx, err
-	}
-	if cmd.Bool("systemd-cgroup") {
-		return ctx, errors.New("--systemd-cgroup: not supported: kan manages cgroups v2 directly (cgroupfs)")
 	}
 	if _, err := parseBoolOrAuto(cmd.String("rootless")); err != nil {
 		return ctx, fmt.Errorf("--rootless: %w", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/bpf"
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
+	"github.com/kan-runtime/kan/libcontainer/cgroups/systemd"
 	"github.com/kan-runtime/kan/libcontainer/config"
 	"github.com/kan-runtime/kan/libcontainer/crashpoint"
 	"github.com/kan-runtime/kan/libcontainer/hooks"
@@ -47,6 +48,9 @@ type CreateOptions struct {
 	// BeforeStart, when set, is called just before the container's first
 	// process is started (run waits there for its signal catcher).
 	BeforeStart func()
+	// SystemdCgroup: the cgroup is a systemd unit (--systemd-cgroup,
+	// cgroupdriver.go).
+	SystemdCgroup bool
 }
 
 // Container is a container whose state directory is open and locked.
@@ -119,6 +123,14 @@ type creation struct {
 	fifos       []*os.File
 	init        *initProcess
 	netns       *os.File // the container's network namespace, for linux.netDevices
+
+	// The systemd driver's (cgroupdriver.go): the unit, the connection
+	// to systemd, the scope's holder process, and whether the unit may
+	// exist.
+	unit        *systemd.Unit
+	sd          *systemd.Conn
+	holder      *holder
+	unitStarted bool
 }
 
 // checkCreate checks the config against what this host can do now (the
@@ -134,7 +146,8 @@ func checkCreate(o CreateOptions) (*creation, error) {
 	if cr.mnt, err = cgroups.Mountpoint(); err != nil {
 		return nil, err
 	}
-	if cr.cgroupDir, err = cgroups.Path(cr.mnt, cfg.CgroupsPath, o.ID); err != nil {
+	if err := cr.placeCgroup(); err != nil {
+		cr.sd.Close()
 		return nil, err
 	}
 	if cr.ns, err = namespaces.Prepare(cfg.Namespaces); err != nil {
@@ -217,17 +230,18 @@ func (cr *creation) claim() error {
 			Owner:       ownerName(),
 			Annotations: cfg.Annotations,
 		},
-		CgroupPath: cr.cgroupDir,
-		Config:     cfg.Record.Config,
-		Resources:  cfg.Record.Resources,
-		Hooks:      cfg.Record.Hooks,
-		HooksKept:  true,
+		CgroupPath:  cr.cgroupDir,
+		SystemdUnit: cr.unitName(),
+		Config:      cfg.Record.Config,
+		Resources:   cfg.Record.Resources,
+		Hooks:       cfg.Record.Hooks,
+		HooksKept:   true,
 	}}
 	// Record the cgroup before making it, so that a kan killed from here
 	// on leaves enough behind for delete --force to clean up. The parents
 	// a configured path needs are the container's too; the default
 	// parent (/kan) is shared by all and stays.
-	if cfg.CgroupsPath != "" {
+	if cfg.CgroupsPath != "" && cr.unit == nil {
 		cr.c.State.CgroupTop = cgroups.MissingTop(cr.cgroupDir)
 	}
 	// Before the state names the cgroup: a kan killed after the save
@@ -241,12 +255,9 @@ func (cr *creation) claim() error {
 		return err
 	}
 	crashpoint.Hit("create-state-saved")
-	// A cgroup cgroups.Create refuses (another container's, say) is not
-	// for a failed create to remove.
-	if err := cgroups.Create(cr.cgroupDir); err != nil {
+	if err := cr.makeCgroup(); err != nil {
 		return err
 	}
-	cr.cgroupOwned = true
 	if err := cgroups.Set(cr.mnt, cr.cgroupDir, cfg.Resources); err != nil {
 		return err
 	}
@@ -285,6 +296,7 @@ func (cr *creation) start() error {
 		return err
 	}
 	cr.init = init
+	cr.releaseHolder() // the init holds the scope now
 	if cr.listener {
 		if init.seccomp, err = newSeccompListener(cfg.Seccomp, func(int) specs.State { return c.State.Spec(Creating) }); err != nil {
 			return err
@@ -404,6 +416,7 @@ func (cr *creation) undo() {
 	if cr.cgroupOwned {
 		cgroups.Destroy(cr.cgroupDir)
 	}
+	cr.stopUnit()
 	cgroups.RemoveParents(cr.cgroupDir, cr.c.State.CgroupTop)
 	cr.c.dir.Remove()
 	cr.c = nil
@@ -413,6 +426,8 @@ func (cr *creation) undo() {
 // container itself keeps none of it.
 func (cr *creation) release() {
 	cr.background.Wait()
+	cr.releaseHolder()
+	cr.sd.Close()
 	cr.exe.Close()
 	if cr.filter != nil {
 		cr.filter.Close() // the cgroup holds its own reference
@@ -715,6 +730,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 		cgroups.RemoveParents(c.State.CgroupPath, c.State.CgroupTop)
+		stopUnitOf(c.State.SystemdUnit)
 		if debugOn() {
 			slog.Debug("delete: cgroup emptied and removed", "path", c.State.CgroupPath)
 		}

@@ -65,7 +65,7 @@ func Features(annotations map[string]string) *features.Features {
 			Capabilities: caps,
 			// rdma limits need the rdma controller on the cgroup2
 			// hierarchy, which a hybrid host may not give it.
-			Cgroup:          &features.Cgroup{V1: &no, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: boolp(hasController("rdma"))},
+			Cgroup:          &features.Cgroup{V1: &no, V2: &yes, Systemd: &yes, SystemdUser: &no, Rdma: boolp(hasController("rdma"))},
 			Seccomp:         seccompFeatures(),
 			Apparmor:        &features.Apparmor{Enabled: boolp(lsm.AppArmorEnabled())},
 			Selinux:         &features.Selinux{Enabled: boolp(lsm.SELinuxEnabled())},

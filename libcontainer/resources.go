@@ -57,6 +57,9 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
 	}
+	if err := setUnitResources(c.State.SystemdUnit, merged); err != nil {
+		return err
+	}
 	if err := cgroups.Set(mnt, c.State.CgroupPath, merged); err != nil {
 		return err
 	}

@@ -578,11 +578,9 @@ func checkRootfsPropagation(s *specs.Spec) error {
 
 func checkCgroupsPath(s *specs.Spec) error {
 	p := s.Linux.CgroupsPath
-	// systemd's "slice:prefix:name" form has exactly two colons and no
-	// leading slash; a cgroupfs path may contain colons in its names.
-	if strings.Count(p, ":") == 2 && !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("linux.cgroupsPath: systemd cgroup paths are not supported (%q); give a cgroupfs path", p)
-	}
+	// Which form the path must have (a directory, or systemd's
+	// "slice:prefix:name") depends on --systemd-cgroup: the cgroup
+	// driver checks that (libcontainer/cgroupdriver.go).
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
 			// The path must stay inside the cgroup hierarchy it names.

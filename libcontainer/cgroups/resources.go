@@ -165,7 +165,7 @@ func memorySettings(r *specs.LinuxResources) ([]setting, error) {
 		out = append(out, setting{"memory", "memory.low", limitValue(*m.Reservation), memoryField + ".reservation", false, nil})
 	}
 	if swapSet := value(m.Swap) != 0; swapSet || limit == -1 {
-		swap, err := swapMax(value(m.Swap), limit)
+		swap, err := SwapMax(value(m.Swap), limit)
 		if err != nil {
 			return nil, fmt.Errorf("%s.swap: %w", memoryField, err)
 		}
@@ -188,11 +188,11 @@ func value[T any](p *T) T {
 	return *p
 }
 
-// swapMax converts the OCI (and cgroup v1) swap value, a limit on memory
+// SwapMax converts the OCI (and cgroup v1) swap value, a limit on memory
 // plus swap together, to cgroup v2's memory.swap.max, a limit on swap
 // alone. -1 means unlimited; a limit of -1 with swap unset means both
 // unlimited, as it did on v1.
-func swapMax(swap, limit int64) (int64, error) {
+func SwapMax(swap, limit int64) (int64, error) {
 	switch {
 	case limit == -1 && swap == 0, swap == -1:
 		return -1, nil

@@ -73,9 +73,9 @@ func TestConversions(t *testing.T) {
 		{1 << 40, 1 << 30, 1<<40 - 1<<30, true},
 	}
 	for _, c := range swaps {
-		got, err := swapMax(c.swap, c.limit)
+		got, err := SwapMax(c.swap, c.limit)
 		if (err == nil) != c.ok || c.ok && got != c.want {
-			t.Errorf("swapMax(%d, %d) = %d, %v; want %d (ok %v)", c.swap, c.limit, got, err, c.want, c.ok)
+			t.Errorf("SwapMax(%d, %d) = %d, %v; want %d (ok %v)", c.swap, c.limit, got, err, c.want, c.ok)
 		}
 	}
 }

@@ -37,6 +37,12 @@ var Points = map[string][]string{
 		"save-tmp-written",    // (any save) temporary file written, not renamed
 		"save-partial",        // (any save) half of the temporary file written
 	},
+	// With --systemd-cgroup, create also passes these, between
+	// create-state-saved and create-cgroup.
+	"create --systemd-cgroup": {
+		"create-unit-holder",  // the scope's holder process started, no unit asked for
+		"create-unit-started", // systemd's job for the unit done, resources not yet written
+	},
 	"start": {
 		"start-released", // the init executes the program, status not saved
 		"start-saved",    // status running saved, poststart hooks not run

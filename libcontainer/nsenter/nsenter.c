@@ -190,8 +190,25 @@ static void write_file(const char *path, const char *data)
 	close(fd);
 }
 
+// kan_hold is the process that holds a new systemd scope for the
+// container's init (libcontainer/systemd.go): systemd starts a scope only
+// with a process in it, and kan's init must be cloned into the scope's
+// cgroup, not moved there. It waits, without Go, until kan closes its
+// stdin (or dies), then exits.
+static void kan_hold(void)
+{
+	char b;
+	for (;;) {
+		ssize_t n = read(0, &b, 1);
+		if (n == 0 || (n < 0 && errno != EINTR))
+			_exit(0);
+	}
+}
+
 __attribute__((constructor)) static void kan_nsenter(void)
 {
+	if (getenv("_KAN_HOLD"))
+		kan_hold();
 	const char *sync_env = getenv("_KAN_SYNC");
 	if (!sync_env)
 		return;

@@ -73,6 +73,11 @@ type State struct {
 	CgroupPath    string `json:"kanCgroupPath,omitempty"`    // absolute directory of the container's cgroup
 	CgroupTop     string `json:"kanCgroupTop,omitempty"`     // the topmost of its parents create made, removed with it
 	Started       bool   `json:"kanStarted,omitempty"`       // start has released the init
+	// SystemdUnit is the transient unit that holds the cgroup, for a
+	// container created with --systemd-cgroup: delete and update reach
+	// systemd through it whether or not they are given the flag (CRI-O
+	// repeats it on every call, the containerd shim does not).
+	SystemdUnit string `json:"kanSystemdUnit,omitempty"`
 	// Config is the container's config as created: the hooks of start
 	// and delete, the devices an update keeps, the process exec starts from.
 	Config *Lazy[specs.Spec] `json:"kanConfig,omitempty"`

@@ -280,7 +280,40 @@ func TestLogFormats(t *testing.T) {
 		t.Fatalf("json log %q", data)
 	}
 	e.fails("unknown format", "--log-format", "xml", "list")
-	e.fails("--systemd-cgroup", "--systemd-cgroup", "list")
+}
+
+// TestSystemdCgroupWithoutSystemd: on a host without systemd (this one;
+// tests/sysvm covers the driver where systemd runs), --systemd-cgroup is
+// accepted by every command, as CRI-O passes it on every call, but create
+// fails with an error naming the flag, leaving no state or cgroup; and
+// systemd's "slice:prefix:name" path without the flag is refused naming it.
+func TestSystemdCgroupWithoutSystemd(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("this host runs systemd: tests/sysvm/systemd_test.go (make sysvmtest) tests the driver")
+	}
+	e := newEnv(t)
+	e.must("--systemd-cgroup", "list")
+	for _, path := range []string{"", "system.slice:kantest:x"} {
+		id := newID(t)
+		b := newBundle(t, "true")
+		b.Spec.Linux.CgroupsPath = path
+		e.fails("--systemd-cgroup: cannot reach systemd over D-Bus", "--systemd-cgroup", "run", "--bundle", b.write(t), id)
+		if _, err := os.Stat(filepath.Join(e.root, id)); err == nil {
+			t.Errorf("state of %s left behind", id)
+		}
+	}
+	id := newID(t)
+	b := newBundle(t, "true")
+	b.Spec.Linux.CgroupsPath = "system.slice:kantest:" + id
+	e.fails("it needs --systemd-cgroup", "run", "--bundle", b.write(t), id)
+	if _, err := os.Stat(filepath.Join(e.root, id)); err == nil {
+		t.Errorf("state of %s left behind", id)
+	}
+	for _, dir := range []string{"system.slice", "system.slice:kantest:" + id} {
+		if _, err := os.Stat(filepath.Join(cgroupRoot, dir)); err == nil {
+			t.Errorf("cgroup %s made", dir)
+		}
+	}
 }
 
 // TestStartReportsExecFailure: a program that passes the create-time

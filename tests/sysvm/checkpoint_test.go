@@ -82,7 +82,7 @@ func (r *runtime) state(t *testing.T, id string) (specs.State, error) {
 
 // bundle writes a config running counter with out bound on /out, in its
 // own cgroup with a memory limit; edit changes it further.
-func bundle(t *testing.T, out, cgroup string, edit func(*specs.Spec)) string {
+func counterBundle(t *testing.T, out, cgroup string, edit func(*specs.Spec)) string {
 	t.Helper()
 	b := t.TempDir()
 	s := spec.Default(false, 0, 0)
@@ -193,7 +193,7 @@ func TestCheckpointRestore(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "ckpt-"+r.name, "/ckpt/"+r.name
-			b := bundle(t, out, cg, nil)
+			b := counterBundle(t, out, cg, nil)
 			r.must(t, "run", "-d", "--bundle", b, id)
 			defer r.try("delete", "-f", id)
 			waitCount(t, out, 3)
@@ -226,7 +226,7 @@ func TestCheckpointLeaveRunningNewID(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "lr-"+r.name, "/ckpt/lr-"+r.name
-			b := bundle(t, out, cg, nil)
+			b := counterBundle(t, out, cg, nil)
 			r.must(t, "run", "-d", "--bundle", b, id)
 			defer r.try("delete", "-f", id)
 			waitCount(t, out, 3)
@@ -242,7 +242,7 @@ func TestCheckpointLeaveRunningNewID(t *testing.T) {
 			// A new id, in a cgroup of its own.
 			out2 := t.TempDir()
 			id2, cg2 := "lr2-"+r.name, "/ckpt/lr2-"+r.name
-			b2 := bundle(t, out2, cg2, nil)
+			b2 := counterBundle(t, out2, cg2, nil)
 			os.WriteFile(filepath.Join(out2, "count"), []byte(strconv.Itoa(at)), 0o644)
 			r.must(t, "restore", "-d", "--image-path", images, "--bundle", b2, id2)
 			defer r.try("delete", "-f", id2)
@@ -280,7 +280,7 @@ func TestCheckpointPreDump(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "pd-"+r.name, "/ckpt/pd-"+r.name
-			b := bundle(t, out, cg, nil)
+			b := counterBundle(t, out, cg, nil)
 			r.must(t, "run", "-d", "--bundle", b, id)
 			defer r.try("delete", "-f", id)
 			waitCount(t, out, 3)
@@ -320,7 +320,7 @@ func TestCheckpointUserNamespace(t *testing.T) {
 				t.Fatal(err)
 			}
 			id, cg := "us-"+r.name, "/ckpt/us-"+r.name
-			b := bundle(t, out, cg, func(s *specs.Spec) {
+			b := counterBundle(t, out, cg, func(s *specs.Spec) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 				s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
@@ -356,7 +356,7 @@ func TestCheckpointTerminal(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "tty-"+r.name, "/ckpt/tty-"+r.name
-			b := bundle(t, out, cg, func(s *specs.Spec) { s.Process.Terminal = true })
+			b := counterBundle(t, out, cg, func(s *specs.Spec) { s.Process.Terminal = true })
 			sock := filepath.Join(t.TempDir(), "tty.sock")
 			masters := listenConsole(t, sock)
 			r.must(t, "run", "-d", "--console-socket", sock, "--bundle", b, id)
@@ -452,14 +452,14 @@ func TestRestoreFails(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "bad-"+r.name, "/ckpt/bad-"+r.name
-			b := bundle(t, out, cg, nil)
+			b := counterBundle(t, out, cg, nil)
 			r.must(t, "run", "-d", "--bundle", b, id)
 			defer r.try("delete", "-f", id)
 			waitCount(t, out, 3)
 			images := t.TempDir()
 			r.must(t, "checkpoint", "--image-path", images, id)
 			at := checkStopped(t, out)
-			b2 := bundle(t, filepath.Join(t.TempDir(), "gone"), cg, nil)
+			b2 := counterBundle(t, filepath.Join(t.TempDir(), "gone"), cg, nil)
 			msg, err := r.try("restore", "-d", "--image-path", images, "--bundle", b2, id)
 			if err == nil {
 				t.Fatalf("restore with a missing bind source succeeded")
@@ -487,7 +487,7 @@ func TestCheckpointFails(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "cf-"+r.name, "/ckpt/cf-"+r.name
-			b := bundle(t, out, cg, nil)
+			b := counterBundle(t, out, cg, nil)
 			r.must(t, "run", "-d", "--bundle", b, id)
 			defer r.try("delete", "-f", id)
 			waitCount(t, out, 3)
@@ -726,7 +726,7 @@ func TestRestoreForeground(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "fg-"+r.name, "/ckpt/fg-"+r.name
-			b := bundle(t, out, cg, nil)
+			b := counterBundle(t, out, cg, nil)
 			r.must(t, "run", "-d", "--bundle", b, id)
 			defer r.try("delete", "-f", id)
 			waitCount(t, out, 3)

@@ -17,7 +17,7 @@ cache=${KAN_SYSVM_CACHE:-/var/cache/kan-sysvm}
 # What the scenarios need: engines (podman, docker, containerd), criu,
 # the rootless tools, runc and crun to compare with.
 base=systemd,systemd-sysv,dbus,udev,kmod,busybox-static,ca-certificates
-pkgs="podman docker.io containerd runc crun criu uidmap iproute2 iptables dbus-user-session systemd-container fuse-overlayfs slirp4netns procps"
+pkgs="apparmor podman docker.io containerd runc crun criu uidmap iproute2 iptables dbus-user-session systemd-container fuse-overlayfs slirp4netns procps"
 
 kdir=$("$here/../vm/kernel.sh")
 kver=$(basename "$kdir")

@@ -36,7 +36,9 @@ func TestMain(m *testing.M) {
 		fmt.Println("tests/sysvm: PID 1 is not systemd; these tests run in the systemd test VM: make sysvmtest")
 		os.Exit(2)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	printMatrix()
+	os.Exit(code)
 }
 
 // run runs a command and returns its combined output, failing the test

@@ -14,11 +14,13 @@ trap 'rm -rf "$pl"' EXIT
 cp "$kan" "$pl/kan"
 # CGO_ENABLED=0: a static test binary, whatever the VM's libraries.
 (cd "$here" && CGO_ENABLED=0 "${GO:-go}" test -c -tags sysvm -o "$pl/sysvm.test" .)
+# The CRI client of the kubeadm scenario (its own module), static too.
+(cd "$here/../engines/cri" && CGO_ENABLED=0 "${GO:-go}" build -o "$pl/cri" .)
 "$here/../mkrootfs.sh" "$pl/rootfs"
 tmo=${KAN_VM_TIMEOUT:-900}
 {
 	echo "# written by tests/sysvm/test.sh"
-	echo 'export KAN_BINARY=/payload/kan KAN_ROOTFS=/payload/rootfs'
+	echo 'export KAN_BINARY=/payload/kan KAN_ROOTFS=/payload/rootfs CRI_BINARY=/payload/cri'
 	printf 'exec ./sysvm.test -test.v -test.timeout=%ss' $((tmo > 120 ? tmo - 60 : tmo))
 	for a in "$@"; do printf ' %q' "$a"; done
 	echo

@@ -4,11 +4,14 @@
 // can be tested. It is its own module so that kan's go.mod does not carry
 // gRPC and the CRI API.
 //
-//	cri -a SOCK runp HANDLER NAME LOGDIR   prints the pod sandbox id
+//	cri -a SOCK runp HANDLER NAME LOGDIR   prints the pod sandbox id; its
+//	                                       cgroup parent is -cgroup-parent
 //	cri -a SOCK create POD IMAGE NAME CMD...  prints the container id; the
 //	                                       container's seccomp profile is
 //	                                       -seccomp (runtime/default, the
-//	                                       default, or unconfined)
+//	                                       default, or unconfined), its
+//	                                       resources -memory, -cpu-shares,
+//	                                       -cpu-quota
 //	cri -a SOCK start ID
 //	cri -a SOCK exec ID CMD...             prints stdout/stderr, exits with the exit code
 //	cri -a SOCK inspect ID                 prints "STATE EXITCODE"
@@ -34,6 +37,12 @@ import (
 func main() {
 	addr := flag.String("a", "", "containerd's socket")
 	seccomp := flag.String("seccomp", "runtime/default", "the container's seccomp profile: runtime/default or unconfined")
+	// What kubelet sends with its systemd cgroup driver: the pod's
+	// slice as the sandbox's cgroup parent, and container resources.
+	flag.StringVar(&cgroupParent, "cgroup-parent", "", "runp: the pod's cgroup parent (kubelet's systemd driver: kubepods-burstable-pod<uid>.slice)")
+	memory := flag.Int64("memory", 0, "create: the container's memory limit in bytes")
+	cpuShares := flag.Int64("cpu-shares", 0, "create: the container's CPU shares")
+	cpuQuota := flag.Int64("cpu-quota", 0, "create: the container's CPU quota (µs per 100 ms)")
 	flag.Parse()
 	args := flag.Args()
 	if *addr == "" || len(args) < 2 {
@@ -67,7 +76,7 @@ func main() {
 				LogPath:  a[2] + ".log",
 				Linux: &cri.LinuxContainerConfig{SecurityContext: &cri.LinuxContainerSecurityContext{
 					Seccomp: seccompProfile(*seccomp),
-				}},
+				}, Resources: resources(*memory, *cpuShares, *cpuQuota)},
 			},
 		})
 		check(err)
@@ -106,6 +115,20 @@ func main() {
 	}
 }
 
+var cgroupParent string
+
+// resources are a container's, as kubelet gives them (nil for none).
+func resources(memory, shares, quota int64) *cri.LinuxContainerResources {
+	if memory == 0 && shares == 0 && quota == 0 {
+		return nil
+	}
+	r := &cri.LinuxContainerResources{MemoryLimitInBytes: memory, CpuShares: shares, CpuQuota: quota}
+	if quota != 0 {
+		r.CpuPeriod = 100000
+	}
+	return r
+}
+
 // seccompProfile is the CRI's form of a pod spec's seccompProfile.
 func seccompProfile(name string) *cri.SecurityProfile {
 	switch name {
@@ -126,7 +149,7 @@ func podConfig(name, logDir string) *cri.PodSandboxConfig {
 		Metadata:     &cri.PodSandboxMetadata{Name: name, Uid: "uid-" + name, Namespace: "default"},
 		Annotations:  map[string]string{"logdir": logDir},
 		LogDirectory: logDir,
-		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
+		Linux: &cri.LinuxPodSandboxConfig{CgroupParent: cgroupParent, SecurityContext: &cri.LinuxSandboxSecurityContext{
 			NamespaceOptions: &cri.NamespaceOption{Network: cri.NamespaceMode_NODE},
 			Seccomp:          seccompProfile("runtime/default"),
 		}},
