@@ -142,7 +142,7 @@ type creation struct {
 // checkCreate checks the config against what this host and kan can do,
 // and makes the init's plan: everything that can be refused before
 // anything exists.
-func checkCreate(o CreateOptions) (*creation, error) {
+func checkCreate(o CreateOptions) (_ *creation, err error) {
 	if err := checkSupported(o.Spec); err != nil {
 		return nil, err
 	}
@@ -163,8 +163,14 @@ func checkCreate(o CreateOptions) (*creation, error) {
 	if cr.mnt, err = cgroups.Mountpoint(); err != nil {
 		return nil, err
 	}
+	// The connection to systemd, for --systemd-cgroup, is the check's
+	// until it succeeds.
+	defer func() {
+		if err != nil {
+			cr.sd.Close()
+		}
+	}()
 	if err := cr.placeCgroup(); err != nil {
-		cr.sd.Close()
 		return nil, err
 	}
 	if cr.ns, err = namespaces.Prepare(o.Spec.Linux.Namespaces); err != nil {
