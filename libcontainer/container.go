@@ -136,18 +136,23 @@ type creation struct {
 // checkCreate checks the config against what this host can do now (the
 // config itself was checked when its model was made), and makes the
 // init's plan: everything that can be refused before anything exists.
-func checkCreate(o CreateOptions) (*creation, error) {
+func checkCreate(o CreateOptions) (_ *creation, err error) {
 	cfg := o.Config
 	if cfg.Process.Terminal && o.ConsoleSocket == nil {
 		return nil, errors.New("process.terminal is true: a console socket (--console-socket) must receive the terminal")
 	}
 	cr := &creation{o: o, cfg: cfg}
-	var err error
 	if cr.mnt, err = cgroups.Mountpoint(); err != nil {
 		return nil, err
 	}
+	// The connection to systemd, for --systemd-cgroup, is the check's
+	// until it succeeds.
+	defer func() {
+		if err != nil {
+			cr.sd.Close()
+		}
+	}()
 	if err := cr.placeCgroup(); err != nil {
-		cr.sd.Close()
 		return nil, err
 	}
 	if cr.ns, err = namespaces.Prepare(cfg.Namespaces); err != nil {

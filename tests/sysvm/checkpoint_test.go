@@ -80,7 +80,7 @@ func (r *runtime) state(t *testing.T, id string) (specs.State, error) {
 	return st, err
 }
 
-// bundle writes a config running counter with out bound on /out, in its
+// counterBundle writes a config running counter with out bound on /out, in its
 // own cgroup with a memory limit; edit changes it further.
 func counterBundle(t *testing.T, out, cgroup string, edit func(*specs.Spec)) string {
 	t.Helper()
