@@ -9,6 +9,9 @@
 //	root         chroot to the init's root, handed over as an fd
 //	terminal     a pty from the container's devpts, master sent to the
 //	             console socket, slave as stdio and controlling terminal
+//	session      its own (setsid), as runc's processes have; for the
+//	             init, stdio that are the host's /dev/null become the
+//	             container's (what criu needs to checkpoint it)
 //	attributes   oom_score_adj, personality, scheduler, I/O priority,
 //	             memory policy, CPU affinity; rlimits' hard limits raised
 //	             while allowed

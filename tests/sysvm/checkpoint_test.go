@@ -719,7 +719,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 }
 
 // TestRestoreForeground: restore without --detach waits for the restored
-// process, exits with its status (128+15 for SIGTERM) and deletes the
+// process, exits with its status (128+9 for SIGKILL) and deletes the
 // container, as run does.
 func TestRestoreForeground(t *testing.T) {
 	for _, r := range runtimes(t) {
@@ -743,7 +743,9 @@ func TestRestoreForeground(t *testing.T) {
 			if st, err := r.state(t, id); err != nil || st.Status != "running" {
 				t.Fatalf("state while restore waits: %+v %v", st, err)
 			}
-			r.must(t, "kill", id, "TERM")
+			// KILL: the shell is pid 1 of its namespace, which TERM
+			// without a handler does not end.
+			r.must(t, "kill", id, "KILL")
 			var err error
 			select {
 			case err = <-done:
@@ -751,8 +753,8 @@ func TestRestoreForeground(t *testing.T) {
 				cmd.Process.Kill()
 				t.Fatal("restore did not return after its process was killed")
 			}
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
-				t.Errorf("restore exited with %v, want 143", err)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
+				t.Errorf("restore exited with %v, want 137", err)
 			}
 			checkGone(t, r, id, cg)
 		})
