@@ -159,6 +159,7 @@ func createContainer(cmd *cli.Command, b *bundleConfig, consoleSock *os.File, be
 		ConsoleSocket: consoleSock,
 		PidfdSocket:   pidfdSock,
 		BeforeStart:   beforeStart,
+		Rootless:      rootlessMode(cmd),
 	})
 	if err != nil {
 		return nil, err

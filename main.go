@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/libcontainer/rootless"
 	"github.com/kan-runtime/kan/spec"
 )
 
@@ -154,7 +155,7 @@ func newApp() *cli.Command {
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use systemd to manage cgroups (not supported)"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpointing is not supported"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (accepted for runc compatibility)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (rootless when not root, or root of a user namespace): no device filter, a delegated cgroup or none"},
 		},
 		Before:  setupGlobal,
 		Suggest: true,
@@ -210,6 +211,13 @@ func setupLog(cmd *cli.Command) error {
 	logToStderr = out == os.Stderr
 	logReady = true
 	return nil
+}
+
+// rootlessMode resolves --rootless (package rootless): the global flag
+// was checked by setupGlobal.
+func rootlessMode(cmd *cli.Command) bool {
+	b, _ := parseBoolOrAuto(cmd.Root().String("rootless"))
+	return rootless.Is(b)
 }
 
 // parseBoolOrAuto reads --rootless as runc does: "auto" (or nothing) is

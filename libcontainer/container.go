@@ -53,6 +53,10 @@ type CreateOptions struct {
 	// BeforeStart, when set, is called just before the container's first
 	// process is started (run waits there for its signal catcher).
 	BeforeStart func()
+	// Rootless: kan has no privilege over the host (--rootless, see
+	// package rootless). The cgroup is a delegated one or none
+	// (rootlessCgroup), and there is no device filter.
+	Rootless bool
 }
 
 // Container is a container whose state directory is open and locked.
@@ -153,6 +157,11 @@ func checkCreate(o CreateOptions) (*creation, error) {
 	}
 	if cr.cgroupDir, err = cgroups.Path(cr.mnt, o.Spec.Linux.CgroupsPath, o.ID); err != nil {
 		return nil, err
+	}
+	if o.Rootless {
+		if cr.cgroupDir, err = rootlessCgroup(cr.mnt, o.Spec, o.ID, cr.cgroupDir); err != nil {
+			return nil, err
+		}
 	}
 	if cr.ns, err = namespaces.Prepare(o.Spec.Linux.Namespaces); err != nil {
 		return nil, err
@@ -259,7 +268,12 @@ func (cr *creation) startBackground() {
 		var err error
 		cr.exe, err = sealExe(cr.o.Root)
 		cr.exeErr <- err
-		cr.filter, err = devices.Load(deviceRules(cr.o.Spec.Linux.Resources))
+		// Rootless, the kernel checks devices against the user's own
+		// access, and an unprivileged user cannot load the filter
+		// anyway (runc ignores the rules too).
+		if !cr.o.Rootless {
+			cr.filter, err = devices.Load(deviceRules(cr.o.Spec.Linux.Resources))
+		}
 		cr.filterErr <- err
 	}()
 }
@@ -293,7 +307,7 @@ func (cr *creation) claim() error {
 	// on leaves enough behind for delete --force to clean up. The parents
 	// a configured path needs are the container's too; the default
 	// parent (/kan) is shared by all and stays.
-	if o.Spec.Linux.CgroupsPath != "" {
+	if o.Spec.Linux.CgroupsPath != "" && cr.cgroupDir != "" {
 		cr.c.State.CgroupTop = cgroups.MissingTop(cr.cgroupDir)
 	}
 	// Before the state names the cgroup: a kan killed after the save
@@ -307,6 +321,9 @@ func (cr *creation) claim() error {
 		return err
 	}
 	crashpoint.Hit("create-state-saved")
+	if cr.cgroupDir == "" { // rootless, without a cgroup
+		return cr.makeFifos()
+	}
 	// A cgroup cgroups.Create refuses (another container's, say) is not
 	// for a failed create to remove.
 	if err := cgroups.Create(cr.cgroupDir); err != nil {
@@ -323,7 +340,11 @@ func (cr *creation) claim() error {
 	if cr.cg, err = os.OpenFile(cr.cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		return fmt.Errorf("open cgroup: %w", err)
 	}
-	startFifo, doneFifo, err := execFifos(dir.Path)
+	return cr.makeFifos()
+}
+
+func (cr *creation) makeFifos() error {
+	startFifo, doneFifo, err := execFifos(cr.c.dir.Path)
 	if err != nil {
 		return err
 	}
@@ -346,7 +367,11 @@ func (cr *creation) start() error {
 	if err := <-cr.exeErr; err != nil {
 		return err
 	}
-	init, err := startInit(cr.exe, cr.ns, o.Spec, int(cr.cg.Fd()), cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
+	cgFd := -1
+	if cr.cg != nil {
+		cgFd = int(cr.cg.Fd())
+	}
+	init, err := startInit(cr.exe, cr.ns, o.Spec, cgFd, cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
 	if err != nil {
 		return err
 	}
@@ -359,8 +384,8 @@ func (cr *creation) start() error {
 	// made by kan's thread for a rootfs built from outside are made from
 	// kan's cgroup, and the defaults allow mknod anyway.
 	err = <-cr.filterErr
-	if err == nil {
-		err = devices.Attach(int(cr.cg.Fd()), cr.filter)
+	if err == nil && cr.filter != nil {
+		err = devices.Attach(cgFd, cr.filter)
 	}
 	if err != nil {
 		return fmt.Errorf("linux.resources.devices: %w", err)
@@ -415,6 +440,7 @@ func (cr *creation) build() error {
 			Rootfs:    cr.rootPath,
 			NoPivot:   o.NoPivot,
 			CgroupDir: cr.cgroupDir,
+			Rootless:  o.Rootless,
 			Plan:      cr.initPlan,
 		}, func() ([]byte, error) {
 			// prestart (deprecated, but still run) and createRuntime: in
@@ -434,7 +460,7 @@ func (cr *creation) build() error {
 			}
 			return st, nil
 		}, func() ([]*os.File, error) {
-			return hostTrees(o.Spec, o.Bundle, pid)
+			return hostTrees(o.Spec, o.Bundle, pid, o.Rootless)
 		})
 	}
 	if err != nil {
@@ -565,14 +591,14 @@ func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) 
 
 // hostTrees makes, in the order of the config, each mount the init
 // cannot make itself (rootfs.FromHost says which, rootfs/idmap.go why).
-func hostTrees(s *specs.Spec, bundle string, pid int) (trees []*os.File, err error) {
+func hostTrees(s *specs.Spec, bundle string, pid int, rootless bool) (trees []*os.File, err error) {
 	userns := ""
 	if hasUserNS(s) {
 		userns = fmt.Sprintf("/proc/%d/ns/user", pid)
 	}
 	build := func() error {
 		for i, m := range s.Mounts {
-			if !rootfs.FromHost(m, userns != "") {
+			if !fromHost(s, m, rootless) {
 				continue
 			}
 			t, err := rootfs.HostTree(m, bundle, userns)
@@ -721,7 +747,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if err := c.signal(sig, all, status); err != nil {
 		return err
 	}
-	if sig == unix.SIGKILL && status == Paused {
+	if sig == unix.SIGKILL && status == Paused && c.State.CgroupPath != "" {
 		// Thawed, as by runc: what SIGKILL spared would stay frozen in
 		// a container no resume accepts once it is stopped — such as
 		// a process of exec --ignore-paused that has not yet joined
@@ -742,7 +768,7 @@ func (c *Container) signal(sig unix.Signal, all bool, status string) error {
 		if status == Stopped && !cgroupPopulated(c.State.CgroupPath) {
 			return nil
 		}
-		return cgroups.Signal(c.State.CgroupPath, sig)
+		return c.signalAll(sig)
 	}
 	if status == Stopped || status == Creating {
 		// "container not running" is runc's phrase: the containerd
@@ -758,7 +784,7 @@ func (c *Container) signal(sig unix.Signal, all bool, status string) error {
 			return err
 		}
 		if !own {
-			return cgroups.Signal(c.State.CgroupPath, sig)
+			return c.signalAll(sig)
 		}
 	}
 	return signalInit(c.State, sig)

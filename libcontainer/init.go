@@ -31,6 +31,9 @@ type initConfig struct {
 	NoPivot bool      `json:"noPivot,omitempty"`
 	// CgroupDir is the host path of the container's cgroup.
 	CgroupDir string `json:"cgroupDir,omitempty"`
+	// Rootless: kan is the container's own user (CreateOptions.Rootless),
+	// so the init reaches every bind source kan could.
+	Rootless bool `json:"rootless,omitempty"`
 	// Plan is the process's plan (ExecPlan.Marshal): the same bytes the
 	// C init stage reads.
 	Plan []byte `json:"plan"`
@@ -89,7 +92,7 @@ func initContainer(c *initConfig, conn *syncConn) error {
 	// The rootfs is built in the container's mount namespace, new or
 	// joined (a joined one gets the container's root too, as with runc);
 	// checkSupported made sure there is one.
-	trees, err := receiveTrees(s, conn)
+	trees, err := receiveTrees(s, c.Rootless, conn)
 	if err != nil {
 		return err
 	}
@@ -201,12 +204,21 @@ func runCreateHooks(s *specs.Spec, conn *syncConn) ([]byte, error) {
 	return m.State, nil
 }
 
+// fromHost tells whether kan makes mount m for the init
+// (rootfs.FromHost). Rootless, kan is the very user the container's root
+// maps to: what kan could reach, the init reaches too, and kan could not
+// enter the container's mount namespace anyway (that takes CAP_SYS_ADMIN
+// in kan's own user namespace).
+func fromHost(s *specs.Spec, m specs.Mount, rootless bool) bool {
+	return rootfs.FromHost(m, hasUserNS(s) && !rootless)
+}
+
 // receiveTrees asks kan for the mounts of the config only kan can make
 // (rootfs.FromHost), and returns them by mount index.
-func receiveTrees(s *specs.Spec, conn *syncConn) (map[int]*os.File, error) {
+func receiveTrees(s *specs.Spec, rootless bool, conn *syncConn) (map[int]*os.File, error) {
 	var idx []int
 	for i, m := range s.Mounts {
-		if rootfs.FromHost(m, hasUserNS(s)) {
+		if fromHost(s, m, rootless) {
 			idx = append(idx, i)
 		}
 	}

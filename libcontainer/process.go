@@ -266,7 +266,7 @@ func (p *initProcess) waitPid(s *specs.Spec) (int, error) {
 		}
 		switch m.Type {
 		case msgUserns:
-			if err := writeIDMaps(p.cmd.Process.Pid, s.Linux); err != nil {
+			if err := namespaces.WriteIDMaps(p.cmd.Process.Pid, s.Linux.UIDMappings, s.Linux.GIDMappings); err != nil {
 				return 0, err
 			}
 			if err := p.conn.send(message{Type: msgUsernsDone}); err != nil {
@@ -361,23 +361,6 @@ func (p *initProcess) kill() {
 		p.cmd.Wait()
 	}
 	p.conn.Close()
-}
-
-func writeIDMaps(pid int, l *specs.Linux) error {
-	format := func(ms []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, m := range ms {
-			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
-		}
-		return []byte(b.String())
-	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
-		return fmt.Errorf("linux.uidMappings: %w", err)
-	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
-		return fmt.Errorf("linux.gidMappings: %w", err)
-	}
-	return nil
 }
 
 // sendPidfd sends a pidfd of pid over sock, as runc's --pidfd-socket
