@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer/capabilities"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/procattr"
+	"github.com/kan-runtime/kan/libcontainer/rootless"
 	"github.com/kan-runtime/kan/libcontainer/seccomp"
 	"github.com/kan-runtime/kan/spec"
 )
@@ -132,7 +134,7 @@ func planRlimits(rls []specs.POSIXRlimit) ([]nsenter.Rlimit, error) {
 		at[res] = len(out)
 		out = append(out, r)
 	}
-	return out, nil
+	return out, checkHardRlimits(out)
 }
 
 // planSeccomp compiles linux.seccomp for this machine (seccomp.Compile,
@@ -166,4 +168,38 @@ func planSeccomp(sc *seccompSource) ([]unix.SockFilter, uint, error) {
 		return nil, 0, err
 	}
 	return f.Program, f.Flags, nil
+}
+
+// checkHardRlimits refuses a hard limit above kan's own when kan may not
+// raise it (CAP_SYS_RESOURCE over the host, which neither an unprivileged
+// user nor root of a user namespace has): a container gets no more than
+// its user had. Refused here, before anything exists, with the field.
+func checkHardRlimits(rls []nsenter.Rlimit) error {
+	canRaise := -1 // unknown until a limit needs it
+	for _, r := range rls {
+		var cur unix.Rlimit
+		if err := unix.Getrlimit(r.Resource, &cur); err != nil || r.Hard <= cur.Max {
+			continue
+		}
+		if canRaise < 0 {
+			canRaise = 0
+			if capabilities.HaveOnHost(capability.CAP_SYS_RESOURCE, rootless.InUserNS()) {
+				canRaise = 1
+			}
+		}
+		if canRaise == 0 {
+			return fmt.Errorf("process.rlimits: %s hard limit %d is above kan's own (%d), and kan may not raise it (it lacks CAP_SYS_RESOURCE over the host: an unprivileged user, or root of a user namespace, gives a container no more than it has)",
+				rlimitName(r.Resource), r.Hard, cur.Max)
+		}
+	}
+	return nil
+}
+
+func rlimitName(res int) string {
+	for name, r := range rlimitTypes {
+		if r == res {
+			return name
+		}
+	}
+	return fmt.Sprint(res)
 }
