@@ -132,9 +132,18 @@ var (
 
 // defaultRoot is where state lives without --root: /run/kan, or for a
 // user other than root $XDG_RUNTIME_DIR/kan, as runc's default is
-// $XDG_RUNTIME_DIR/runc (a user cannot write /run).
+// $XDG_RUNTIME_DIR/runc (a user cannot write /run). Root of a user
+// namespace — rootless Podman runs its runtime so, without --root — is
+// such a user too unless $USER says root, as runc decides.
 func defaultRoot() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && os.Geteuid() != 0 {
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		return "/run/kan"
+	}
+	if os.Geteuid() != 0 {
+		return dir + "/kan"
+	}
+	if user, ok := os.LookupEnv("USER"); rootless.InUserNS() && (!ok || user != "root") {
 		return dir + "/kan"
 	}
 	return "/run/kan"

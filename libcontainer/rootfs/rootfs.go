@@ -466,7 +466,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File, writableFi
 	} else {
 		err = unix.Mount(source, fdPath(target), typ, opts.flags, data)
 	}
-	if err != nil && c.UserNS && (typ == "sysfs" || typ == "mqueue") && errors.Is(err, unix.EPERM) {
+	if err != nil && c.unprivileged() && (typ == "sysfs" || typ == "mqueue") && errors.Is(err, unix.EPERM) {
 		// A user namespace without its own network (sysfs) or ipc
 		// (mqueue) namespace may not mount these: show the host's
 		// instead, read-only where asked, as runc does.

@@ -183,3 +183,103 @@ echo pids.events $(cat /sys/fs/cgroup/pids.events)`)
 		t.Fatal("state left behind in $XDG_RUNTIME_DIR/kan")
 	}
 }
+
+// TestRootlessPodman: rootless Podman, as an ordinary lingering user,
+// with kan as its runtime, side by side with runc and crun: run, run -it,
+// exec, stop, rm. A stepping stone: Podman's default cgroup manager for
+// rootless users is systemd (the user's session bus), which needs kan's
+// --systemd-cgroup; until kan has it, the user's containers.conf says
+// cgroup_manager = "cgroupfs", everything else Podman's default. The
+// image is the busybox rootfs, imported (the VM is offline).
+func TestRootlessPodman(t *testing.T) {
+	u := lingeringUser(t)
+	confDir := filepath.Join("/home", u.Name, ".config", "containers")
+	os.MkdirAll(confDir, 0o755)
+	conf := fmt.Sprintf("[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n[engine.runtimes]\nkan = [%q]\n", kanBin)
+	if err := os.WriteFile(filepath.Join(confDir, "containers.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.UID, u.GID), filepath.Join("/home", u.Name, ".config")).Run()
+	podman := func(args ...string) (string, error) {
+		cmd := u.Command("systemd-run", append([]string{"--user", "--scope", "--quiet", "--", "podman"}, args...)...)
+		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+u.RuntimeDir+"/bus")
+		cmd.Dir = "/tmp"
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	tarball := filepath.Join(dir, "busybox.tar")
+	run(t, "tar", "-C", rootfsDir, "-cf", tarball, ".")
+	os.Chmod(tarball, 0o644)
+	if out, err := podman("import", tarball, "localhost/busybox:latest"); err != nil {
+		t.Fatalf("podman import: %v\n%s", err, out)
+	}
+	type step struct {
+		name, want string
+		args       func(rt, name string) []string
+	}
+	steps := []step{
+		{"run", "hello", func(rt, n string) []string {
+			return []string{"--runtime", rt, "run", "--rm", "localhost/busybox", "echo", "hello"}
+		}},
+		{"run -d", "", func(rt, n string) []string {
+			return []string{"--runtime", rt, "run", "-d", "--name", n, "localhost/busybox", "sleep", "1000"}
+		}},
+		{"exec", "0", func(rt, n string) []string { return []string{"exec", n, "id", "-u"} }},
+		{"stop", n0, func(rt, n string) []string { return []string{"stop", "-t", "2", n} }},
+		{"rm", n0, func(rt, n string) []string { return []string{"rm", n} }},
+	}
+	matrix := map[string]map[string]string{}
+	for _, rt := range []string{"kan", "runc", "crun"} {
+		matrix[rt] = map[string]string{}
+		name := "rl-podman-" + rt
+		for _, s := range steps {
+			out, err := podman(s.args(rt, name)...)
+			want := s.want
+			if want == n0 {
+				want = name
+			}
+			switch {
+			case err != nil:
+				matrix[rt][s.name] = "FAIL: " + out
+			case want != "" && !strings.HasSuffix(out, want):
+				matrix[rt][s.name] = fmt.Sprintf("FAIL: %q, want %q", out, want)
+			default:
+				matrix[rt][s.name] = "ok"
+			}
+		}
+		// run -it: a terminal from script(1), Podman's -t gives the
+		// container one.
+		cmd := u.Command("script", "-qec", fmt.Sprintf("systemd-run --user --scope --quiet -- podman --runtime %s run -it --rm localhost/busybox sh -c 'tty && echo it-ok'", rt), "/dev/null")
+		cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+u.RuntimeDir+"/bus")
+		cmd.Dir = "/tmp"
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "/dev/pts/0") || !strings.Contains(string(out), "it-ok") {
+			matrix[rt]["run -it"] = fmt.Sprintf("FAIL: %v %q", err, out)
+		} else {
+			matrix[rt]["run -it"] = "ok"
+		}
+	}
+	for _, s := range []string{"run", "run -it", "run -d", "exec", "stop", "rm"} {
+		t.Logf("%-8s kan: %-6s runc: %-6s crun: %s", s, short(matrix["kan"][s]), short(matrix["runc"][s]), short(matrix["crun"][s]))
+	}
+	for rt, m := range matrix {
+		for s, v := range m {
+			if v != "ok" {
+				t.Errorf("rootless podman --runtime %s, %s: %s", rt, s, v)
+			}
+		}
+	}
+}
+
+// n0 stands, in a step's want, for the container's name.
+const n0 = "\x00name"
+
+func short(v string) string {
+	if v == "ok" {
+		return "ok"
+	}
+	return "FAIL"
+}
