@@ -182,6 +182,7 @@ func createOptions(cmd *cli.Command, cfg *config.Container, consoleSock *os.File
 		PreserveFds:   n,
 		ConsoleSocket: consoleSock,
 		PidfdSocket:   pidfdSock,
+		Rootless:      rootlessMode(cmd),
 		SystemdCgroup: cmd.Root().Bool("systemd-cgroup"),
 	}, pidFile, done, nil
 }

@@ -45,6 +45,9 @@ func eventsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if st.CgroupPath == "" {
+				return fmt.Errorf("events %s: the container has no cgroup to read: kan ran it rootless, where no cgroup was delegated to the user", id)
+			}
 			out := json.NewEncoder(os.Stdout)
 			stats := func() error {
 				s, err := cgroups.ReadStats(st.CgroupPath)

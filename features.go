@@ -14,7 +14,7 @@ import (
 func featuresCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "features",
-		Usage: "print the runtime-spec features document: what this kan supports here",
+		Usage: "print the runtime-spec features document: what this kan supports here (rootless, with --rootless true or as an unprivileged user: what rootless mode supports)",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			annotations := map[string]string{
 				"io.github.kan-runtime.kan.version": version,
@@ -26,6 +26,7 @@ func featuresCommand() *cli.Command {
 				annotations["io.github.kan-runtime.kan.checkpoint.enabled"] = "true"
 			}
 			f := libcontainer.Features(annotations)
+			libcontainer.RootlessFeatures(f, rootlessMode(cmd))
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "    ")
 			return enc.Encode(f)

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/libcontainer/rootless"
 	"github.com/kan-runtime/kan/spec"
 )
 
@@ -183,9 +184,18 @@ var (
 
 // defaultRoot is where state lives without --root: /run/kan, or for a
 // user other than root $XDG_RUNTIME_DIR/kan, as runc's default is
-// $XDG_RUNTIME_DIR/runc (a user cannot write /run).
+// $XDG_RUNTIME_DIR/runc (a user cannot write /run). Root of a user
+// namespace — rootless Podman runs its runtime so, without --root — is
+// such a user too unless $USER says root, as runc decides.
 func defaultRoot() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && os.Geteuid() != 0 {
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		return "/run/kan"
+	}
+	if os.Geteuid() != 0 {
+		return dir + "/kan"
+	}
+	if user, ok := os.LookupEnv("USER"); rootless.InUserNS() && (!ok || user != "root") {
 		return dir + "/kan"
 	}
 	return "/run/kan"
@@ -206,7 +216,7 @@ func newApp(cmds []*cli.Command) *cli.Command {
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "create the container's cgroup as a transient systemd scope (cgroupsPath \"slice:prefix:name\"); later commands find the driver in the state"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted and ignored, as by runc: criu is looked up in PATH"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (accepted for runc compatibility)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto (rootless when not root, or root of a user namespace): no device filter, a delegated cgroup or none"},
 		},
 		Before:  setupGlobal,
 		Suggest: true,
@@ -255,6 +265,13 @@ func setupLog(cmd *cli.Command) error {
 	logToStderr = out == os.Stderr
 	logReady = true
 	return nil
+}
+
+// rootlessMode resolves --rootless (package rootless): the global flag
+// was checked by setupGlobal.
+func rootlessMode(cmd *cli.Command) bool {
+	b, _ := parseBoolOrAuto(cmd.Root().String("rootless"))
+	return rootless.Is(b)
 }
 
 // parseBoolOrAuto reads --rootless as runc does: "auto" (or nothing) is

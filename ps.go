@@ -16,7 +16,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
-	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
@@ -45,7 +44,7 @@ func psCommand() *cli.Command {
 			}
 			// A stopped container lists what is left in its cgroup, most
 			// often nothing: runc prints the header alone and succeeds.
-			pids, err := cgroups.AllPids(st.CgroupPath)
+			pids, err := libcontainer.Pids(st)
 			if err != nil && !(status == libcontainer.Stopped && errors.Is(err, fs.ErrNotExist)) {
 				return err
 			}

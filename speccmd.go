@@ -33,7 +33,7 @@ func specCommand() *cli.Command {
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			s := spec.Default(cmd.Bool("rootless"), uint32(os.Getuid()), uint32(os.Getgid()))
+			s := spec.Default(cmd.Bool("rootless"), uint32(os.Geteuid()), uint32(os.Getegid()))
 			data, err := json.MarshalIndent(s, "", "\t")
 			if err != nil {
 				return err

@@ -51,6 +51,10 @@ type CreateOptions struct {
 	// SystemdCgroup: the cgroup is a systemd unit (--systemd-cgroup,
 	// cgroupdriver.go).
 	SystemdCgroup bool
+	// Rootless: kan has no privilege over the host (--rootless, see
+	// package rootless). The cgroup is a delegated one or none
+	// (rootlessCgroup), and there is no device filter.
+	Rootless bool
 }
 
 // Container is a container whose state directory is open and locked.
@@ -155,6 +159,11 @@ func checkCreate(o CreateOptions) (_ *creation, err error) {
 	if err := cr.placeCgroup(); err != nil {
 		return nil, err
 	}
+	if o.Rootless {
+		if cr.cgroupDir, err = rootlessCgroup(cr.mnt, cfg, o.ID, cr.cgroupDir); err != nil {
+			return nil, err
+		}
+	}
 	if cr.ns, err = namespaces.Prepare(cfg.Namespaces); err != nil {
 		return nil, err
 	}
@@ -211,7 +220,12 @@ func (cr *creation) startBackground() {
 		var err error
 		cr.exe, err = sealExe(cr.o.Root)
 		cr.exeErr <- err
-		cr.filter, err = devices.Load(deviceRules(cr.cfg.Resources))
+		// Rootless, the kernel checks devices against the user's own
+		// access, and an unprivileged user cannot load the filter
+		// anyway (runc ignores the rules too).
+		if !cr.o.Rootless {
+			cr.filter, err = devices.Load(deviceRules(cr.cfg.Resources))
+		}
 		cr.filterErr <- err
 	}()
 }
@@ -246,7 +260,7 @@ func (cr *creation) claim() error {
 	// on leaves enough behind for delete --force to clean up. The parents
 	// a configured path needs are the container's too; the default
 	// parent (/kan) is shared by all and stays.
-	if cfg.CgroupsPath != "" && cr.unit == nil {
+	if cfg.CgroupsPath != "" && cr.unit == nil && cr.cgroupDir != "" {
 		cr.c.State.CgroupTop = cgroups.MissingTop(cr.cgroupDir)
 	}
 	// Before the state names the cgroup: a kan killed after the save
@@ -260,6 +274,9 @@ func (cr *creation) claim() error {
 		return err
 	}
 	crashpoint.Hit("create-state-saved")
+	if cr.cgroupDir == "" { // rootless, without a cgroup
+		return cr.makeFifos()
+	}
 	if err := cr.makeCgroup(); err != nil {
 		return err
 	}
@@ -273,7 +290,11 @@ func (cr *creation) claim() error {
 	if cr.cg, err = os.OpenFile(cr.cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		return fmt.Errorf("open cgroup: %w", err)
 	}
-	startFifo, doneFifo, err := execFifos(dir.Path)
+	return cr.makeFifos()
+}
+
+func (cr *creation) makeFifos() error {
+	startFifo, doneFifo, err := execFifos(cr.c.dir.Path)
 	if err != nil {
 		return err
 	}
@@ -296,7 +317,11 @@ func (cr *creation) start() error {
 	if err := <-cr.exeErr; err != nil {
 		return err
 	}
-	init, err := startInit(cr.exe, cr.ns, cfg.Process, cfg.TimeOffsets, int(cr.cg.Fd()), cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
+	cgFd := -1
+	if cr.cg != nil {
+		cgFd = int(cr.cg.Fd())
+	}
+	init, err := startInit(cr.exe, cr.ns, cfg.Process, cfg.TimeOffsets, cgFd, cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
 	if err != nil {
 		return err
 	}
@@ -314,8 +339,8 @@ func (cr *creation) start() error {
 	// made by kan's thread for a rootfs built from outside are made from
 	// kan's cgroup, and the defaults allow mknod anyway.
 	err = <-cr.filterErr
-	if err == nil {
-		err = devices.Attach(int(cr.cg.Fd()), cr.filter)
+	if err == nil && cr.filter != nil {
+		err = devices.Attach(cgFd, cr.filter)
 	}
 	if err != nil {
 		return fmt.Errorf("linux.resources.devices: %w", err)
@@ -356,10 +381,10 @@ func (cr *creation) build() error {
 	o, cfg, c, pid := cr.o, cr.cfg, cr.c, cr.c.State.Pid
 	var err error
 	if cr.outside {
-		err = cr.init.buildOutside(cr.initPlan, cr.cloneFlags, rootfsConfig(cfg, cr.cgroupDir, false), namesOf(cfg))
+		err = cr.init.buildOutside(cr.initPlan, cr.cloneFlags, rootfsConfig(cfg, cr.cgroupDir, false, o.Rootless), namesOf(cfg))
 	} else {
 		err = cr.init.waitReady(&initConfig{
-			Rootfs: rootfsConfig(cfg, cr.cgroupDir, o.NoPivot),
+			Rootfs: rootfsConfig(cfg, cr.cgroupDir, o.NoPivot, o.Rootless),
 			Names:  namesOf(cfg),
 			Hooks:  cfg.Hooks,
 			Plan:   cr.initPlan,
@@ -381,7 +406,7 @@ func (cr *creation) build() error {
 			}
 			return st, nil
 		}, func() ([]*os.File, error) {
-			return hostTrees(cfg, pid)
+			return hostTrees(cfg, pid, o.Rootless)
 		})
 	}
 	if err != nil {
@@ -472,14 +497,14 @@ func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) 
 
 // hostTrees makes, in the order of the config, each mount the init
 // cannot make itself (rootfs.FromHost says which, rootfs/idmap.go why).
-func hostTrees(cfg *config.Container, pid int) (trees []*os.File, err error) {
+func hostTrees(cfg *config.Container, pid int, rootless bool) (trees []*os.File, err error) {
 	userns := ""
 	if cfg.HasNamespace(specs.UserNamespace) {
 		userns = fmt.Sprintf("/proc/%d/ns/user", pid)
 	}
 	build := func() error {
 		for i, m := range cfg.Mounts {
-			if !rootfs.FromHost(m, userns != "") {
+			if !fromHost(m, cfg.HasNamespace(specs.UserNamespace), rootless) {
 				continue
 			}
 			t, err := rootfs.HostTree(m, cfg.Bundle, userns)
@@ -628,7 +653,7 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if err := c.signal(sig, all, status); err != nil {
 		return err
 	}
-	if sig == unix.SIGKILL && status == Paused {
+	if sig == unix.SIGKILL && status == Paused && c.State.CgroupPath != "" {
 		// Thawed, as by runc: what SIGKILL spared would stay frozen in
 		// a container no resume accepts once it is stopped — such as
 		// a process of exec --ignore-paused that has not yet joined
@@ -649,7 +674,7 @@ func (c *Container) signal(sig unix.Signal, all bool, status string) error {
 		if status == Stopped && !cgroupPopulated(c.State.CgroupPath) {
 			return nil
 		}
-		return cgroups.Signal(c.State.CgroupPath, sig)
+		return c.signalAll(sig)
 	}
 	if status == Stopped || status == Creating {
 		// "container not running" is runc's phrase: the containerd
@@ -665,7 +690,7 @@ func (c *Container) signal(sig unix.Signal, all bool, status string) error {
 			return err
 		}
 		if !own {
-			return cgroups.Signal(c.State.CgroupPath, sig)
+			return c.signalAll(sig)
 		}
 	}
 	return signalInit(c.State, sig)

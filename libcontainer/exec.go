@@ -148,6 +148,9 @@ func (c *Container) execTarget(o ExecOptions) (_ *execTarget, err error) {
 	}
 	initPid := c.State.Pid
 	cgroupDir := c.State.CgroupPath
+	if o.SubCgroup != "" && cgroupDir == "" {
+		return nil, errNoCgroup("--cgroup " + o.SubCgroup)
+	}
 	if o.SubCgroup != "" {
 		sub := filepath.Clean("/" + o.SubCgroup)
 		if strings.Contains(o.SubCgroup, "..") {
@@ -161,8 +164,10 @@ func (c *Container) execTarget(o ExecOptions) (_ *execTarget, err error) {
 			t.close()
 		}
 	}()
-	if t.cg, err = os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-		return nil, fmt.Errorf("open cgroup: %w", err)
+	if cgroupDir != "" {
+		if t.cg, err = os.OpenFile(cgroupDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return nil, fmt.Errorf("open cgroup: %w", err)
+		}
 	}
 	if t.ns, err = namespaces.JoinProcess(initPid); err != nil {
 		return nil, err
@@ -218,7 +223,11 @@ func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) 
 		return 0, err
 	}
 	defer exe.Close()
-	init, err := startInit(exe, t.ns, o.Process, nil, int(t.cg.Fd()), []*os.File{t.root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
+	cgFd := -1
+	if t.cg != nil {
+		cgFd = int(t.cg.Fd())
+	}
+	init, err := startInit(exe, t.ns, o.Process, nil, cgFd, []*os.File{t.root}, o.PreserveFds, o.ConsoleSocket, nsenter.StageExec)
 	if err != nil {
 		return 0, err
 	}

@@ -38,10 +38,11 @@ type initConfig struct {
 }
 
 // rootfsConfig is what builds the rootfs of container cfg, whose cgroup
-// is cgroupDir, for either init.
-func rootfsConfig(cfg *config.Container, cgroupDir string, noPivot bool) *rootfs.Config {
+// is cgroupDir, for either init; rootless: kan runs rootless
+// (CreateOptions.Rootless).
+func rootfsConfig(cfg *config.Container, cgroupDir string, noPivot, rootless bool) *rootfs.Config {
 	return &rootfs.Config{
-		Rootfs: cfg.Rootfs, Readonly: cfg.Readonly, Bundle: cfg.Bundle, NoPivot: noPivot,
+		Rootfs: cfg.Rootfs, Readonly: cfg.Readonly, Bundle: cfg.Bundle, NoPivot: noPivot, Rootless: rootless,
 		UserNS:    cfg.HasNamespace(specs.UserNamespace),
 		CgroupDir: cgroupDir,
 		CgroupNS:  namespaces.IsNew(cfg.Namespaces, specs.CgroupNamespace),
@@ -220,12 +221,22 @@ func runCreateHooks(h *specs.Hooks, conn *syncConn) ([]byte, error) {
 	return m.State, nil
 }
 
+// fromHost tells whether kan makes mount m for the init
+// (rootfs.FromHost), in a container with a user namespace of its own or
+// not. Rootless, kan is the very user the container's root maps to: what
+// kan could reach, the init reaches too, and kan could not enter the
+// container's mount namespace anyway (that takes CAP_SYS_ADMIN in kan's
+// own user namespace).
+func fromHost(m specs.Mount, userNS, rootless bool) bool {
+	return rootfs.FromHost(m, userNS && !rootless)
+}
+
 // receiveTrees asks kan for the mounts of the config only kan can make
 // (rootfs.FromHost), and returns them by mount index.
 func receiveTrees(rc *rootfs.Config, conn *syncConn) (map[int]*os.File, error) {
 	var idx []int
 	for i, m := range rc.Mounts {
-		if rootfs.FromHost(m, rc.UserNS) {
+		if fromHost(m, rc.UserNS, rc.Rootless) {
 			idx = append(idx, i)
 		}
 	}

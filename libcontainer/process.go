@@ -272,7 +272,7 @@ func (p *initProcess) waitPid(cfg *config.Container) (int, error) {
 			if cfg == nil {
 				return 0, errors.New("unexpected request for id maps from kan exec")
 			}
-			if err := writeIDMaps(p.cmd.Process.Pid, cfg); err != nil {
+			if err := namespaces.WriteIDMaps(p.cmd.Process.Pid, cfg.UIDMappings, cfg.GIDMappings); err != nil {
 				return 0, err
 			}
 			if err := p.conn.send(message{Type: msgUsernsDone}); err != nil {
@@ -367,23 +367,6 @@ func (p *initProcess) kill() {
 		p.cmd.Wait()
 	}
 	p.conn.Close()
-}
-
-func writeIDMaps(pid int, l *config.Container) error {
-	format := func(ms []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, m := range ms {
-			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
-		}
-		return []byte(b.String())
-	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
-		return fmt.Errorf("linux.uidMappings: %w", err)
-	}
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
-		return fmt.Errorf("linux.gidMappings: %w", err)
-	}
-	return nil
 }
 
 // sendPidfd sends a pidfd of pid over sock, as runc's --pidfd-socket

@@ -18,6 +18,9 @@ func (c *Container) Pause() error {
 	if s := c.Status(); s != Running {
 		return fmt.Errorf("cannot pause a container that is %s", s)
 	}
+	if c.State.CgroupPath == "" {
+		return errNoCgroup("pause")
+	}
 	return cgroups.Freeze(c.State.CgroupPath)
 }
 
@@ -25,6 +28,9 @@ func (c *Container) Pause() error {
 func (c *Container) Resume() error {
 	if s := c.Status(); s != Paused {
 		return fmt.Errorf("cannot resume a container that is %s", s)
+	}
+	if c.State.CgroupPath == "" {
+		return errNoCgroup("resume")
 	}
 	return cgroups.Thaw(c.State.CgroupPath)
 }
@@ -39,6 +45,9 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	case Created, Running, Paused:
 	default:
 		return fmt.Errorf("cannot update a container that is %s", s)
+	}
+	if c.State.CgroupPath == "" {
+		return errNoCgroup("update")
 	}
 	old, err := c.State.Resources.Get()
 	if err != nil {

@@ -59,7 +59,7 @@ func TestInitConfigRoundTrip(t *testing.T) {
 		ReadonlyPaths:     []string{"/proc/sys"},
 		MountLabel:        "l",
 	}
-	ic := &initConfig{Rootfs: rootfsConfig(cfg, "/sys/fs/cgroup/x", true), Names: namesOf(cfg), Hooks: cfg.Hooks, Plan: []byte{1, 2}}
+	ic := &initConfig{Rootfs: rootfsConfig(cfg, "/sys/fs/cgroup/x", true, true), Names: namesOf(cfg), Hooks: cfg.Hooks, Plan: []byte{1, 2}}
 	data, err := json.Marshal(ic)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestInitConfigRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", &got, ic)
 	}
 	rc := got.Rootfs
-	if !rc.UserNS || !rc.CgroupNS || !rc.NoPivot || !rc.Terminal || !rc.Readonly || got.Names.Hostname != "h" {
+	if !rc.UserNS || !rc.CgroupNS || !rc.NoPivot || !rc.Rootless || !rc.Terminal || !rc.Readonly || got.Names.Hostname != "h" {
 		t.Errorf("derived fields: %+v, names %+v", rc, got.Names)
 	}
 	// Without a UTS namespace of its own, the names are not the init's

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"strings"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -97,28 +99,45 @@ func Default(rootless bool, uid, gid uint32) *specs.Spec {
 }
 
 // makeRootless turns the default config into one an unprivileged user can
-// run.
+// run: exactly what runc spec --rootless changes (runc's ToRootless), so
+// that the two runtimes' rootless bundles stay interchangeable.
 func makeRootless(s *specs.Spec, uid, gid uint32) {
-	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-	// An unprivileged user may map only its own ids.
+	// The host's network: a network namespace of its own would leave the
+	// container without any, as an unprivileged user cannot give it an
+	// interface.
+	var nss []specs.LinuxNamespace
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type != specs.NetworkNamespace && ns.Type != specs.UserNamespace {
+			nss = append(nss, ns)
+		}
+	}
+	s.Linux.Namespaces = append(nss, specs.LinuxNamespace{Type: specs.UserNamespace})
+	// An unprivileged user may map only its own ids (more go through
+	// newuidmap and the user's /etc/subuid ranges, added by hand).
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uid, Size: 1}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: gid, Size: 1}}
 	for i, m := range s.Mounts {
-		switch m.Destination {
-		case "/sys":
+		if m.Destination == "/sys" {
 			// A fresh sysfs needs privilege over the network namespace,
-			// which a rootless container lacks as soon as it shares the
-			// host's network; a read-only bind of /sys works either way.
+			// which a rootless container lacks as it shares the host's
+			// network; a read-only bind of /sys works either way.
 			s.Mounts[i] = specs.Mount{
 				Destination: "/sys",
-				Type:        "bind",
+				Type:        "none",
 				Source:      "/sys",
 				Options:     []string{"rbind", "nosuid", "noexec", "nodev", "ro"},
 			}
-		case "/dev/pts":
-			// Group 5 (tty) is not mapped, so devpts would refuse gid=5.
-			s.Mounts[i].Options = []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
+			continue
 		}
+		// Ids other than the user's own are not mapped: devpts would
+		// refuse gid=5 (tty), for one.
+		var opts []string
+		for _, o := range m.Options {
+			if !strings.HasPrefix(o, "uid=") && !strings.HasPrefix(o, "gid=") {
+				opts = append(opts, o)
+			}
+		}
+		s.Mounts[i].Options = opts
 	}
 	// Without privilege on the host's cgroups the device rules could not
 	// be applied.

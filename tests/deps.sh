@@ -26,6 +26,9 @@ command -v patch >/dev/null 2>&1 || need="$need patch"        # validation suite
 command -v unshare >/dev/null 2>&1 || need="$need util-linux" # tests join a mount namespace
 command -v ps >/dev/null 2>&1 || need="$need procps"            # kan ps runs ps
 command -v ip >/dev/null 2>&1 || need="$need iproute2"          # network namespace tests
+command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"     # rootless tests: subordinate id ranges
+command -v useradd >/dev/null 2>&1 || need="$need passwd"       # rootless tests make an ordinary user
+command -v runc >/dev/null 2>&1 || need="$need runc"            # rootless tests: runc spec --rootless to compare
 if [ "${1:-}" = vm ] || [ "${1:-}" = sysvm ]; then
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 	command -v cpio >/dev/null 2>&1 || need="$need cpio" # the initramfs

@@ -159,3 +159,17 @@ func (s *Set) Masks() (bounding, effective, permitted, inheritable, ambient uint
 	}
 	return mask(s.Bounding), mask(s.Effective), mask(s.Permitted), mask(s.Inheritable), mask(s.RaisableAmbient()), uint32(l), nil
 }
+
+// HaveOnHost tells whether this process holds capability c over the host:
+// in its effective set, and not merely as root of a user namespace (the
+// kernel checks limits such as rlimits against the host's namespace).
+func HaveOnHost(c capability.Cap, inUserNS bool) bool {
+	if inUserNS {
+		return false
+	}
+	now, err := capability.NewPid2(0)
+	if err != nil || now.Load() != nil {
+		return false
+	}
+	return now.Get(capability.EFFECTIVE, c)
+}

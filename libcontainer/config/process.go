@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/lsm"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/procattr"
+	"github.com/kan-runtime/kan/libcontainer/rootless"
 	"github.com/kan-runtime/kan/spec"
 )
 
@@ -113,6 +115,9 @@ func newProcess(p *specs.Process, l *specs.Linux) (*Process, error) {
 		}
 	}
 	m.Rlimits = rlimits(p.Rlimits)
+	if err := checkHardRlimits(p.Rlimits); err != nil {
+		return nil, err
+	}
 	m.Bounding, m.Effective, m.Permitted, m.Inheritable, m.Ambient, m.CapLast, err = caps.Masks()
 	if err != nil {
 		return nil, err
@@ -149,4 +154,29 @@ func rlimits(rls []specs.POSIXRlimit) []nsenter.Rlimit {
 		out = append(out, nsenter.Rlimit{Resource: spec.Rlimits[rl.Type], Soft: rl.Soft, Hard: rl.Hard})
 	}
 	return out
+}
+
+// checkHardRlimits refuses a hard limit above kan's own when kan may not
+// raise it (CAP_SYS_RESOURCE over the host, which neither an unprivileged
+// user nor root of a user namespace has): a container gets no more than
+// its user had. Refused here, before anything exists, with the field.
+func checkHardRlimits(rls []specs.POSIXRlimit) error {
+	canRaise := -1 // unknown until a limit needs it
+	for _, r := range rls {
+		var cur unix.Rlimit
+		if err := unix.Getrlimit(spec.Rlimits[r.Type], &cur); err != nil || r.Hard <= cur.Max {
+			continue
+		}
+		if canRaise < 0 {
+			canRaise = 0
+			if capabilities.HaveOnHost(capability.CAP_SYS_RESOURCE, rootless.InUserNS()) {
+				canRaise = 1
+			}
+		}
+		if canRaise == 0 {
+			return fmt.Errorf("process.rlimits: %s hard limit %d is above kan's own (%d), and kan may not raise it (it lacks CAP_SYS_RESOURCE over the host: an unprivileged user, or root of a user namespace, gives a container no more than it has)",
+				r.Type, r.Hard, cur.Max)
+		}
+	}
+	return nil
 }

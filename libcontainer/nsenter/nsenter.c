@@ -232,9 +232,18 @@ __attribute__((constructor)) static void kan_nsenter(void)
 	if (created & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			kan_fail("unshare user namespace");
-		// Only the parent, outside, may write our id maps.
+		// Only the parent, outside, may write our id maps. An
+		// unprivileged parent (or its newuidmap) can open our
+		// /proc/<pid>/uid_map only while we are dumpable: the files of
+		// a process that is not are root's. Dumpable for that moment
+		// alone, as runc does: nothing of the container runs yet, and
+		// only the same user (kan's) could use it.
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			kan_fail("prctl(PR_SET_DUMPABLE)");
 		send_line("{\"type\":\"userns\"}\n");
 		kan_wait_for("{\"type\":\"userns-done\"}");
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			kan_fail("prctl(PR_SET_DUMPABLE)");
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 			kan_fail("become root in the new user namespace");
 	}

@@ -7,6 +7,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/rootless"
 )
 
 // defaultDevices are the nodes the runtime spec says every container gets.
@@ -17,6 +19,14 @@ var defaultDevices = []specs.LinuxDevice{
 	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
 	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+// unprivileged tells whether the rootfs is built where the kernel refuses
+// mknod and some mounts: in the container's new user namespace, or by a
+// kan that itself runs in one (rootless Podman runs its runtime as root of
+// the user's namespace, with configs that create none).
+func (c *Config) unprivileged() bool {
+	return c.UserNS || rootless.InUserNS()
 }
 
 // createDevices makes the default devices and the config's linux.devices
@@ -41,7 +51,7 @@ func createDevices(c *Config, root *os.File) error {
 }
 
 func createDevice(c *Config, root *os.File, d specs.LinuxDevice) error {
-	if c.UserNS {
+	if c.unprivileged() {
 		return bindDevice(root, d)
 	}
 	dir, name := splitDev(d.Path)

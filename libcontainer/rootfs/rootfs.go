@@ -31,10 +31,13 @@ import (
 // of the container (libcontainer/config) that shape its filesystem, as
 // kan sends them to the Go init, or hands them to its own thread.
 type Config struct {
-	Rootfs    string `json:"rootfs"` // absolute host path of root.path
-	Readonly  bool   `json:"readonly,omitempty"`
-	Bundle    string `json:"bundle"` // relative bind sources are relative to it
-	NoPivot   bool   `json:"noPivot,omitempty"`
+	Rootfs   string `json:"rootfs"` // absolute host path of root.path
+	Readonly bool   `json:"readonly,omitempty"`
+	Bundle   string `json:"bundle"` // relative bind sources are relative to it
+	NoPivot  bool   `json:"noPivot,omitempty"`
+	// Rootless: kan runs rootless, as the container's own user; the init
+	// reaches every bind source kan could.
+	Rootless  bool   `json:"rootless,omitempty"`
 	UserNS    bool   `json:"userns,omitempty"`    // in a user namespace: no mknod, fewer mount rights
 	CgroupDir string `json:"cgroupDir,omitempty"` // host directory of the container's cgroup
 	CgroupNS  bool   `json:"cgroupns,omitempty"`  // the container has a new cgroup namespace
@@ -476,7 +479,7 @@ func mountOne(c *Config, root *os.File, m specs.Mount, tree *os.File, writableFi
 	} else {
 		err = unix.Mount(source, fdPath(target), typ, opts.flags, data)
 	}
-	if err != nil && c.UserNS && (typ == "sysfs" || typ == "mqueue") && errors.Is(err, unix.EPERM) {
+	if err != nil && c.unprivileged() && (typ == "sysfs" || typ == "mqueue") && errors.Is(err, unix.EPERM) {
 		// A user namespace without its own network (sysfs) or ipc
 		// (mqueue) namespace may not mount these: show the host's
 		// instead, read-only where asked, as runc does.

@@ -63,6 +63,7 @@ func testMain(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
+	defer removeRootlessUser()
 	return m.Run()
 }
 

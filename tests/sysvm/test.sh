@@ -11,6 +11,9 @@ kan=$(realpath "$1")
 shift
 pl=$(mktemp -d /tmp/kan-sysvm-payload.XXXXXX)
 trap 'rm -rf "$pl"' EXIT
+# Searchable by the ordinary users the rootless tests make: the payload
+# disk's root keeps this mode.
+chmod 755 "$pl"
 cp "$kan" "$pl/kan"
 # CGO_ENABLED=0: a static test binary, whatever the VM's libraries.
 (cd "$here" && CGO_ENABLED=0 "${GO:-go}" test -c -tags sysvm -o "$pl/sysvm.test" .)
