@@ -12,11 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups/devices"
 	"github.com/kan-runtime/kan/libcontainer/config"
@@ -142,40 +140,42 @@ func (o *CriuOptions) check() error {
 	return nil
 }
 
-func (o *CriuOptions) pageServer() (*rpc.CriuPageServerInfo, error) {
+func (o *CriuOptions) pageServer() (*criu.PageServer, error) {
 	host, port, err := net.SplitHostPort(o.PageServer)
 	n, perr := strconv.Atoi(port)
 	if err != nil || host == "" || perr != nil || n <= 0 || n > 65535 {
 		return nil, fmt.Errorf("--page-server %q: not ADDRESS:PORT", o.PageServer)
 	}
-	return &rpc.CriuPageServerInfo{Address: proto.String(host), Port: proto.Int32(int32(n))}, nil
+	return &criu.PageServer{Address: host, Port: int32(n)}, nil
 }
 
 // opts are criu's options both ways, from o (checked).
-func (o *CriuOptions) opts(images *os.File, logFile string) (*rpc.CriuOpts, error) {
+func (o *CriuOptions) opts(images *os.File, logFile string) (*criu.Opts, error) {
 	mode, err := criu.CgroupsMode(o.CgroupsMode)
 	if err != nil {
 		return nil, err
 	}
 	// Always an empty network namespace: what --empty-ns can name.
 	emptyNs := uint32(unix.CLONE_NEWNET)
-	return &rpc.CriuOpts{
-		ImagesDirFd:       proto.Int32(int32(images.Fd())),
-		LogLevel:          proto.Int32(4),
-		LogFile:           proto.String(logFile),
-		ManageCgroups:     proto.Bool(true),
-		ManageCgroupsMode: &mode,
-		ShellJob:          proto.Bool(o.ShellJob),
-		TcpEstablished:    proto.Bool(o.TCPEstablished),
-		ExtUnixSk:         proto.Bool(o.ExtUnixSk),
-		FileLocks:         proto.Bool(o.FileLocks),
-		EmptyNs:           proto.Uint32(emptyNs),
+	return &criu.Opts{
+		ImagesDirFd:       int32(images.Fd()),
+		LogLevel:          4,
+		LogFile:           logFile,
+		WorkDirFd:         -1,
+		StatusFd:          -1,
+		ManageCgroups:     true,
+		ManageCgroupsMode: mode,
+		ShellJob:          o.ShellJob,
+		TCPEstablished:    o.TCPEstablished,
+		ExtUnixSk:         o.ExtUnixSk,
+		FileLocks:         o.FileLocks,
+		EmptyNs:           emptyNs,
 		// A terminal's master is outside the container (with whoever
 		// got it from the console socket): criu dumps the slave alone
 		// and on restore makes a new pair and hands kan the master.
-		OrphanPtsMaster: proto.Bool(true),
-		AutoDedup:       proto.Bool(o.AutoDedup),
-		LazyPages:       proto.Bool(o.LazyPages),
+		OrphanPtsMaster: true,
+		AutoDedup:       o.AutoDedup,
+		LazyPages:       o.LazyPages,
 	}, nil
 }
 
@@ -221,7 +221,7 @@ func (c *Container) Checkpoint(o CriuOptions) error {
 	if _, err := criu.Find(); err != nil {
 		return err
 	}
-	var ps *rpc.CriuPageServerInfo
+	var ps *criu.PageServer
 	if o.PageServer != "" {
 		ps, _ = o.pageServer()
 	}
@@ -243,27 +243,27 @@ func (c *Container) Checkpoint(o CriuOptions) error {
 		return err
 	}
 	if work != nil {
-		opts.WorkDirFd = proto.Int32(int32(work.Fd()))
+		opts.WorkDirFd = int32(work.Fd())
 	}
-	opts.Pid = proto.Int32(int32(c.State.Pid))
-	opts.Root = proto.String(c.State.Rootfs)
-	opts.LeaveRunning = proto.Bool(o.LeaveRunning)
-	opts.TcpSkipInFlight = proto.Bool(o.TCPSkipInFlight)
-	opts.LinkRemap = proto.Bool(o.LinkRemap)
-	opts.Ps = ps
+	opts.Pid = int32(c.State.Pid)
+	opts.Root = c.State.Rootfs
+	opts.LeaveRunning = o.LeaveRunning
+	opts.TCPSkipInFlight = o.TCPSkipInFlight
+	opts.LinkRemap = o.LinkRemap
+	opts.PageServer = ps
 	// criu freezes the container with its cgroup's freezer rather
 	// than with ptrace: a process forking meanwhile is not missed.
-	opts.FreezeCgroup = proto.String(c.State.CgroupPath)
+	opts.FreezeCgroup = c.State.CgroupPath
 	if o.ParentPath != "" {
-		opts.ParentImg = proto.String(o.ParentPath)
-		opts.TrackMem = proto.Bool(true)
+		opts.ParentImg = o.ParentPath
+		opts.TrackMem = true
 	}
 	if o.PreDump {
 		// The next dump needs the memory changes tracked.
-		opts.TrackMem = proto.Bool(true)
+		opts.TrackMem = true
 	}
 	if o.LazyPages && o.StatusFd >= 0 {
-		opts.StatusFd = proto.Int32(int32(o.StatusFd))
+		opts.StatusFd = int32(o.StatusFd)
 	}
 	// Namespaces the container joined by path are not its to save:
 	// criu records them as external, and a restore hands them back.
@@ -277,9 +277,9 @@ func (c *Container) Checkpoint(o CriuOptions) error {
 		}
 		opts.External = append(opts.External, fmt.Sprintf("%s[%d]:%s", criuNsName(ns.Type), st.Ino, externalNsKey(ns.Type)))
 	}
-	typ := rpc.CriuReqType_DUMP
+	typ := criu.ReqDump
 	if o.PreDump {
-		typ = rpc.CriuReqType_PRE_DUMP
+		typ = criu.ReqPreDump
 	} else {
 		// Mounts whose source is outside the rootfs are the host's:
 		// criu records them by their path in the container, and a
@@ -306,7 +306,7 @@ func (c *Container) Checkpoint(o CriuOptions) error {
 		}
 	}
 	if debugOn() {
-		slog.Debug("checkpoint: criu "+strings.ToLower(typ.String()), "id", c.State.ID, "pid", c.State.Pid, "images", o.ImagePath)
+		slog.Debug("checkpoint: criu "+typ.String(), "id", c.State.ID, "pid", c.State.Pid, "images", o.ImagePath)
 	}
 	err = criu.Run(&criu.Request{Type: typ, Opts: opts, CgroupFd: -1})
 	if err != nil {
@@ -320,8 +320,8 @@ func (c *Container) Checkpoint(o CriuOptions) error {
 	return c.Delete(true)
 }
 
-func extMount(key, val string) *rpc.ExtMountMap {
-	return &rpc.ExtMountMap{Key: proto.String(filepath.Clean(key)), Val: proto.String(val)}
+func extMount(key, val string) criu.ExtMount {
+	return criu.ExtMount{Key: filepath.Clean(key), Val: val}
 }
 
 // criuNsName is criu's name of a namespace type ("net", "pid").
@@ -432,20 +432,16 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 		return 0, err
 	}
 	if work != nil {
-		opts.WorkDirFd = proto.Int32(int32(work.Fd()))
+		opts.WorkDirFd = int32(work.Fd())
 	}
 	// The restored tree is criu's sibling: kan's child, which run-like
 	// restore waits for.
-	opts.RstSibling = proto.Bool(true)
+	opts.RstSibling = true
 	// Devices of the checkpoint that differ (a new /dev/null) are
 	// accepted, as by runc.
-	opts.EvasiveDevices = proto.Bool(true)
-	if o.LsmProfile != "" {
-		opts.LsmProfile = proto.String(o.LsmProfile)
-	}
-	if o.LsmMountContext != "" {
-		opts.LsmMountContext = proto.String(o.LsmMountContext)
-	}
+	opts.EvasiveDevices = true
+	opts.LsmProfile = o.LsmProfile
+	opts.LsmMountContext = o.LsmMountContext
 	// criu wants a root that is a mount point whose parent is not
 	// overmounted: the rootfs bound on a directory of the state.
 	root := filepath.Join(c.dir.Path, "criu-root")
@@ -460,7 +456,7 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 		return 0, fmt.Errorf("bind the rootfs for criu: %w", err)
 	}
 	defer unix.Unmount(root, unix.MNT_DETACH)
-	opts.Root = proto.String(root)
+	opts.Root = root
 
 	// The container's cgroup is criu's: the restored tree's root is
 	// placed there (its limits were set by claim).
@@ -468,7 +464,7 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	opts.CgRoot = append(opts.CgRoot, &rpc.CgroupRoot{Path: proto.String("/" + rel)})
+	opts.CgRoot = append(opts.CgRoot, criu.CgroupRoot{Path: "/" + rel})
 
 	var extra []*os.File
 	defer func() {
@@ -487,12 +483,12 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 			if err != nil {
 				return 0, fmt.Errorf("linux.namespaces (%s %s): %w", ns.Type, ns.Path, err)
 			}
-			opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(externalNsKey(ns.Type)), Fd: proto.Int32(int32(criu.FirstExtraFd + len(extra)))})
+			opts.InheritFd = append(opts.InheritFd, criu.InheritFd{Key: externalNsKey(ns.Type), Fd: int32(criu.FirstExtraFd + len(extra))})
 			extra = append(extra, f)
 		case specs.CgroupNamespace:
 			return 0, fmt.Errorf("linux.namespaces (cgroup %s): criu cannot restore into a cgroup namespace given by path", ns.Path)
 		default:
-			opts.JoinNs = append(opts.JoinNs, &rpc.JoinNamespace{Ns: proto.String(criuNsName(ns.Type)), NsFile: proto.String(ns.Path)})
+			opts.JoinNs = append(opts.JoinNs, criu.JoinNs{Ns: criuNsName(ns.Type), NsFile: ns.Path})
 		}
 	}
 	for _, m := range v.mounts {
@@ -518,7 +514,7 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 	}
 	for i, d := range fds {
 		if strings.HasPrefix(d, "pipe:") {
-			opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(d), Fd: proto.Int32(int32(i))})
+			opts.InheritFd = append(opts.InheritFd, criu.InheritFd{Key: d, Fd: int32(i)})
 		}
 	}
 
@@ -557,7 +553,7 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 		slog.Debug("restore: criu restore", "id", c.State.ID, "images", o.ImagePath, "cgroup", cr.cgroupDir)
 	}
 	err = criu.Run(&criu.Request{
-		Type:     rpc.CriuReqType_RESTORE,
+		Type:     criu.ReqRestore,
 		Opts:     opts,
 		Stdio:    [3]*os.File{os.Stdin, os.Stdout, os.Stderr},
 		Extra:    extra,

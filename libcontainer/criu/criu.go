@@ -1,14 +1,17 @@
 // Package criu drives CRIU (criu(8), checkpoint/restore in userspace)
 // through its RPC interface, as runc does: kan starts `criu swrk 3` with
 // one end of a SOCK_SEQPACKET pair as fd 3, sends one request (a
-// protobuf message of go-criu's rpc package), answers the notifications
+// protobuf message, encoded here: rpc.go), answers the notifications
 // criu sends on the way (the moments kan has work to do: hooks, the
 // restored pid, a terminal's new master) and reads the final response.
 //
-// go-criu's own Criu type does the same exchange but cannot pass criu
-// extra fds (namespaces to inherit), start it in a cgroup, nor receive
-// the fd that comes with the orphan-pts-master notification, so only its
-// rpc package is used.
+// go-criu (the library runc uses) does the same exchange, but its Criu
+// type cannot pass criu extra fds (namespaces to inherit), start it in a
+// cgroup, nor receive the fd that comes with the orphan-pts-master
+// notification, and its generated rpc package registers protobuf
+// descriptors at the start of every kan process, checkpoint or not
+// (0.3 ms of init, 1.6 MB of binary: docs/performance.md). The tests
+// check this package's encoding against go-criu's.
 package criu
 
 import (
@@ -22,9 +25,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 )
 
 // Binary is the name of the program looked up in PATH.
@@ -42,8 +43,8 @@ func Find() (string, error) {
 
 // Request is one exchange with criu.
 type Request struct {
-	Type rpc.CriuReqType
-	Opts *rpc.CriuOpts
+	Type ReqType
+	Opts *Opts
 	// Stdio, when set, are criu's stdin, stdout and stderr: a restored
 	// process whose stdio were pipes inherits them from there.
 	Stdio [3]*os.File
@@ -113,24 +114,20 @@ func Run(r *Request) error {
 	// After a pre-dump, criu waits for the next request and exits
 	// non-zero when the socket closes instead: the pre-dump has
 	// succeeded nonetheless (it said so).
-	if !st.Success() && r.Type != rpc.CriuReqType_PRE_DUMP {
+	if !st.Success() && r.Type != ReqPreDump {
 		return fmt.Errorf("criu: %s", st)
 	}
 	return nil
 }
 
 func exchange(uc *net.UnixConn, r *Request) error {
-	req := &rpc.CriuReq{Type: r.Type.Enum(), Opts: r.Opts}
+	req := &reqMsg{Type: r.Type, Opts: r.Opts}
 	if r.Notify != nil && r.Opts != nil {
-		r.Opts.NotifyScripts = proto.Bool(true)
+		r.Opts.NotifyScripts = true
 	}
 	buf, oob := make([]byte, 64<<10), make([]byte, unix.CmsgSpace(4*4))
 	for {
-		data, err := proto.Marshal(req)
-		if err != nil {
-			return fmt.Errorf("criu: encode the request: %w", err)
-		}
-		if _, err := uc.Write(data); err != nil {
+		if _, err := uc.Write(req.marshal()); err != nil {
 			return fmt.Errorf("criu: send the request: %w", err)
 		}
 		n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
@@ -140,47 +137,47 @@ func exchange(uc *net.UnixConn, r *Request) error {
 		if n == 0 {
 			return errors.New("criu exited without an answer")
 		}
-		resp := &rpc.CriuResp{}
-		if err := proto.Unmarshal(buf[:n], resp); err != nil {
+		var resp respMsg
+		if err := resp.unmarshal(buf[:n]); err != nil {
 			return fmt.Errorf("criu: decode its answer: %w", err)
 		}
 		fd, err := receivedFile(oob[:oobn])
 		if err != nil {
 			return err
 		}
-		if !resp.GetSuccess() {
+		if !resp.Success {
 			if fd != nil {
 				fd.Close()
 			}
-			msg := resp.GetCrErrmsg()
+			msg := resp.CrErrmsg
 			if msg == "" {
 				msg = "see its log"
 			}
-			if e := resp.GetCrErrno(); e != 0 {
-				return fmt.Errorf("criu %s failed: %s (%w)", strings.ToLower(resp.GetType().String()), msg, unix.Errno(e))
+			if e := resp.CrErrno; e != 0 {
+				return fmt.Errorf("criu %s failed: %s (%w)", resp.Type, msg, unix.Errno(e))
 			}
-			return fmt.Errorf("criu %s failed: %s", strings.ToLower(resp.GetType().String()), msg)
+			return fmt.Errorf("criu %s failed: %s", resp.Type, msg)
 		}
-		if resp.GetType() != rpc.CriuReqType_NOTIFY {
+		if resp.Type != ReqNotify {
 			if fd != nil {
 				fd.Close()
 			}
-			if resp.GetType() != r.Type {
-				return fmt.Errorf("criu: answer %s to a %s request", resp.GetType(), r.Type)
+			if resp.Type != r.Type {
+				return fmt.Errorf("criu: answer %s to a %s request", resp.Type, r.Type)
 			}
 			return nil
 		}
-		nt := resp.GetNotify()
+		nt := resp.Notify
 		if r.Notify != nil {
-			err = r.Notify(nt.GetScript(), int(nt.GetPid()), fd)
+			err = r.Notify(nt.Script, int(nt.Pid), fd)
 		}
 		if fd != nil {
 			fd.Close()
 		}
 		if err != nil {
-			return fmt.Errorf("criu notification %s: %w", nt.GetScript(), err)
+			return fmt.Errorf("criu notification %s: %w", nt.Script, err)
 		}
-		req = &rpc.CriuReq{Type: rpc.CriuReqType_NOTIFY.Enum(), NotifySuccess: proto.Bool(true)}
+		req = &reqMsg{Type: ReqNotify, NotifySuccess: true}
 	}
 }
 
@@ -213,18 +210,18 @@ func receivedFile(oob []byte) (*os.File, error) {
 
 // CgroupsMode is --manage-cgroups-mode as criu's enum; "" is criu's
 // default (soft).
-func CgroupsMode(mode string) (rpc.CriuCgMode, error) {
+func CgroupsMode(mode string) (CgMode, error) {
 	switch mode {
 	case "":
-		return rpc.CriuCgMode_DEFAULT, nil
+		return CgDefault, nil
 	case "soft":
-		return rpc.CriuCgMode_SOFT, nil
+		return CgSoft, nil
 	case "full":
-		return rpc.CriuCgMode_FULL, nil
+		return CgFull, nil
 	case "strict":
-		return rpc.CriuCgMode_STRICT, nil
+		return CgStrict, nil
 	case "ignore":
-		return rpc.CriuCgMode_IGNORE, nil
+		return CgIgnore, nil
 	}
 	return 0, fmt.Errorf("--manage-cgroups-mode %q: not one of soft, full, strict, ignore", mode)
 }
