@@ -413,6 +413,9 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 	c, cfg := cr.c, cr.cfg
 	v := criuViewOfModel(cfg)
 	<-cr.exeErr // the sealed kan is for an init: none runs here
+	if cr.cg == nil {
+		return 0, errors.New("restore needs the container's cgroup: kan runs rootless here without one")
+	}
 	if err := <-cr.filterErr; err != nil {
 		return 0, fmt.Errorf("linux.resources.devices: %w", err)
 	}
@@ -466,12 +469,44 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 	}
 	opts.CgRoot = append(opts.CgRoot, criu.CgroupRoot{Path: "/" + rel})
 
-	var extra []*os.File
+	extra, err := restoreExternals(opts, v, cfg.Bundle, o.ImagePath)
 	defer func() {
 		for _, f := range extra {
 			f.Close()
 		}
 	}()
+	if err != nil {
+		return 0, err
+	}
+	if debugOn() {
+		slog.Debug("restore: criu restore", "id", c.State.ID, "images", o.ImagePath, "cgroup", cr.cgroupDir)
+	}
+	err = criu.Run(&criu.Request{
+		Type:     criu.ReqRestore,
+		Opts:     opts,
+		Stdio:    [3]*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Extra:    extra,
+		CgroupFd: int(cr.cg.Fd()),
+		Notify:   cr.restoreNotify(v, &pid),
+	})
+	if err != nil {
+		return pid, criu.Failed(err, criu.LogPath(o.ImagePath, o.WorkPath, restoreLog))
+	}
+	if pid == 0 {
+		return 0, errors.New("criu restored no process")
+	}
+	// The exec fifos claim made are for a start that a restored
+	// container never has.
+	os.Remove(filepath.Join(c.dir.Path, state.FifoFile))
+	os.Remove(filepath.Join(c.dir.Path, state.DoneFile))
+	return pid, nil
+}
+
+// restoreExternals adds to opts what the restored tree finds outside its
+// images: namespaces given by path (joined, or handed over by fd, which it
+// returns for the caller to close), bind mounts, /dev/null for masked
+// paths, the devices, and the init's stdio pipes as kan's own stdio.
+func restoreExternals(opts *criu.Opts, v *criuView, bundle, imagePath string) (extra []*os.File, err error) {
 	for _, ns := range v.namespaces {
 		if ns.Path == "" {
 			continue
@@ -481,12 +516,12 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 			// Saved as external: handed to criu by fd under its key.
 			f, err := os.Open(ns.Path)
 			if err != nil {
-				return 0, fmt.Errorf("linux.namespaces (%s %s): %w", ns.Type, ns.Path, err)
+				return extra, fmt.Errorf("linux.namespaces (%s %s): %w", ns.Type, ns.Path, err)
 			}
 			opts.InheritFd = append(opts.InheritFd, criu.InheritFd{Key: externalNsKey(ns.Type), Fd: int32(criu.FirstExtraFd + len(extra))})
 			extra = append(extra, f)
 		case specs.CgroupNamespace:
-			return 0, fmt.Errorf("linux.namespaces (cgroup %s): criu cannot restore into a cgroup namespace given by path", ns.Path)
+			return extra, fmt.Errorf("linux.namespaces (cgroup %s): criu cannot restore into a cgroup namespace given by path", ns.Path)
 		default:
 			opts.JoinNs = append(opts.JoinNs, criu.JoinNs{Ns: criuNsName(ns.Type), NsFile: ns.Path})
 		}
@@ -495,7 +530,7 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 		if rootfs.IsBindMount(m) {
 			src := m.Source
 			if !filepath.IsAbs(src) {
-				src = filepath.Join(cfg.Bundle, src)
+				src = filepath.Join(bundle, src)
 			}
 			opts.ExtMnt = append(opts.ExtMnt, extMount(m.Destination, src))
 		}
@@ -509,7 +544,7 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 	// The init's stdio pipes, as the checkpoint saw them, become kan's
 	// own stdio (criu's, which it inherits).
 	var fds []string
-	if data, err := os.ReadFile(filepath.Join(o.ImagePath, descriptorsFile)); err == nil {
+	if data, err := os.ReadFile(filepath.Join(imagePath, descriptorsFile)); err == nil {
 		json.Unmarshal(data, &fds)
 	}
 	for i, d := range fds {
@@ -517,8 +552,16 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 			opts.InheritFd = append(opts.InheritFd, criu.InheritFd{Key: d, Fd: int32(i)})
 		}
 	}
+	return extra, nil
+}
 
-	notify := func(script string, p int, fd *os.File) error {
+// restoreNotify answers criu's notifications during a restore: the
+// prestart and createRuntime hooks once the namespaces exist, the
+// terminal's master to the console socket, and the state once the tree
+// runs (its pid into *pid).
+func (cr *creation) restoreNotify(v *criuView, pid *int) func(script string, p int, fd *os.File) error {
+	c := cr.c
+	return func(script string, p int, fd *os.File) error {
 		switch script {
 		case "setup-namespaces":
 			if v.hooks == nil {
@@ -539,7 +582,7 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 			}
 			return console.SendFd(cr.o.ConsoleSocket, "/dev/ptmx", fd)
 		case "post-restore":
-			pid = p
+			*pid = p
 			c.State.Pid = p
 			c.State.InitStartTime, _ = procStartTime(p)
 			c.State.Created = time.Now().UTC()
@@ -549,28 +592,6 @@ func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 		}
 		return nil
 	}
-	if debugOn() {
-		slog.Debug("restore: criu restore", "id", c.State.ID, "images", o.ImagePath, "cgroup", cr.cgroupDir)
-	}
-	err = criu.Run(&criu.Request{
-		Type:     criu.ReqRestore,
-		Opts:     opts,
-		Stdio:    [3]*os.File{os.Stdin, os.Stdout, os.Stderr},
-		Extra:    extra,
-		CgroupFd: int(cr.cg.Fd()),
-		Notify:   notify,
-	})
-	if err != nil {
-		return pid, criu.Failed(err, criu.LogPath(o.ImagePath, o.WorkPath, restoreLog))
-	}
-	if pid == 0 {
-		return 0, errors.New("criu restored no process")
-	}
-	// The exec fifos claim made are for a start that a restored
-	// container never has.
-	os.Remove(filepath.Join(c.dir.Path, state.FifoFile))
-	os.Remove(filepath.Join(c.dir.Path, state.DoneFile))
-	return pid, nil
 }
 
 // prepareRestoreMounts makes in the rootfs the mount points the config
