@@ -62,18 +62,18 @@ func loadBundle(cmd *cli.Command) (*config.Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--bundle: %w", err)
 	}
-	s, raw, err := spec.Load(dir)
+	f, err := spec.Load(dir)
 	if err != nil {
 		return nil, err
 	}
 	// Socket activation: fds systemd passed to kan (3 and up) go on to
 	// the container, before the --preserve-fds ones, and the program
 	// (pid 1 in its namespace) is told about them, as runc does.
-	if listen := listenFds(); listen > 0 && s.Process != nil {
-		s.Process.Env = append(s.Process.Env, fmt.Sprintf("LISTEN_FDS=%d", listen), "LISTEN_PID=1")
-		raw = nil // no longer the config in force
+	if listen := listenFds(); listen > 0 && f.Spec.Process != nil {
+		f.Spec.Process.Env = append(f.Spec.Process.Env, fmt.Sprintf("LISTEN_FDS=%d", listen), "LISTEN_PID=1")
+		f.Raw = nil // no longer the config in force
 	}
-	return config.New(s, raw, dir)
+	return config.New(f, dir)
 }
 
 // onContainer opens the container named by the command's one argument,

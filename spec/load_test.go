@@ -143,12 +143,12 @@ func defaultJSON(t testing.TB) []byte {
 
 func TestLoad(t *testing.T) {
 	good := writeBundle(t, defaultJSON(t))
-	s, _, err := Load(good)
+	c, err := Load(good)
 	if err != nil {
 		t.Fatalf("Load of the default config: %v", err)
 	}
-	if s.Hostname != "kan" {
-		t.Errorf("Load: hostname %q, want kan", s.Hostname)
+	if c.Spec.Hostname != "kan" {
+		t.Errorf("Load: hostname %q, want kan", c.Spec.Hostname)
 	}
 }
 
@@ -211,7 +211,7 @@ func TestLoadErrors(t *testing.T) {
 			// fail instead of hanging the test binary.
 			done := make(chan error, 1)
 			go func() {
-				_, _, err := Load(tt.bundle)
+				_, err := Load(tt.bundle)
 				done <- err
 			}()
 			var err error
@@ -240,7 +240,7 @@ func TestLoadErrors(t *testing.T) {
 func TestLoadAtLimit(t *testing.T) {
 	data := defaultJSON(t)
 	data = append(data, []byte(strings.Repeat(" ", MaxConfigSize-len(data)))...)
-	if _, _, err := Load(writeBundle(t, data)); err != nil {
+	if _, err := Load(writeBundle(t, data)); err != nil {
 		t.Fatalf("Load of a %d-byte config: %v", len(data), err)
 	}
 }

@@ -85,11 +85,7 @@ func NewSeccomp(raw json.RawMessage, what string) *Seccomp {
 		return nil
 	}
 	return &Seccomp{JSON: raw, profile: sync.OnceValues(func() (*specs.LinuxSeccomp, error) {
-		var p specs.LinuxSeccomp
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("read the linux.seccomp of %s: %w", what, err)
-		}
-		return &p, nil
+		return spec.ParseSeccomp(what, raw)
 	})}
 }
 
@@ -102,10 +98,11 @@ func (s *Seccomp) Profile() (*specs.LinuxSeccomp, error) {
 	return s.profile()
 }
 
-// New checks config s of the bundle in directory bundle (absolute) and
-// gives kan's model of it. raw, when not nil, is the JSON s was decoded
-// from, kept as it is by the state.
-func New(s *specs.Spec, raw []byte, bundle string) (*Container, error) {
+// New checks config f of the bundle in directory bundle (absolute) and
+// gives kan's model of it. f.Raw, when not nil, is the JSON f.Spec was
+// decoded from, kept as it is by the state.
+func New(f *spec.Config, bundle string) (*Container, error) {
+	s := f.Spec
 	if err := spec.Validate(s); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
 	}
@@ -134,44 +131,48 @@ func New(s *specs.Spec, raw []byte, bundle string) (*Container, error) {
 		RootfsPropagation: l.RootfsPropagation, MaskedPaths: l.MaskedPaths,
 		ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel,
 	}
-	if err := c.record(s, raw); err != nil {
+	if err := c.record(f); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // record fills in c.Record and c.Seccomp: from the bytes of the config
-// when there are, so that what is saved and compiled is the config as
-// read (a config naming linux.seccomp twice decodes to a merge of the
-// two, its JSON to the last).
-func (c *Container) record(s *specs.Spec, raw []byte) error {
-	if raw == nil {
-		c.Record = Record{Config: state.LazyOf(s), Resources: state.LazyOf(s.Linux.Resources), Hooks: state.LazyOf(s.Hooks)}
-		if s.Linux.Seccomp != nil {
-			j, err := json.Marshal(s.Linux.Seccomp)
-			if err != nil {
-				return fmt.Errorf("linux.seccomp: %w", err)
-			}
-			c.Seccomp = NewSeccomp(j, "the config")
+// and the sections spec.Decode kept as written, when there are, so that
+// what is saved and compiled is the config as read.
+func (c *Container) record(f *spec.Config) error {
+	s := f.Spec
+	if f.Seccomp != nil {
+		c.Seccomp = NewSeccomp(f.Seccomp, filepath.Join(c.Bundle, "config.json"))
+	} else if s.Linux.Seccomp != nil {
+		j, err := json.Marshal(s.Linux.Seccomp)
+		if err != nil {
+			return fmt.Errorf("linux.seccomp: %w", err)
 		}
-		return nil
-	}
-	var part struct {
-		Linux *struct {
-			Resources json.RawMessage `json:"resources"`
-			Seccomp   json.RawMessage `json:"seccomp"`
-		} `json:"linux"`
-	}
-	if err := json.Unmarshal(raw, &part); err != nil {
-		return fmt.Errorf("config: %w", err)
+		c.Seccomp = NewSeccomp(j, "the config")
 	}
 	// The hooks as the config was decoded (a key given twice merges),
 	// which is what create runs; they are small to encode.
-	c.Record = Record{Config: state.LazyRaw[specs.Spec](raw), Hooks: state.LazyOf(s.Hooks)}
-	if part.Linux != nil {
-		c.Record.Resources = state.LazyRaw[specs.LinuxResources](part.Linux.Resources)
-		c.Seccomp = NewSeccomp(part.Linux.Seccomp, "the config")
+	c.Record = Record{Hooks: state.LazyOf(s.Hooks)}
+	if f.Raw != nil {
+		c.Record.Config = state.LazyRaw[specs.Spec](f.Raw)
+		c.Record.Resources = state.LazyRaw[specs.LinuxResources](f.Resources)
+		return nil
 	}
+	c.Record.Resources = state.LazyOf(s.Linux.Resources)
+	if c.Seccomp != nil && s.Linux.Seccomp == nil {
+		// The config saved must hold the filter its execs get.
+		p, err := c.Seccomp.Profile()
+		if err != nil {
+			return err
+		}
+		l := *s.Linux
+		l.Seccomp = p
+		t := *s
+		t.Linux = &l
+		s = &t
+	}
+	c.Record.Config = state.LazyOf(s)
 	return nil
 }
 

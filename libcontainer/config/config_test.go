@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kan-runtime/kan/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -151,7 +153,17 @@ func TestModelCarriesEveryField(t *testing.T) {
 		if !filepath.IsAbs(s.Root.Path) {
 			s.Root.Path = filepath.Join(bundle, s.Root.Path)
 		}
-		c, err := New(s, nil, bundle)
+		// Through the bytes, as create reads a config: what spec.Decode
+		// keeps as JSON must reach the model too.
+		data, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := spec.Decode("config.json", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := New(f, bundle)
 		if c != nil {
 			c.Bundle, c.Rootfs = "", filepath.Base(c.Rootfs) // the temporary directories differ
 		}
@@ -244,7 +256,7 @@ func TestNewErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s, bundle := base(t)
 			c.mutate(s, bundle)
-			if _, err := New(s, nil, bundle); err == nil || !strings.Contains(err.Error(), c.want) {
+			if _, err := New(&spec.Config{Spec: s}, bundle); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("New: %v, want an error with %q", err, c.want)
 			}
 		})
@@ -315,12 +327,29 @@ func TestRecord(t *testing.T) {
 			if s.Linux == nil {
 				s.Linux = &specs.Linux{}
 			}
-			var fromRaw, encoded Container
-			if err := fromRaw.record(&s, []byte(c.raw)); err != nil {
+			f, err := spec.Decode("config.json", []byte(c.raw))
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := encoded.record(&s, nil); err != nil {
+			if f.Spec.Linux == nil {
+				f.Spec.Linux = &specs.Linux{}
+			}
+			var fromRaw, encoded, listen Container
+			if err := fromRaw.record(f); err != nil {
 				t.Fatal(err)
+			}
+			if err := encoded.record(&spec.Config{Spec: &s}); err != nil {
+				t.Fatal(err)
+			}
+			// As create with socket activation: decoded, the bytes dropped.
+			f.Raw = nil
+			if err := listen.record(f); err != nil {
+				t.Fatal(err)
+			}
+			l, _ := listen.Record.Config.Get()
+			e, _ := encoded.Record.Config.Get()
+			if !reflect.DeepEqual(l, e) {
+				t.Errorf("config decoded, then saved without its bytes %+v, want %+v", l, e)
 			}
 			a, _ := fromRaw.Record.Config.Get()
 			b, _ := encoded.Record.Config.Get()
