@@ -336,9 +336,9 @@ func TestRootlessLifecycle(t *testing.T) {
 // TestRootlessVsRunc: the lifecycle of TestRootlessLifecycle, step by
 // step, by kan and by Debian's runc (--rootless, as the same user, the
 // same bundle of kan spec --rootless, asking no limits) on this host,
-// where no cgroup is delegated: the matrix "host without cgroups". Each
-// step must succeed for both, but pause and update, which need a cgroup:
-// kan refuses them, and so must runc (or the test says how they differ).
+// where no cgroup is delegated: the matrix "host without cgroups". kan
+// must do each step but pause and update, which need a cgroup and which
+// it refuses; the test logs the matrix and each step where runc differs.
 func TestRootlessVsRunc(t *testing.T) {
 	runc, err := exec.LookPath("runc")
 	if err != nil {
@@ -406,8 +406,10 @@ func TestRootlessVsRunc(t *testing.T) {
 			if r == "ok" {
 				t.Logf("%s: runc says it succeeded without a cgroup, kan refuses: %s", s.name, k)
 			}
-		case k != "ok" || r != "ok":
+		case k != "ok":
 			t.Errorf("%s: kan %s; runc %s", s.name, k, r)
+		case r != "ok":
+			t.Logf("%s: kan ok, runc %s", s.name, r)
 		}
 	}
 }
