@@ -367,11 +367,9 @@ func TestRootlessVsRunc(t *testing.T) {
 	got := map[string]map[string]string{}
 	for _, rt := range []struct{ name, bin string }{{"kan", kanBin}, {"runc", runc}} {
 		got[rt.name] = map[string]string{}
-		b := rlBundle(t, u, "sh", "-c", "id -u; exec sleep 1000")
-		bdir := b.write(t)
+		bdir := rlBundle(t, u, "sleep", "1000").write(t)
 		// run's container only says who it is.
-		b.Spec.Process.Args = []string{"id", "-u"}
-		runDir := b.write(t)
+		runDir := rlBundle(t, u, "id", "-u").write(t)
 		id := rlID(t)
 		t.Cleanup(func() { rlRun(t, u, rt.bin, "delete", "--force", id) })
 		for _, s := range steps {
