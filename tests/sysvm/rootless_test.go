@@ -349,6 +349,10 @@ func TestRootlessPodman(t *testing.T) {
 	tarball := filepath.Join(dir, "busybox.tar")
 	run(t, "tar", "-C", rootfsDir, "-cf", tarball, ".")
 	os.Chmod(tarball, 0o644)
+	// Podman's defaults: the systemd cgroup manager.
+	if out, err := podman("info", "--format", "{{.Host.CgroupManager}}"); err != nil || out != "systemd" {
+		t.Fatalf("podman info: cgroup manager %q, %v; want Podman's default for rootless, systemd", out, err)
+	}
 	if out, err := podman("import", tarball, "localhost/busybox:latest"); err != nil {
 		t.Fatalf("podman import: %v\n%s", err, out)
 	}
@@ -384,6 +388,15 @@ func TestRootlessPodman(t *testing.T) {
 				matrix[rt][s.name] = fmt.Sprintf("FAIL: %q, want %q", out, want)
 			default:
 				matrix[rt][s.name] = "ok"
+			}
+			if s.name == "run -d" && err == nil {
+				// The container's cgroup is its unit, a scope of the
+				// user's systemd instance.
+				cmd := u.Command("systemctl", "--user", "is-active", "libpod-"+strings.TrimSpace(out)+".scope")
+				cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+u.RuntimeDir+"/bus")
+				if active, _ := cmd.Output(); strings.TrimSpace(string(active)) != "active" {
+					matrix[rt][s.name] = fmt.Sprintf("FAIL: unit libpod-%s.scope is %q in the user's instance", out, active)
+				}
 			}
 		}
 		// run -it: a terminal from script(1), Podman's -t gives the
