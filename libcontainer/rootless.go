@@ -47,7 +47,8 @@ func rootlessCgroup(mnt string, cfg *config.Container, id, dir string) (string, 
 
 // checkRootlessMounts refuses what a rootless kan cannot mount: an
 // idmapped mount needs CAP_SYS_ADMIN over the source's filesystem, which
-// belongs to the host's user namespace (runc refuses it rootless too).
+// belongs to the host's user namespace: refused before anything exists
+// rather than failing at mount_setattr.
 func checkRootlessMounts(cfg *config.Container) error {
 	for i, m := range cfg.Mounts {
 		if rootfs.IsIDMapped(m) {
