@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	sd "github.com/coreos/go-systemd/v22/dbus"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
@@ -48,14 +49,52 @@ func (cr *creation) placeCgroup() error {
 		cr.cgroupDir, err = cgroups.Path(cr.mnt, o.Config.CgroupsPath, o.ID)
 		return err
 	}
-	u, err := systemd.ParsePath(o.Config.CgroupsPath, o.ID)
+	u, err := systemd.ParsePath(o.Config.CgroupsPath, o.ID, o.Rootless)
 	if err != nil {
 		return err
 	}
 	cr.unit = &u
+	if cr.sd, err = connectSystemd(o.Rootless); err != nil {
+		return err
+	}
+	if o.Rootless {
+		// The user's instance puts its slices under its own cgroup.
+		if u.Manager, err = cr.sd.ControlGroup(); err != nil {
+			return err
+		}
+		if err := userCanClone(cr.mnt, u.Manager); err != nil {
+			return err
+		}
+	}
 	cr.cgroupDir = u.Dir(cr.mnt)
-	cr.sd, err = systemd.Connect()
-	return err
+	return nil
+}
+
+// connectSystemd reaches the systemd that holds a container's unit: the
+// system's, or for a rootless kan the user's own instance.
+func connectSystemd(rootless bool) (*systemd.Conn, error) {
+	if rootless {
+		return systemd.ConnectUser()
+	}
+	return systemd.Connect()
+}
+
+// userCanClone refuses a rootless kan that runs outside its user's
+// systemd instance (in a login session's scope, say): the init is cloned
+// into the unit's cgroup (see above), and cgroup v2 lets a process do
+// that only when it may write the cgroup.procs of the common ancestor of
+// its own cgroup and the unit's, which outside the instance's subtree is
+// root's. runc and crun have systemd move their init; Podman runs its
+// runtime inside the instance.
+func userCanClone(mnt, manager string) error {
+	own, err := cgroups.Own()
+	if err != nil {
+		return err
+	}
+	if own == manager || strings.HasPrefix(own, strings.TrimSuffix(manager, "/")+"/") {
+		return nil
+	}
+	return fmt.Errorf("--systemd-cgroup: kan runs rootless in cgroup %s, outside its user's systemd instance (%s): it could not start the container's init in the unit's cgroup; run kan inside the instance, e.g. with systemd-run --user --scope", own, manager)
 }
 
 // looksSystemd tells systemd's "slice:prefix:name" from a cgroupfs path,
@@ -86,7 +125,7 @@ func (cr *creation) makeCgroup() error {
 		return nil
 	}
 	r := cr.cfg.Resources
-	props, err := systemd.Properties(r, deviceRules(r), majorName)
+	props, err := unitProperties(r, cr.o.Rootless)
 	if err != nil {
 		return err
 	}
@@ -155,14 +194,26 @@ func (h *holder) stop() {
 	h.Wait()
 }
 
+// unitProperties are the unit's properties for r. Rootless, without the
+// device rules: the kernel checks devices against the user's own access,
+// and a user's instance cannot load a device filter (runc leaves them out
+// too).
+func unitProperties(r *specs.LinuxResources, rootless bool) ([]sd.Property, error) {
+	rules := deviceRules(r)
+	if rootless {
+		rules = nil
+	}
+	return systemd.Properties(r, rules, majorName)
+}
+
 // stopUnitOf stops a deleted container's unit, if it has one. A systemd
 // that cannot be reached is logged, not an error: the cgroup is gone, and
 // a container whose delete failed for ever would be worse.
-func stopUnitOf(unit string) {
+func stopUnitOf(unit string, rootless bool) {
 	if unit == "" {
 		return
 	}
-	conn, err := systemd.Connect()
+	conn, err := connectSystemd(rootless)
 	if err == nil {
 		err = conn.Stop(unit)
 		conn.Close()
@@ -174,15 +225,15 @@ func stopUnitOf(unit string) {
 
 // setUnitResources gives the unit of an updated container its new
 // properties, before kan writes the files.
-func setUnitResources(unit string, r *specs.LinuxResources) error {
+func setUnitResources(unit string, rootless bool, r *specs.LinuxResources) error {
 	if unit == "" {
 		return nil
 	}
-	props, err := systemd.Properties(r, deviceRules(r), majorName)
+	props, err := unitProperties(r, rootless)
 	if err != nil {
 		return err
 	}
-	conn, err := systemd.Connect()
+	conn, err := connectSystemd(rootless)
 	if err != nil {
 		return err
 	}

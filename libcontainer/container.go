@@ -159,7 +159,14 @@ func checkCreate(o CreateOptions) (_ *creation, err error) {
 	if err := cr.placeCgroup(); err != nil {
 		return nil, err
 	}
+	// A user's systemd instance delegates its unit's cgroup: the
+	// rootless cgroupfs rules do not apply to it.
 	if o.Rootless {
+		if err := checkRootlessMounts(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if o.Rootless && cr.unit == nil {
 		if cr.cgroupDir, err = rootlessCgroup(cr.mnt, cfg, o.ID, cr.cgroupDir); err != nil {
 			return nil, err
 		}
@@ -251,6 +258,7 @@ func (cr *creation) claim() error {
 		},
 		CgroupPath:  cr.cgroupDir,
 		SystemdUnit: cr.unitName(),
+		Rootless:    o.Rootless,
 		Config:      cfg.Record.Config,
 		Resources:   cfg.Record.Resources,
 		Hooks:       cfg.Record.Hooks,
@@ -760,7 +768,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 		cgroups.RemoveParents(c.State.CgroupPath, c.State.CgroupTop)
-		stopUnitOf(c.State.SystemdUnit)
+		stopUnitOf(c.State.SystemdUnit, c.State.Rootless)
 		if debugOn() {
 			slog.Debug("delete: cgroup emptied and removed", "path", c.State.CgroupPath)
 		}

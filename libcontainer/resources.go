@@ -59,14 +59,17 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	var rules []specs.LinuxDeviceCgroup
-	if len(r.Devices) > 0 {
+	// Rootless, device rules are ignored as create ignored them (an
+	// unprivileged user cannot load the filter; the kernel checks
+	// devices against the user's own access), as runc does.
+	if len(r.Devices) > 0 && !c.State.Rootless {
 		// Check the rules before anything changes.
 		rules = deviceRules(merged)
 		if _, err := devices.Program(rules); err != nil {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
 	}
-	if err := setUnitResources(c.State.SystemdUnit, merged); err != nil {
+	if err := setUnitResources(c.State.SystemdUnit, c.State.Rootless, merged); err != nil {
 		return err
 	}
 	if err := cgroups.Set(mnt, c.State.CgroupPath, merged); err != nil {

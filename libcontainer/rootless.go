@@ -11,6 +11,7 @@ import (
 
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/config"
+	"github.com/kan-runtime/kan/libcontainer/rootfs"
 	"github.com/kan-runtime/kan/libcontainer/state"
 )
 
@@ -42,6 +43,19 @@ func rootlessCgroup(mnt string, cfg *config.Container, id, dir string) (string, 
 	}
 	slog.Debug("create: rootless, no cgroup: the config asks for no limits", "why", why)
 	return "", nil
+}
+
+// checkRootlessMounts refuses what a rootless kan cannot mount: an
+// idmapped mount needs CAP_SYS_ADMIN over the source's filesystem, which
+// belongs to the host's user namespace: refused before anything exists
+// rather than failing at mount_setattr.
+func checkRootlessMounts(cfg *config.Container) error {
+	for i, m := range cfg.Mounts {
+		if rootfs.IsIDMapped(m) {
+			return fmt.Errorf("mounts[%d] (%s on %s) is idmapped: kan runs rootless, and an idmapped mount needs privilege over the source's filesystem on the host; leave out the idmap option and uidMappings/gidMappings", i, m.Source, m.Destination)
+		}
+	}
+	return nil
 }
 
 func isBelow(dir, top string) bool {

@@ -48,9 +48,9 @@ func Mountpoint() (string, error) {
 	return best, nil
 }
 
-// ownCgroup returns this process's cgroup v2 path, from the "0::" line of
+// Own returns this process's cgroup v2 path, from the "0::" line of
 // /proc/self/cgroup.
-func ownCgroup() (string, error) {
+func Own() (string, error) {
 	data, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return "", err
@@ -80,7 +80,7 @@ func Path(mnt, cgroupsPath, id string) (string, error) {
 	case filepath.IsAbs(cgroupsPath):
 		rel = filepath.Clean(cgroupsPath)
 	default:
-		own, err := ownCgroup()
+		own, err := Own()
 		if err != nil {
 			return "", fmt.Errorf("linux.cgroupsPath %q is relative, but kan's own cgroup is unknown: %w", cgroupsPath, err)
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 func TestPath(t *testing.T) {
-	own, err := ownCgroup()
+	own, err := Own()
 	if err != nil {
 		t.Skip(err)
 	}

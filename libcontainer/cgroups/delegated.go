@@ -21,7 +21,7 @@ import (
 // its mover can write, so a container's cgroup must be in the same
 // delegated subtree as kan itself.
 func Delegated(mnt string) string {
-	own, err := ownCgroup()
+	own, err := Own()
 	if err != nil {
 		return ""
 	}

@@ -78,6 +78,10 @@ type State struct {
 	// systemd through it whether or not they are given the flag (CRI-O
 	// repeats it on every call, the containerd shim does not).
 	SystemdUnit string `json:"kanSystemdUnit,omitempty"`
+	// Rootless: the container was created by a rootless kan. Its unit,
+	// if any, is in the user's systemd instance (reached over the session
+	// bus), and an update leaves device rules alone as create did.
+	Rootless bool `json:"kanRootless,omitempty"`
 	// Config is the container's config as created: the hooks of start
 	// and delete, the devices an update keeps, the process exec starts from.
 	Config *Lazy[specs.Spec] `json:"kanConfig,omitempty"`

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -62,7 +63,13 @@ func removeRootlessUser() {
 // one: its state goes to $XDG_RUNTIME_DIR/kan.
 func rlKan(t *testing.T, u *testuser.User, args ...string) result {
 	t.Helper()
-	cmd := u.Command(kanBin, args...)
+	return rlRun(t, u, kanBin, args...)
+}
+
+// rlRun runs the runtime bin (kan or runc) as the rootless user.
+func rlRun(t *testing.T, u *testuser.User, bin string, args ...string) result {
+	t.Helper()
+	cmd := u.Command(bin, args...)
 	// Files, not pipes: a created container keeps kan's stdio.
 	of, err := os.CreateTemp("", "kan-rl-out-")
 	if err != nil {
@@ -84,7 +91,7 @@ func rlKan(t *testing.T, u *testuser.User, args ...string) result {
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("kan %v as %s: %v", args, u.Name, err)
+			t.Fatalf("%s %v as %s: %v", bin, args, u.Name, err)
 		}
 		code = ee.ExitCode()
 	}
@@ -326,6 +333,92 @@ func TestRootlessLifecycle(t *testing.T) {
 	}
 }
 
+// TestRootlessVsRunc: the lifecycle of TestRootlessLifecycle, step by
+// step, by kan and by Debian's runc (--rootless, as the same user, the
+// same bundle of kan spec --rootless, asking no limits) on this host,
+// where no cgroup is delegated: the matrix "host without cgroups". kan
+// must do each step but pause and update, which need a cgroup and which
+// it refuses; the test logs the matrix and each step where runc differs.
+func TestRootlessVsRunc(t *testing.T) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Skip("runc is not installed (tests/deps.sh installs it): nothing to compare with")
+	}
+	u := rootlessUser(t)
+	type step struct {
+		name string
+		args func(b, id string) []string
+		ok   func(r result) bool
+	}
+	ran := func(r result) bool { return r.code == 0 }
+	steps := []step{
+		{"run", func(b, id string) []string { return []string{"run", "--bundle", b, id + "-run"} }, func(r result) bool { return r.code == 0 && r.stdout == "0\n" }},
+		{"create", func(b, id string) []string { return []string{"create", "--bundle", b, id} }, ran},
+		{"state", func(b, id string) []string { return []string{"state", id} }, func(r result) bool { return strings.Contains(r.stdout, `"created"`) }},
+		{"start", func(b, id string) []string { return []string{"start", id} }, ran},
+		{"exec", func(b, id string) []string { return []string{"exec", id, "id", "-u"} }, func(r result) bool { return r.code == 0 && r.stdout == "0\n" }},
+		{"ps", func(b, id string) []string { return []string{"ps", id} }, func(r result) bool { return r.code == 0 && strings.Contains(r.stdout, "PID") }},
+		{"list", func(b, id string) []string { return []string{"list", "-q"} }, func(r result) bool { return strings.Contains(r.stdout, "\n") && r.code == 0 }},
+		{"pause", func(b, id string) []string { return []string{"pause", id} }, ran},
+		{"update", func(b, id string) []string { return []string{"update", "--pids-limit", "10", id} }, ran},
+		{"kill", func(b, id string) []string { return []string{"kill", id, "KILL"} }, ran},
+		{"delete", func(b, id string) []string { return []string{"delete", "--force", id} }, ran},
+	}
+	got := map[string]map[string]string{}
+	for _, rt := range []struct{ name, bin string }{{"kan", kanBin}, {"runc", runc}} {
+		got[rt.name] = map[string]string{}
+		bdir := rlBundle(t, u, "sleep", "1000").write(t)
+		// run's container only says who it is.
+		runDir := rlBundle(t, u, "id", "-u").write(t)
+		id := rlID(t)
+		t.Cleanup(func() { rlRun(t, u, rt.bin, "delete", "--force", id) })
+		for _, s := range steps {
+			dir := bdir
+			if s.name == "run" {
+				dir = runDir
+			}
+			r := rlRun(t, u, rt.bin, s.args(dir, id)...)
+			if s.ok(r) {
+				got[rt.name][s.name] = "ok"
+			} else {
+				got[rt.name][s.name] = fmt.Sprintf("refused (%d): %s", r.code, strings.TrimSpace(r.stderr+r.stdout))
+			}
+			if s.name == "kill" {
+				// Both stop: the next step deletes a stopped container.
+				for i := 0; i < 200 && !strings.Contains(rlRun(t, u, rt.bin, "state", id).stdout, `"stopped"`); i++ {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}
+	}
+	for _, s := range steps {
+		t.Logf("%-7s kan: %-8s runc: %s", s.name, short(got["kan"][s.name]), short(got["runc"][s.name]))
+	}
+	for _, s := range steps {
+		k, r := got["kan"][s.name], got["runc"][s.name]
+		switch {
+		case s.name == "pause" || s.name == "update":
+			if k == "ok" {
+				t.Errorf("kan %s succeeded without a cgroup", s.name)
+			}
+			if r == "ok" {
+				t.Logf("%s: runc says it succeeded without a cgroup, kan refuses: %s", s.name, k)
+			}
+		case k != "ok":
+			t.Errorf("%s: kan %s; runc %s", s.name, k, r)
+		case r != "ok":
+			t.Logf("%s: kan ok, runc %s", s.name, r)
+		}
+	}
+}
+
+func short(v string) string {
+	if v == "ok" {
+		return "ok"
+	}
+	return "refused"
+}
+
 // processRuns tells whether pid is a live process (not a zombie).
 func processRuns(pid int) bool {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -447,6 +540,9 @@ func TestRootlessRefusals(t *testing.T) {
 		}},
 		{"pids limit", "linux.resources.pids.limit", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}
+		}},
+		{"idmapped mount", "mounts[", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Source: "/tmp", Type: "bind", Options: []string{"bind", "idmap"}})
 		}},
 		{"hard rlimit above the user's", "RLIMIT_NOFILE hard limit", func(s *specs.Spec) {
 			var cur syscall.Rlimit

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -36,6 +39,77 @@ type Conn struct {
 // socket when the bus is not there (go-systemd's order, as in runc),
 // within Timeout.
 func Connect() (*Conn, error) {
+	return connect(sd.NewWithContext, "is systemd PID 1, with the system bus or /run/systemd/private?")
+}
+
+// ConnectUser reaches the user's own systemd instance (user@UID.service)
+// over the user's session bus, for a rootless kan, as runc's rootless
+// systemd driver does: the bus at $DBUS_SESSION_BUS_ADDRESS, else
+// $XDG_RUNTIME_DIR/bus; the EXTERNAL authentication names the user's uid
+// on the host, which is not kan's own uid when kan runs as root of a user
+// namespace (rootless Podman runs its runtime so).
+func ConnectUser() (*Conn, error) {
+	addr, err := userBusAddress(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	map_, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return nil, fmt.Errorf("--systemd-cgroup: read /proc/self/uid_map: %w", err)
+	}
+	uid, ok := HostUID(string(map_), os.Getuid())
+	if !ok {
+		return nil, fmt.Errorf("--systemd-cgroup: uid %d is not mapped in /proc/self/uid_map", os.Getuid())
+	}
+	dial := func(ctx context.Context) (*sd.Conn, error) {
+		return sd.NewConnection(func() (*godbus.Conn, error) {
+			c, err := godbus.Dial(addr, godbus.WithContext(ctx))
+			if err != nil {
+				return nil, err
+			}
+			if err := c.Auth([]godbus.Auth{godbus.AuthExternal(strconv.Itoa(uid))}); err != nil {
+				c.Close()
+				return nil, err
+			}
+			if err := c.Hello(); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		})
+	}
+	return connect(dial, "does the user's systemd instance run, with its bus at "+addr+"? loginctl enable-linger starts it")
+}
+
+// userBusAddress is the user's session bus: $DBUS_SESSION_BUS_ADDRESS,
+// else the socket systemd's user instance makes at $XDG_RUNTIME_DIR/bus.
+func userBusAddress(getenv func(string) string) (string, error) {
+	if a := getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" {
+		return a, nil
+	}
+	if dir := getenv("XDG_RUNTIME_DIR"); dir != "" {
+		bus := filepath.Join(dir, "bus")
+		if _, err := os.Stat(bus); err == nil {
+			return "unix:path=" + bus, nil
+		}
+		return "", fmt.Errorf("--systemd-cgroup: kan runs rootless, and the user's systemd instance is reached over the session bus: $DBUS_SESSION_BUS_ADDRESS is not set and there is no %s (is the user logged in, or lingering: loginctl enable-linger?)", bus)
+	}
+	return "", errors.New("--systemd-cgroup: kan runs rootless, and the user's systemd instance is reached over the session bus: neither $DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR is set")
+}
+
+// HostUID maps uid through a uid_map's lines ("inside outside count"):
+// the uid the host, and so the bus daemon, knows the process by.
+func HostUID(uidMap string, uid int) (int, bool) {
+	for _, l := range strings.Split(uidMap, "\n") {
+		var in, out, n int
+		if c, _ := fmt.Sscan(l, &in, &out, &n); c == 3 && uid >= in && uid-in < n {
+			return out + uid - in, true
+		}
+	}
+	return 0, false
+}
+
+func connect(dial func(context.Context) (*sd.Conn, error), hint string) (*Conn, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		c   *sd.Conn
@@ -45,7 +119,7 @@ func Connect() (*Conn, error) {
 	// handshake reads without a deadline): wait in a goroutine.
 	done := make(chan result, 1)
 	go func() {
-		c, err := sd.NewWithContext(ctx)
+		c, err := dial(ctx)
 		done <- result{c, err}
 	}()
 	timer := time.NewTimer(Timeout)
@@ -54,13 +128,27 @@ func Connect() (*Conn, error) {
 	case r := <-done:
 		if r.err != nil {
 			cancel()
-			return nil, fmt.Errorf("--systemd-cgroup: cannot reach systemd over D-Bus (is systemd PID 1, with the system bus or /run/systemd/private?): %w", r.err)
+			return nil, fmt.Errorf("--systemd-cgroup: cannot reach systemd over D-Bus (%s): %w", hint, r.err)
 		}
 		return &Conn{r.c, cancel}, nil
 	case <-timer.C:
 		cancel()
 		return nil, fmt.Errorf("--systemd-cgroup: systemd did not answer on D-Bus within %s", Timeout)
 	}
+}
+
+// ControlGroup is the cgroup of the manager itself, relative to the
+// cgroup2 mount: "/user.slice/user-1000.slice/user@1000.service" for a
+// user's instance, under which its slices and units are.
+func (c *Conn) ControlGroup() (string, error) {
+	v, err := c.c.GetManagerProperty("ControlGroup")
+	if err != nil {
+		return "", fmt.Errorf("--systemd-cgroup: systemd's ControlGroup: %w", err)
+	}
+	if s, err := strconv.Unquote(v); err == nil {
+		v = s
+	}
+	return v, nil
 }
 
 // Close ends the connection.

@@ -3,6 +3,7 @@ package systemd
 import (
 	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func TestParsePath(t *testing.T) {
 		{path: "a-.slice:docker:abc", err: "empty component"},
 		{path: "system.slice:docker:a+b", err: `does not allow '+'`},
 	} {
-		u, err := ParsePath(c.path, "c1")
+		u, err := ParsePath(c.path, "c1", false)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "linux.cgroupsPath") {
 				t.Errorf("ParsePath(%q) = %+v, %v; want an error naming linux.cgroupsPath with %q", c.path, u, err, c.err)
@@ -185,4 +186,67 @@ func mustProps(t *testing.T, rules []specs.LinuxDeviceCgroup, names func(string,
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestUserUnit: a rootless kan's unit defaults to user.slice of the
+// user's instance, and its cgroup is under the instance's own.
+func TestUserUnit(t *testing.T) {
+	u, err := ParsePath("", "c1", true)
+	if err != nil || u.Slice != "user.slice" || u.Name != "kan-c1.scope" {
+		t.Fatalf("ParsePath(\"\", user) = %+v, %v; want kan-c1.scope in user.slice", u, err)
+	}
+	u.Manager = "/user.slice/user-1000.slice/user@1000.service"
+	if dir, want := u.Dir("/sys/fs/cgroup"), "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/user.slice/kan-c1.scope"; dir != want {
+		t.Fatalf("Dir = %s, want %s", dir, want)
+	}
+	// Podman's rootless path names the slice itself.
+	u, err = ParsePath("user.slice:libpod:abc", "abc", true)
+	if err != nil || u.Slice != "user.slice" || u.Name != "libpod-abc.scope" {
+		t.Fatalf("ParsePath(user.slice:libpod:abc) = %+v, %v", u, err)
+	}
+}
+
+// TestHostUID: the uid the bus knows kan by, through the uid map of
+// kan's user namespace (rootless Podman's: 0 is the user, the rest its
+// subordinate range) or of the host (the identity).
+func TestHostUID(t *testing.T) {
+	podman := "         0       1000          1\n         1     100000      65536\n"
+	for _, c := range []struct {
+		m        string
+		uid, out int
+		ok       bool
+	}{
+		{podman, 0, 1000, true},
+		{podman, 5, 100004, true},
+		{podman, 65537, 0, false},
+		{"         0          0 4294967295\n", 1000, 1000, true},
+	} {
+		if out, ok := HostUID(c.m, c.uid); out != c.out || ok != c.ok {
+			t.Errorf("HostUID(%q, %d) = %d, %v; want %d, %v", c.m, c.uid, out, ok, c.out, c.ok)
+		}
+	}
+}
+
+// TestUserBusAddress: $DBUS_SESSION_BUS_ADDRESS, else the instance's
+// socket in $XDG_RUNTIME_DIR; neither is an error that says what is
+// missing.
+func TestUserBusAddress(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if _, err := userBusAddress(getenv); err == nil || !strings.Contains(err.Error(), "XDG_RUNTIME_DIR") {
+		t.Fatalf("no environment: %v", err)
+	}
+	env["XDG_RUNTIME_DIR"] = dir
+	if _, err := userBusAddress(getenv); err == nil || !strings.Contains(err.Error(), dir+"/bus") || !strings.Contains(err.Error(), "enable-linger") {
+		t.Fatalf("no bus socket: %v", err)
+	}
+	os.WriteFile(dir+"/bus", nil, 0o600)
+	if a, err := userBusAddress(getenv); err != nil || a != "unix:path="+dir+"/bus" {
+		t.Fatalf("bus socket: %q, %v", a, err)
+	}
+	env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/elsewhere"
+	if a, err := userBusAddress(getenv); err != nil || a != "unix:path=/elsewhere" {
+		t.Fatalf("DBUS_SESSION_BUS_ADDRESS: %q, %v", a, err)
+	}
 }

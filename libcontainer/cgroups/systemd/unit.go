@@ -16,9 +16,12 @@ import (
 // linux.cgroupsPath is empty: kan-<id>.scope in system.slice, the shape of
 // runc's default (runc-<id>.scope in system.slice) with kan's name, as the
 // cgroupfs default is /kan/<id>.
+// A rootless kan's default slice is user.slice of the user's own
+// instance, as runc's.
 const (
-	DefaultSlice  = "system.slice"
-	DefaultPrefix = "kan"
+	DefaultSlice     = "system.slice"
+	DefaultUserSlice = "user.slice"
+	DefaultPrefix    = "kan"
 )
 
 // Unit is the systemd unit that holds a container: Name in the slice
@@ -26,6 +29,10 @@ const (
 type Unit struct {
 	Slice string // e.g. kubepods-burstable-pod1234.slice
 	Name  string // e.g. cri-containerd-<id>.scope, or a .slice
+	// Manager is the cgroup of the systemd instance the unit is in,
+	// under which its slices are: "" for the system's, the user's
+	// user@UID.service for a rootless kan's (Conn.ControlGroup).
+	Manager string
 }
 
 // IsSlice tells a unit that is a slice: it holds no processes of its own
@@ -34,9 +41,10 @@ func (u Unit) IsSlice() bool { return strings.HasSuffix(u.Name, ".slice") }
 
 // ParsePath reads linux.cgroupsPath in runc's systemd form
 // "slice:prefix:name": the unit is prefix-name.scope in slice (slice
-// empty: system.slice), or name itself when it ends in .slice or .scope
-// (prefix unused then). An empty path is ":kan:<id>".
-func ParsePath(cgroupsPath, id string) (Unit, error) {
+// empty: system.slice, or user.slice of the user's instance for a user's
+// unit), or name itself when it ends in .slice or .scope (prefix unused
+// then). An empty path is ":kan:<id>".
+func ParsePath(cgroupsPath, id string, user bool) (Unit, error) {
 	slice, prefix, name := "", DefaultPrefix, id
 	if cgroupsPath != "" {
 		parts := strings.Split(cgroupsPath, ":")
@@ -47,6 +55,9 @@ func ParsePath(cgroupsPath, id string) (Unit, error) {
 	}
 	if slice == "" {
 		slice = DefaultSlice
+		if user {
+			slice = DefaultUserSlice
+		}
 	}
 	if name == "" {
 		return Unit{}, fmt.Errorf("linux.cgroupsPath %q: the name (after the second colon) is empty", cgroupsPath)
@@ -84,9 +95,9 @@ func (u Unit) Dir(mnt string) string {
 		// puts it; the slice field is only its parent's name then, as
 		// systemd derives the parent from the name.
 		p, _ := ExpandSlice(u.Name)
-		return filepath.Join(mnt, p)
+		return filepath.Join(mnt, u.Manager, p)
 	}
-	return filepath.Join(mnt, slicePath, u.Name)
+	return filepath.Join(mnt, u.Manager, slicePath, u.Name)
 }
 
 // ExpandSlice turns a slice name into its cgroup path, as systemd nests
