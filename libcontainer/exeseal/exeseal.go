@@ -122,7 +122,10 @@ func memfdCopy() (*os.File, error) {
 	}
 	mem := os.NewFile(uintptr(fd), "kan-memfd")
 	defer mem.Close()
-	if _, err := io.Copy(mem, src); err != nil {
+	// A plain read and write: io.Copy between two files would splice,
+	// and pages a pipe still holds make F_SEAL_WRITE fail with EBUSY
+	// until the kernel lets them go.
+	if _, err := io.Copy(struct{ io.Writer }{mem}, struct{ io.Reader }{src}); err != nil {
 		return nil, fmt.Errorf("copy executable: %w", err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
