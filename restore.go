@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v3"
 
@@ -39,23 +38,14 @@ func restoreCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			// As run: a terminal restored in the foreground without
-			// --console-socket gets the caller's terminal.
-			wantsTerminal := cfg.Process.Terminal
-			var term *terminal
-			if cmd.String("console-socket") == "" && wantsTerminal {
-				if detach {
-					return fmt.Errorf("restore --detach: process.terminal needs --console-socket")
-				}
-				if term, err = newTerminal(); err != nil {
-					return err
-				}
-				defer term.close()
+			if cmd.String("console-socket") == "" && cfg.Process.Terminal && detach {
+				return fmt.Errorf("restore --detach: process.terminal needs --console-socket")
 			}
-			var sock *os.File
-			if term != nil {
-				sock = term.theirs
+			term, sock, err := callerTerminal(cmd, cfg.Process.Terminal, detach)
+			if err != nil {
+				return err
 			}
+			defer term.close()
 			o, pidFile, done, err := createOptions(cmd, cfg, sock)
 			if err != nil {
 				return err

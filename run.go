@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
@@ -29,24 +28,16 @@ func runCommand() *cli.Command {
 				becomeSubreaper()
 			}
 
-			// A terminal container run in the foreground without
-			// --console-socket gets the caller's terminal, as with runc run.
 			cfg, err := loadBundle(cmd)
 			if err != nil {
 				return err
 			}
 			wantsTerminal := cfg.Process.Terminal
-			var term *terminal
-			if cmd.String("console-socket") == "" && !cmd.Bool("detach") && wantsTerminal {
-				if term, err = newTerminal(); err != nil {
-					return err
-				}
-				defer term.close()
+			term, sock, err := callerTerminal(cmd, wantsTerminal, cmd.Bool("detach"))
+			if err != nil {
+				return err
 			}
-			var sock *os.File
-			if term != nil {
-				sock = term.theirs
-			}
+			defer term.close()
 			// Every signal is caught by the time the init starts.
 			c, err := createContainer(cmd, cfg, sock, sigs.wait)
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	cons "github.com/containerd/console"
+	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
 	kanconsole "github.com/kan-runtime/kan/libcontainer/console"
@@ -20,6 +21,21 @@ type terminal struct {
 	master       *os.File
 	current      cons.Console // the caller's terminal, if stdin is one
 	done         sync.WaitGroup
+}
+
+// callerTerminal gives a process that asks for a terminal (wants), of a
+// command in the foreground without --console-socket, the caller's
+// terminal, as runc does: the terminal, and the socket that receives the
+// container's pty master. Otherwise it gives nil, nil.
+func callerTerminal(cmd *cli.Command, wants, detach bool) (*terminal, *os.File, error) {
+	if !wants || detach || cmd.String("console-socket") != "" {
+		return nil, nil, nil
+	}
+	t, err := newTerminal()
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, t.theirs, nil
 }
 
 func newTerminal() (*terminal, error) {
@@ -75,6 +91,9 @@ func (t *terminal) drain() {
 
 // close restores the caller's terminal.
 func (t *terminal) close() {
+	if t == nil {
+		return
+	}
 	if t.current != nil {
 		t.current.Reset()
 	}
