@@ -80,6 +80,18 @@ func (r *runtime) state(t *testing.T, id string) (specs.State, error) {
 	return st, err
 }
 
+// runCounter runs, detached, the counter of counterBundle as container id
+// of runtime r, deleted when the test ends, and returns its bundle once it
+// has counted to 3.
+func runCounter(t *testing.T, r *runtime, out, id, cgroup string) string {
+	t.Helper()
+	b := counterBundle(t, out, cgroup, nil)
+	r.must(t, "run", "-d", "--bundle", b, id)
+	t.Cleanup(func() { r.try("delete", "-f", id) })
+	waitCount(t, out, 3)
+	return b
+}
+
 // counterBundle writes a config running counter with out bound on /out, in its
 // own cgroup with a memory limit; edit changes it further.
 func counterBundle(t *testing.T, out, cgroup string, edit func(*specs.Spec)) string {
@@ -193,10 +205,7 @@ func TestCheckpointRestore(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "ckpt-"+r.name, "/ckpt/"+r.name
-			b := counterBundle(t, out, cg, nil)
-			r.must(t, "run", "-d", "--bundle", b, id)
-			defer r.try("delete", "-f", id)
-			waitCount(t, out, 3)
+			b := runCounter(t, r, out, id, cg)
 			// Three rounds: the first also loads criu from disk.
 			var times []string
 			for round := 0; round < 3; round++ {
@@ -226,10 +235,7 @@ func TestCheckpointLeaveRunningNewID(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "lr-"+r.name, "/ckpt/lr-"+r.name
-			b := counterBundle(t, out, cg, nil)
-			r.must(t, "run", "-d", "--bundle", b, id)
-			defer r.try("delete", "-f", id)
-			waitCount(t, out, 3)
+			runCounter(t, r, out, id, cg)
 			images := t.TempDir()
 			r.must(t, "checkpoint", "--leave-running", "--image-path", images, id)
 			if st, err := r.state(t, id); err != nil || st.Status != "running" {
@@ -280,10 +286,7 @@ func TestCheckpointPreDump(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "pd-"+r.name, "/ckpt/pd-"+r.name
-			b := counterBundle(t, out, cg, nil)
-			r.must(t, "run", "-d", "--bundle", b, id)
-			defer r.try("delete", "-f", id)
-			waitCount(t, out, 3)
+			b := runCounter(t, r, out, id, cg)
 			images := t.TempDir()
 			pre, final := filepath.Join(images, "pre"), filepath.Join(images, "final")
 			r.must(t, "checkpoint", "--pre-dump", "--image-path", pre, id)
@@ -452,10 +455,7 @@ func TestRestoreFails(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "bad-"+r.name, "/ckpt/bad-"+r.name
-			b := counterBundle(t, out, cg, nil)
-			r.must(t, "run", "-d", "--bundle", b, id)
-			defer r.try("delete", "-f", id)
-			waitCount(t, out, 3)
+			runCounter(t, r, out, id, cg)
 			images := t.TempDir()
 			r.must(t, "checkpoint", "--image-path", images, id)
 			at := checkStopped(t, out)
@@ -487,10 +487,7 @@ func TestCheckpointFails(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "cf-"+r.name, "/ckpt/cf-"+r.name
-			b := counterBundle(t, out, cg, nil)
-			r.must(t, "run", "-d", "--bundle", b, id)
-			defer r.try("delete", "-f", id)
-			waitCount(t, out, 3)
+			runCounter(t, r, out, id, cg)
 			images := t.TempDir()
 			msg, err := r.try("checkpoint", "--page-server", "127.0.0.1:1", "--image-path", images, id)
 			if err == nil {
@@ -726,10 +723,7 @@ func TestRestoreForeground(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			out := t.TempDir()
 			id, cg := "fg-"+r.name, "/ckpt/fg-"+r.name
-			b := counterBundle(t, out, cg, nil)
-			r.must(t, "run", "-d", "--bundle", b, id)
-			defer r.try("delete", "-f", id)
-			waitCount(t, out, 3)
+			b := runCounter(t, r, out, id, cg)
 			images := t.TempDir()
 			r.must(t, "checkpoint", "--image-path", images, id)
 			at := checkStopped(t, out)
