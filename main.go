@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/kan-runtime/kan/libcontainer"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/rootless"
 	"github.com/kan-runtime/kan/spec"
 )
@@ -48,7 +49,7 @@ func main() {
 		libcontainer.Init()
 		return
 	}
-	startEarly(os.Args[1:])
+	startEarly()
 	if readsConfig(os.Args[1:]) {
 		go spec.Prewarm()
 	}
@@ -63,22 +64,10 @@ func readsConfig(args []string) bool {
 }
 
 // commandName returns the command the command line (without argv[0])
-// names: the first argument that is not a global flag or the value of
-// one; "" if there is none or a help or version flag comes first.
+// names, as nsenter's constructor reads it.
 func commandName(args []string) string {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu":
-			i++ // its value
-		case a == "-h" || a == "--help" || a == "-v" || a == "--version" || strings.HasPrefix(a, "--generate-"):
-			return ""
-		case strings.HasPrefix(a, "-"):
-		default:
-			return a
-		}
-	}
-	return ""
+	name, _ := nsenter.CommandLine(args)
+	return name
 }
 
 // commands are built on demand: building every command's flags and help

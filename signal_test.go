@@ -25,20 +25,3 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
-
-func TestDetachedArgs(t *testing.T) {
-	for _, c := range []struct {
-		args []string
-		want bool
-	}{
-		{[]string{"run", "-d", "c1"}, true},
-		{[]string{"--root", "/r", "run", "--detach", "c1"}, true},
-		{[]string{"exec", "--detach=true", "c1", "sh"}, true},
-		{[]string{"run", "c1"}, false},
-		{[]string{"exec", "c1", "--", "sh", "-d"}, false},
-	} {
-		if got := detached(c.args); got != c.want {
-			t.Errorf("detached(%q) = %v, want %v", c.args, got, c.want)
-		}
-	}
-}

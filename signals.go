@@ -1,20 +1,30 @@
 package main
 
 import (
+	"encoding/binary"
+	"fmt"
 	"os"
 	"os/signal"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
 )
 
 // signalCatcher catches every signal kan receives, for forwarding to a
 // container's process.
 //
-// Asking for all signals is slow: the Go runtime enables them one at a
-// time, each a round trip to its signal thread (about 3 ms for all of them
-// here). So the catcher asks in the background, while kan reads the config,
-// and the command waits for it only just before the container's process
-// is started (BeforeStart in libcontainer). Nothing
+// A run or exec in the foreground holds its signals from its first
+// instruction (libcontainer/nsenter, sigmask.go): those stay blocked and
+// are read from a signalfd, and the runtime is asked only for the few
+// it keeps unblocked. Otherwise (restore, or a command line the
+// constructor could not read as a foreground one) the catcher asks the
+// runtime for every signal, which is slow: the runtime enables them one
+// at a time, each a round trip to its signal thread (about 3 ms for all
+// of them here). Either way it asks in the background, while kan reads
+// the config, and the command waits for it only just before the
+// container's process is started (BeforeStart in libcontainer). Nothing
 // stops the catching: it lasts until kan exits (signal.Stop would cost as
 // much again). A detached command, like create, hands the container over
 // and forwards nothing, so it catches nothing.
@@ -24,34 +34,15 @@ type signalCatcher struct {
 }
 
 // early is the catcher main starts for a run or an exec in the foreground
-// as soon as the command line names one, before the CLI and the config:
-// by the time the process starts it has long caught every signal, and
-// the command does not wait for it.
+// (one that holds its signals), before the CLI and the config: by the
+// time the process starts it has long caught every signal.
 var early *signalCatcher
 
-// startEarly starts early when args (without argv[0]) are a run or exec
-// without --detach.
-func startEarly(args []string) {
-	if name := commandName(args); (name == "run" || name == "exec") && !detached(args) {
+// startEarly starts early when kan holds its signals.
+func startEarly() {
+	if _, held := nsenter.HeldSignals(); held {
 		early = catchSignals(false)
 	}
-}
-
-// detached tells whether args hold run's or exec's -d/--detach. A value
-// spelled otherwise than true (--detach=1) is not seen here; the command
-// then catches nothing of its own, and the early catcher keeps the signals
-// it caught unforwarded, as a detached command has no process to pass
-// them to.
-func detached(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "-d", "--detach", "-detach", "-d=true", "--detach=true":
-			return true
-		case "--":
-			return false
-		}
-	}
-	return false
 }
 
 func catchSignals(detached bool) *signalCatcher {
@@ -63,11 +54,60 @@ func catchSignals(detached bool) *signalCatcher {
 		close(s.ready)
 		return s
 	}
+	if _, held := nsenter.HeldSignals(); !held {
+		go func() {
+			signal.Notify(s.ch)
+			close(s.ready)
+		}()
+		return s
+	}
+	// What is still blocked on this thread (main's, locked to it) is
+	// blocked on every thread of kan: the signalfd's; the rest, the
+	// runtime's.
+	var blocked unix.Sigset_t
+	unix.PthreadSigmask(unix.SIG_BLOCK, nil, &blocked)
+	var unblocked []os.Signal
+	for sig := unix.Signal(1); sig <= 64; sig++ {
+		if sig != unix.SIGKILL && sig != unix.SIGSTOP && blocked.Val[(sig-1)/64]&(1<<((sig-1)%64)) == 0 {
+			unblocked = append(unblocked, sig)
+		}
+	}
+	if err := readSignalfd(&blocked, s.ch); err != nil {
+		// Without it, the blocked signals would never be forwarded.
+		fmt.Fprintf(os.Stderr, "kan: catch signals: %v\n", err)
+		os.Exit(1)
+	}
 	go func() {
-		signal.Notify(s.ch)
+		signal.Notify(s.ch, unblocked...)
 		close(s.ready)
 	}()
 	return s
+}
+
+// readSignalfd passes on to ch every signal of set that kan receives, from
+// a signalfd read by a goroutine of its own.
+func readSignalfd(set *unix.Sigset_t, ch chan<- os.Signal) error {
+	fd, err := unix.Signalfd(-1, set, unix.SFD_CLOEXEC|unix.SFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("signalfd: %w", err)
+	}
+	// Non-blocking: read through the runtime's poller.
+	f := os.NewFile(uintptr(fd), "signalfd")
+	go func() {
+		var info unix.SignalfdSiginfo
+		size := int(unsafe.Sizeof(info))
+		buf := make([]byte, 16*size)
+		for {
+			n, err := f.Read(buf)
+			if err != nil {
+				return
+			}
+			for off := 0; off+size <= n; off += size {
+				ch <- unix.Signal(binary.NativeEndian.Uint32(buf[off:]))
+			}
+		}
+	}()
+	return nil
 }
 
 // wait returns once every signal is caught, so that none sent from then on

@@ -15,6 +15,7 @@ import (
 	"github.com/kan-runtime/kan/libcontainer/cgroups"
 	"github.com/kan-runtime/kan/libcontainer/cgroups/systemd"
 	"github.com/kan-runtime/kan/libcontainer/crashpoint"
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
 )
 
 // The two cgroup drivers. cgroupfs (the default): kan makes the
@@ -181,7 +182,7 @@ func startHolder() (*holder, error) {
 		return nil, fmt.Errorf("--systemd-cgroup: holder's pipe: %w", err)
 	}
 	defer r.Close()
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{"kan", "hold"}, Env: []string{"_KAN_HOLD=1"}, Stdin: r}
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{"kan", "hold"}, Env: append([]string{"_KAN_HOLD=1"}, nsenter.ChildEnv()...), Stdin: r}
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("--systemd-cgroup: start the scope's holder process: %w", err)

@@ -90,7 +90,7 @@ func Init() {
 	}
 	unix.CloseOnExec(fd)
 	conn := newSyncConn(os.NewFile(uintptr(fd), "sync"))
-	for _, k := range []string{nsenter.EnvSync, nsenter.EnvJoin, nsenter.EnvNew, nsenter.EnvTimeOffsets} {
+	for _, k := range []string{nsenter.EnvSync, nsenter.EnvJoin, nsenter.EnvNew, nsenter.EnvTimeOffsets, nsenter.EnvSigmask} {
 		os.Unsetenv(k)
 	}
 	m, err := conn.recv()

@@ -151,6 +151,7 @@ func startInit(exe *sealedExe, plan *namespaces.Plan, proc *config.Process, time
 		env = plan.Env(3 + len(extra))
 	}
 	env = append(env, fmt.Sprintf("%s=%d", nsenter.EnvSync, syncFd))
+	env = append(env, nsenter.ChildEnv()...)
 	if stage != "" {
 		env = append(env, nsenter.EnvStage+"="+stage)
 	} else {

@@ -37,7 +37,8 @@ type message struct {
 //	kan (create / exec)                      child (kan init)
 //	───────────────────                      ────────────────
 //	env _KAN_SYNC, _KAN_NS_JOIN, _KAN_NS_NEW,
-//	    _KAN_TIME_OFFSETS, _KAN_STAGE  ──▶   nsenter constructor (C)
+//	    _KAN_TIME_OFFSETS, _KAN_STAGE,
+//	    _KAN_SIGMASK (sigmask.go)      ──▶   nsenter constructor (C)
 //	                                   ◀──   {"type":"userns"}          a new user namespace:
 //	write uid_map, gid_map             ──▶   {"type":"userns-done"}     the maps, then the rest
 //	                                   ◀──   {"type":"pid","pid":N}     N runs the container

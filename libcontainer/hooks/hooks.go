@@ -15,6 +15,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
 )
 
 // Run runs hooks in order and stops at the first that fails. kind names
@@ -71,6 +73,9 @@ func runOne(h specs.Hook, state []byte) error {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// A hook that forks a daemon keeping our pipe open must not hang us.
 	cmd.WaitDelay = time.Second
+	if err := nsenter.Unheld(cmd); err != nil {
+		return err
+	}
 	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kan-runtime/kan/libcontainer/nsenter"
 )
 
 // WriteIDMaps writes the id maps of the new user namespace of process pid.
@@ -59,7 +61,11 @@ func writeMap(pid int, file, tool string, ms []specs.LinuxIDMapping, own int) er
 	for _, m := range ms {
 		args = append(args, strconv.FormatUint(uint64(m.ContainerID), 10), strconv.FormatUint(uint64(m.HostID), 10), strconv.FormatUint(uint64(m.Size), 10))
 	}
-	if out, err := exec.Command(helper, args...).CombinedOutput(); err != nil {
+	cmd := exec.Command(helper, args...)
+	if err := nsenter.Unheld(cmd); err != nil {
+		return fmt.Errorf("%s: %w", tool, err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s %s: %w: %s (the ranges must be the user's own, in /etc/sub%cid)", tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)), file[0])
 	}
 	return nil

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "laststage.h"
+#include "sigmask.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -207,6 +208,7 @@ static void kan_hold(void)
 
 __attribute__((constructor)) static void kan_nsenter(void)
 {
+	kan_signals_at_start();
 	if (getenv("_KAN_HOLD"))
 		kan_hold();
 	const char *sync_env = getenv("_KAN_SYNC");

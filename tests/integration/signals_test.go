@@ -277,3 +277,53 @@ func TestExecForwardsEverySignal(t *testing.T) {
 		t.Fatalf("kan exec of a killed process: exit %d, want 137", code)
 	}
 }
+
+// TestCallersSignalMask: kan run and kan exec in the foreground block
+// every signal from their start, for forwarding (libcontainer/nsenter,
+// sigmask.go); the container's process, the hooks kan runs and the
+// process kan exec adds must still get the signal mask kan's caller gave
+// kan, as they do from runc. The caller here blocks SIGUSR2 and SIGWINCH
+// (perl is in every Debian system: perl-base).
+func TestCallersSignalMask(t *testing.T) {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("busybox not installed")
+	}
+	const want = "0000000008000800" // signals 12 and 28
+	e := newEnv(t)
+	masked := func(args ...string) *exec.Cmd {
+		perl := []string{"-MPOSIX", "-e", "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(12, 28)) or die; exec @ARGV",
+			kanBin, "--root", e.root}
+		return exec.Command("perl", append(perl, args...)...)
+	}
+	logDir := t.TempDir()
+	// busybox's sh keeps the mask it is given (dash clears it).
+	hook := func(name string) []specs.Hook {
+		return []specs.Hook{{Path: busybox, Args: []string{"sh", "-c", "grep SigBlk /proc/self/status >" + filepath.Join(logDir, name)}}}
+	}
+	b := newBundle(t, "sh", "-c", "grep SigBlk /proc/self/status")
+	b.Spec.Hooks = &specs.Hooks{Prestart: hook("prestart"), CreateRuntime: hook("createRuntime"),
+		Poststart: hook("poststart"), Poststop: hook("poststop")}
+	id := newID(t)
+	out, err := masked("run", "--bundle", b.write(t), id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kan run: %v: %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "SigBlk:\t"+want {
+		t.Errorf("kan run: the container's process has %q, want the caller's mask %s", got, want)
+	}
+	for _, kind := range []string{"prestart", "createRuntime", "poststart", "poststop"} {
+		data, err := os.ReadFile(filepath.Join(logDir, kind))
+		if got := strings.TrimSpace(string(data)); err != nil || got != "SigBlk:\t"+want {
+			t.Errorf("kan run: the %s hook has %q (%v), want the caller's mask %s", kind, got, err, want)
+		}
+	}
+	e.assertGone(id)
+
+	id = e.create(newBundle(t, "sleep", "1000"))
+	e.must("start", id)
+	out, err = masked("exec", id, "grep", "SigBlk", "/proc/self/status").CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || got != "SigBlk:\t"+want {
+		t.Errorf("kan exec: the process has %q (%v), want the caller's mask %s", got, err, want)
+	}
+}
