@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -135,7 +136,7 @@ func (cr *creation) makeCgroup() error {
 		if cr.holder, err = startHolder(); err != nil {
 			return err
 		}
-		pids = []uint32{uint32(cr.holder.Process.Pid)}
+		pids = []uint32{uint32(cr.holder.pid)}
 	}
 	crashpoint.Hit("create-unit-holder")
 	// From here the unit may exist: undo stops it even if the start
@@ -172,7 +173,7 @@ func (cr *creation) stopUnit() {
 
 // holder is the first process of a new scope (see above).
 type holder struct {
-	*exec.Cmd
+	pid   int
 	stdin *os.File
 }
 
@@ -182,17 +183,22 @@ func startHolder() (*holder, error) {
 		return nil, fmt.Errorf("--systemd-cgroup: holder's pipe: %w", err)
 	}
 	defer r.Close()
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{"kan", "hold"}, Env: append([]string{"_KAN_HOLD=1"}, nsenter.ChildEnv()...), Stdin: r}
-	if err := cmd.Start(); err != nil {
+	// syscall.StartProcess, not os/exec: see startInit.
+	pid, _, err := syscall.StartProcess("/proc/self/exe", []string{"kan", "hold"}, &syscall.ProcAttr{
+		Env:   append([]string{"_KAN_HOLD=1"}, nsenter.ChildEnv()...),
+		Files: []uintptr{r.Fd()},
+	})
+	runtime.KeepAlive(r)
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("--systemd-cgroup: start the scope's holder process: %w", err)
 	}
-	return &holder{cmd, w}, nil
+	return &holder{pid, w}, nil
 }
 
 func (h *holder) stop() {
 	h.stdin.Close()
-	h.Wait()
+	reap(h.pid)
 }
 
 // unitProperties are the unit's properties for r. Rootless, without the

@@ -192,7 +192,7 @@ static void write_file(const char *path, const char *data)
 }
 
 // kan_hold is the process that holds a new systemd scope for the
-// container's init (libcontainer/systemd.go): systemd starts a scope only
+// container's init (libcontainer/cgroupdriver.go): systemd starts a scope only
 // with a process in it, and kan's init must be cloned into the scope's
 // cgroup, not moved there. It waits, without Go, until kan closes its
 // stdin (or dies), then exits.
