@@ -17,6 +17,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/kan-runtime/kan/libcontainer"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
@@ -49,11 +50,27 @@ func main() {
 		libcontainer.Init()
 		return
 	}
+	if t0 := os.Getenv("KAN_BENCH_T0"); t0 != "" {
+		reportStart(t0)
+	}
 	startEarly()
 	if readsConfig(os.Args[1:]) {
 		go spec.Prewarm()
 	}
 	os.Exit(run(os.Args))
+}
+
+// reportStart tells, on stderr, how long after t0 (CLOCK_MONOTONIC, in
+// ns, which make bench puts in KAN_BENCH_T0 just before it starts kan)
+// kan reached main: what the Go runtime's start and the package inits cost
+// (tests/bench).
+func reportStart(t0 string) {
+	var now unix.Timespec
+	start, err := strconv.ParseInt(t0, 10, 64)
+	if err != nil || unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) != nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "kan: main %d µs after KAN_BENCH_T0\n", (now.Nano()-start)/1000)
 }
 
 // readsConfig tells whether the command line is a create or a run, which

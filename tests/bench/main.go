@@ -230,6 +230,11 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		}
 	}
 
+	if !vm {
+		if report.toMain, err = beforeMain(rts[0], n); err != nil {
+			return err
+		}
+	}
 	if floor != "" {
 		var fs []sample
 		for i := 0; i < n; i++ {
@@ -254,6 +259,33 @@ func run(kan, runc, crun, floor, rootfs string, n int, out, plot, minMem string)
 		return err
 	}
 	return report.plot(plot)
+}
+
+// beforeMain times kan n times from just before its fork to its main:
+// kan --version with KAN_BENCH_T0, the bench's CLOCK_MONOTONIC taken then,
+// which kan answers on stderr with the time it reached main.
+func beforeMain(r *rt, n int) ([]sample, error) {
+	var ss []sample
+	for i := 0; i < n; i++ {
+		cmd := exec.Command(r.bin, "--version")
+		var t0 unix.Timespec
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &t0)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("KAN_BENCH_T0=%d", t0.Nano()))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("kan --version: %v: %s", err, out)
+		}
+		var us int64
+		i := strings.Index(string(out), "kan: main ")
+		if i < 0 {
+			return nil, fmt.Errorf("kan --version did not report reaching main: %s", out)
+		}
+		if _, err := fmt.Sscanf(string(out[i:]), "kan: main %d µs", &us); err != nil {
+			return nil, fmt.Errorf("kan --version: %q: %v", out[i:], err)
+		}
+		ss = append(ss, sample{d: time.Duration(us) * time.Microsecond})
+	}
+	return ss, nil
 }
 
 // writeBundle writes kan's default config with args, and seccomp as its
@@ -566,6 +598,9 @@ type report struct {
 	crossChecks []crossChecked
 	// seccompCost: kan's run without and with Docker's profile, alone.
 	seccompCost [2][]sample
+	// toMain: kan --version from the bench's clock before its fork to
+	// kan's main (KAN_BENCH_T0).
+	toMain []sample
 }
 
 func summarize(ss []sample) (stats, string) {
@@ -666,6 +701,11 @@ func (rp *report) vmMarkdown() string {
 		"Timed as above, alternating, %d times each.\n\n", rp.setting, rp.n)
 	rp.table(&b)
 	rp.crossCheckTable(&b)
+	if len(rp.toMain) > 0 {
+		st, _ := summarize(rp.toMain)
+		fmt.Fprintf(&b, "\n**kan's start** (`kan --version` with KAN_BENCH_T0, the benchmark's clock just before the fork; kan reports when it reaches `main`, %d times): fork to `main` %s ms (%s–%s): the fork and execve, the Go runtime's start and the package inits. For comparison, /bin/true takes the row `true` of the cross-check above, fork to reaping.\n",
+			len(rp.toMain), ms(st.med), ms(st.p10), ms(st.p90))
+	}
 	fmt.Fprintf(&b, "\n| | kan | runc | crun |\n|---|---|---|---|\n| peak RSS of one runtime process | %d KiB | %d KiB | %d KiB |\n",
 		rp.rss["kan"], rp.rss["runc"], rp.rss["crun"])
 	return b.String()
