@@ -701,11 +701,6 @@ func (rp *report) vmMarkdown() string {
 		"Timed as above, alternating, %d times each.\n\n", rp.setting, rp.n)
 	rp.table(&b)
 	rp.crossCheckTable(&b)
-	if len(rp.toMain) > 0 {
-		st, _ := summarize(rp.toMain)
-		fmt.Fprintf(&b, "\n**kan's start** (`kan --version` with KAN_BENCH_T0, the benchmark's clock just before the fork; kan reports when it reaches `main`, %d times): fork to `main` %s ms (%s–%s): the fork and execve, the Go runtime's start and the package inits. For comparison, /bin/true takes the row `true` of the cross-check above, fork to reaping.\n",
-			len(rp.toMain), ms(st.med), ms(st.p10), ms(st.p90))
-	}
 	fmt.Fprintf(&b, "\n| | kan | runc | crun |\n|---|---|---|---|\n| peak RSS of one runtime process | %d KiB | %d KiB | %d KiB |\n",
 		rp.rss["kan"], rp.rss["runc"], rp.rss["crun"])
 	return b.String()
@@ -733,6 +728,11 @@ func (rp *report) markdown(plotName string) string {
 			}
 		}
 		b.WriteString("\n")
+	}
+	if len(rp.toMain) > 0 {
+		st, _ := summarize(rp.toMain)
+		fmt.Fprintf(&b, "\n**kan's start** (`kan --version` with KAN_BENCH_T0, the benchmark's clock just before the fork; kan reports when it reaches `main`, %d times): fork to `main` %s ms (%s–%s): the fork and execve, the Go runtime's start and the package inits. For comparison, /bin/true takes the row `true` of the cross-check above, fork to reaping.\n",
+			len(rp.toMain), ms(st.med), ms(st.p10), ms(st.p90))
 	}
 	fmt.Fprintf(&b, "\n| | kan | runc | crun |\n|---|---|---|---|\n| peak RSS of one runtime process | %d KiB | %d KiB | %d KiB |\n",
 		rp.rss["kan"], rp.rss["runc"], rp.rss["crun"])
