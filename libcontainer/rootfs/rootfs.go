@@ -651,6 +651,9 @@ func mkdirInRoot(root *os.File, dest string) (*os.File, error) {
 	if f, err := OpenInRoot(root, dest, unix.O_PATH|unix.O_DIRECTORY); err == nil {
 		return f, nil
 	}
+	if f, err := mkdirLeafInRoot(root, dest, unix.O_PATH); err == nil {
+		return f, nil
+	}
 	f, err := pathrs.MkdirAllHandle(root, dest, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("create mount point %s in rootfs: %w", dest, err)
@@ -664,12 +667,47 @@ func openDirInRoot(root *os.File, dir string) (*os.File, error) {
 	if f, err := OpenInRoot(root, dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
 		return f, nil
 	}
+	if f, err := mkdirLeafInRoot(root, dir, unix.O_RDONLY); err == nil {
+		return f, nil
+	}
 	h, err := pathrs.MkdirAllHandle(root, dir, 0o755)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
 	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+}
+
+// mkdirLeafInRoot makes the last component of dest, a directory, when its
+// parent exists inside root, and opens it with flags: the common case
+// (dev/pts, dev/shm and dev/mqueue in a fresh /dev), in three system
+// calls. The parent is resolved inside root (OpenInRoot); the new
+// directory is made in it and opened beneath it, a symlink or a mount
+// put there meanwhile refused. Anything else (several components missing,
+// a race) is left to pathrs.MkdirAllHandle, which on its first use mounts
+// a private procfs to check the paths it walks.
+func mkdirLeafInRoot(root *os.File, dest string, flags uint64) (*os.File, error) {
+	parent, leaf := filepath.Split(filepath.Clean("/" + dest))
+	if leaf == "" || leaf == "." || leaf == ".." {
+		return nil, &os.PathError{Op: "mkdir in rootfs", Path: dest, Err: unix.EINVAL}
+	}
+	p, err := OpenInRoot(root, parent, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	if err := unix.Mkdirat(int(p.Fd()), leaf, 0o755); err != nil && err != unix.EEXIST {
+		return nil, &os.PathError{Op: "mkdir in rootfs", Path: dest, Err: err}
+	}
+	how := &unix.OpenHow{
+		Flags:   flags | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
+	}
+	fd, err := unix.Openat2(int(p.Fd()), leaf, how)
+	if err != nil {
+		return nil, &os.PathError{Op: "open in rootfs", Path: dest, Err: err}
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(root.Name(), dest)), nil
 }
 
 // mountPointInRoot is mkdirInRoot for a directory to mount, fileInRoot
