@@ -72,6 +72,11 @@ func catchSignals(detached bool) *signalCatcher {
 			unblocked = append(unblocked, sig)
 		}
 	}
+	// And SIGPIPE, as before kan held signals: a write of kan's to a
+	// stdout or stderr whose reader is gone then fails with EPIPE instead
+	// of ending kan (the runtime raises SIGPIPE for it, which would kill
+	// a kan whose container still runs).
+	unblocked = append(unblocked, unix.SIGPIPE)
 	if err := readSignalfd(&blocked, s.ch); err != nil {
 		// Without it, the blocked signals would never be forwarded.
 		fmt.Fprintf(os.Stderr, "kan: catch signals: %v\n", err)

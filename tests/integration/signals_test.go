@@ -327,3 +327,26 @@ func TestCallersSignalMask(t *testing.T) {
 		t.Errorf("kan exec: the process has %q (%v), want the caller's mask %s", got, err, want)
 	}
 }
+
+// TestRunSurvivesClosedStderr: kan run in the foreground with --debug
+// writes its log to a stderr whose reader is gone. The writes fail with
+// EPIPE; kan must not die of the SIGPIPE the runtime raises for them
+// (it would leave its container behind), but run the container to its
+// end and delete it.
+func TestRunSurvivesClosedStderr(t *testing.T) {
+	e := newEnv(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	id := newID(t)
+	cmd := exec.Command(kanBin, "--root", e.root, "--debug", "run", "--bundle", newBundle(t, "true").write(t), id)
+	cmd.Stderr = w
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kan run with its stderr's reader gone: %v (stdout %q)", err, out)
+	}
+	e.assertGone(id)
+}
