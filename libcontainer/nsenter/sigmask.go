@@ -26,7 +26,8 @@ import (
 // pending until kan reads it from a signalfd. The runtime unblocks on its
 // threads the few it will not leave blocked (SIGHUP, SIGINT, SIGQUIT,
 // SIGABRT, SIGTERM, SIGCHLD, SIGURG, the faults): kan asks the runtime for
-// those alone, a few round trips instead of 64.
+// those alone, and SIGPIPE (main's signals.go says why), a few round trips
+// instead of 64.
 //
 // Every thread the runtime starts, and every child process it starts,
 // gets the mask the process had at its start: all blocked. So each child
