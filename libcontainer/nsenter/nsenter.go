@@ -8,7 +8,9 @@
 // joins the namespaces named in its environment, creates the new ones, and
 // forks once more when a pid or time namespace must apply to the process
 // itself. Importing this package (for its side effect) is all it takes; in
-// every other kan command the constructor returns at once.
+// every other kan command the constructor returns at once, but for a `run`
+// or `exec` in the foreground, whose signals it holds from the first
+// instruction (sigmask.go).
 //
 // The protocol with kan — the environment, the sync socket's JSON lines,
 // the plan and the requests — is drawn once, as a ladder, in
