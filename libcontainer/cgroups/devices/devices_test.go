@@ -200,8 +200,8 @@ func run(code []byte, q request) (uint64, error) {
 
 // model states the documented semantics directly: per requested access
 // letter, the last rule matching the device and naming the letter decides;
-// everything unmatched is denied. An empty request is decided by the last
-// rule matching the device.
+// everything unmatched is denied, and so is an access bit other than r, w
+// and m. An empty request is decided by the last rule matching the device.
 func model(rules []specs.LinuxDeviceCgroup, q request) bool {
 	devMatch := func(r specs.LinuxDeviceCgroup) bool {
 		switch r.Type {
@@ -226,6 +226,9 @@ func model(rules []specs.LinuxDeviceCgroup, q request) bool {
 			a |= map[rune]uint32{'r': accRead, 'w': accWrite, 'm': accMknod}[c]
 		}
 		return a
+	}
+	if q.access&^accAll != 0 {
+		return false // a letter no rule can name
 	}
 	if q.access == 0 {
 		for i := len(rules) - 1; i >= 0; i-- {
@@ -367,6 +370,7 @@ func TestProgramSemantics(t *testing.T) {
 		{"empty access is rwm", []specs.LinuxDeviceCgroup{allow("c", num(1), num(3), "")}, with(null, rw|accMknod), true},
 		{"read-only rule, rw open", []specs.LinuxDeviceCgroup{allow("c", num(1), num(3), "r")}, with(null, rw), false},
 		{"r and w from two rules", []specs.LinuxDeviceCgroup{allow("c", num(1), num(3), "r"), allow("c", nil, nil, "w")}, with(null, rw), true},
+		{"an access bit outside rwm is denied, even by allow-all", []specs.LinuxDeviceCgroup{allow("a", nil, nil, "rwm")}, with(null, accRead|8), false},
 		{"deny after allow-all wins", []specs.LinuxDeviceCgroup{allow("a", nil, nil, "rwm"), deny("c", num(1), num(5), "rwm")}, with(zero, accRead), false},
 		{"deny after allow-all, other device", []specs.LinuxDeviceCgroup{allow("a", nil, nil, "rwm"), deny("c", num(1), num(5), "rwm")}, with(null, accRead), true},
 		{"allow after deny-all wins", []specs.LinuxDeviceCgroup{deny("a", nil, nil, "rwm"), allow("c", num(1), num(3), "rwm")}, with(null, rw), true},
