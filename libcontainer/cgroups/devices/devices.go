@@ -67,10 +67,22 @@ const (
 // Registers of the generated program.
 const (
 	regCtx     = bpf.R1 // struct bpf_cgroup_dev_ctx *
-	regType    = bpf.R2 // device type (access_type & 0xffff)
 	regPending = bpf.R3 // requested access bits not yet decided
-	regMajor   = bpf.R4
-	regMinor   = bpf.R5
+	// regField holds the one field of the context a rule compares,
+	// loaded afresh for each comparison: what the verifier learns from a
+	// comparison stays in a register no later instruction reads, so the
+	// states that reach the next rule do not differ by what the rules
+	// skipped told it. Loading the default rules took 0.27 ms with the
+	// fields in registers for the whole program (292 instructions
+	// walked, 91 long), 0.21 ms so (232 walked, 130 long).
+	regField = bpf.R2
+)
+
+// Offsets of struct bpf_cgroup_dev_ctx's fields.
+const (
+	ctxAccessType = 0 // u32: access << 16 | type
+	ctxMajor      = 4
+	ctxMinor      = 8
 )
 
 // rule is a validated rule.
@@ -215,12 +227,8 @@ func Program(rules []specs.LinuxDeviceCgroup) ([]bpf.Instruction, error) {
 	b := &builder{}
 	// Prologue: unpack struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }.
 	b.emit(
-		bpf.LoadMem(regType, regCtx, 0, bpf.Word),
-		bpf.AndImm(regType, 0xffff),
-		bpf.LoadMem(regPending, regCtx, 0, bpf.Word),
+		bpf.LoadMem(regPending, regCtx, ctxAccessType, bpf.Word),
 		bpf.RShImm(regPending, 16),
-		bpf.LoadMem(regMajor, regCtx, 4, bpf.Word),
-		bpf.LoadMem(regMinor, regCtx, 8, bpf.Word),
 		// An access bit no rule can name (none the kernel sends today)
 		// is denied here, once. Past this, the verifier knows the
 		// pending bits are within rwm, so a matching rule that allows
@@ -242,13 +250,23 @@ func Program(rules []specs.LinuxDeviceCgroup) ([]bpf.Instruction, error) {
 		next := fmt.Sprintf("rule%d_next", i)
 
 		if r.devType != 0 {
-			b.emit(bpf.JNEImm(regType, r.devType, next))
+			b.emit(
+				bpf.LoadMem(regField, regCtx, ctxAccessType, bpf.Word),
+				bpf.AndImm(regField, 0xffff),
+				bpf.JNEImm(regField, r.devType, next),
+			)
 		}
 		if r.major >= 0 {
-			b.emit(bpf.JNEImm32(regMajor, int32(uint32(r.major)), next))
+			b.emit(
+				bpf.LoadMem(regField, regCtx, ctxMajor, bpf.Word),
+				bpf.JNEImm32(regField, int32(uint32(r.major)), next),
+			)
 		}
 		if r.minor >= 0 {
-			b.emit(bpf.JNEImm32(regMinor, int32(uint32(r.minor)), next))
+			b.emit(
+				bpf.LoadMem(regField, regCtx, ctxMinor, bpf.Word),
+				bpf.JNEImm32(regField, int32(uint32(r.minor)), next),
+			)
 		}
 
 		switch {
