@@ -519,14 +519,21 @@ func TestPodmanCheckpoint(t *testing.T) {
 	podman, must := newPodman(t)
 	t.Cleanup(func() { podman("rm", "-af", "-t", "0") })
 	count := func(t *testing.T, rt, name string) int {
-		out, err := podman("--runtime", rt, "exec", name, "cat", "/tmp/count")
-		if err != nil {
-			t.Fatalf("podman exec: %v\n%s", err, out)
+		var out string
+		var f []string
+		// The shell truncates the file before it writes the next
+		// number: a read in between finds it empty, and is made again.
+		for try := 0; len(f) == 0 && try < 10; try++ {
+			var err error
+			out, err = podman("--runtime", rt, "exec", name, "cat", "/tmp/count")
+			if err != nil {
+				t.Fatalf("podman exec: %v\n%s", err, out)
+			}
+			// The last line: podman may warn before it.
+			f = strings.Fields(out)
 		}
-		// The last line: podman may warn before it.
-		f := strings.Fields(out)
 		if len(f) == 0 {
-			t.Fatal("podman exec cat /tmp/count: no output")
+			t.Fatal("podman exec cat /tmp/count: no output, 10 times")
 		}
 		n, err := strconv.Atoi(f[len(f)-1])
 		if err != nil {
