@@ -50,10 +50,15 @@ func main() {
 		libcontainer.Init()
 		return
 	}
-	if t0 := os.Getenv("KAN_BENCH_T0"); t0 != "" {
-		reportStart(t0)
+	var reached unix.Timespec
+	t0 := os.Getenv("KAN_BENCH_T0")
+	if t0 != "" {
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &reached)
 	}
 	startEarly()
+	if t0 != "" {
+		reportStart(t0, reached) // after startEarly: it may write to stderr
+	}
 	if readsConfig(os.Args[1:]) {
 		go spec.Prewarm()
 	}
@@ -62,15 +67,14 @@ func main() {
 
 // reportStart tells, on stderr, how long after t0 (CLOCK_MONOTONIC, in
 // ns, which make bench puts in KAN_BENCH_T0 just before it starts kan)
-// kan reached main: what the Go runtime's start and the package inits cost
-// (tests/bench).
-func reportStart(t0 string) {
-	var now unix.Timespec
+// kan reached main (reached): what the Go runtime's start and the
+// package inits cost (tests/bench).
+func reportStart(t0 string, reached unix.Timespec) {
 	start, err := strconv.ParseInt(t0, 10, 64)
-	if err != nil || unix.ClockGettime(unix.CLOCK_MONOTONIC, &now) != nil {
+	if err != nil {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "kan: main %d µs after KAN_BENCH_T0\n", (now.Nano()-start)/1000)
+	fmt.Fprintf(os.Stderr, "kan: main %d µs after KAN_BENCH_T0\n", (reached.Nano()-start)/1000)
 }
 
 // readsConfig tells whether the command line is a create or a run, which

@@ -54,6 +54,12 @@ func catchSignals(detached bool) *signalCatcher {
 		close(s.ready)
 		return s
 	}
+	// SIGPIPE now, before anything else: a write of kan's to a stdout or
+	// stderr whose reader is gone (a --debug log line, an error) must fail
+	// with EPIPE, not end kan, whose container still runs. The runtime
+	// raises SIGPIPE for such a write and dies of it unless os/signal
+	// asked for it (TestRunSurvivesClosedStderr).
+	signal.Notify(s.ch, unix.SIGPIPE)
 	if _, held := nsenter.HeldSignals(); !held {
 		go func() {
 			signal.Notify(s.ch)
@@ -72,11 +78,6 @@ func catchSignals(detached bool) *signalCatcher {
 			unblocked = append(unblocked, sig)
 		}
 	}
-	// And SIGPIPE, as before kan held signals: a write of kan's to a
-	// stdout or stderr whose reader is gone then fails with EPIPE instead
-	// of ending kan (the runtime raises SIGPIPE for it, which would kill
-	// a kan whose container still runs).
-	unblocked = append(unblocked, unix.SIGPIPE)
 	if err := readSignalfd(&blocked, s.ch); err != nil {
 		// Without it, the blocked signals would never be forwarded.
 		fmt.Fprintf(os.Stderr, "kan: catch signals: %v\n", err)
