@@ -183,11 +183,11 @@ func startHolder() (*holder, error) {
 		return nil, fmt.Errorf("--systemd-cgroup: holder's pipe: %w", err)
 	}
 	defer r.Close()
-	// syscall.StartProcess, not os/exec: see startInit.
-	pid, _, err := syscall.StartProcess("/proc/self/exe", []string{"kan", "hold"}, &syscall.ProcAttr{
+	// Not os/exec: see startInit.
+	pid, err := startOnCPUs("/proc/self/exe", []string{"kan", "hold"}, &syscall.ProcAttr{
 		Env:   append([]string{"_KAN_HOLD=1"}, nsenter.ChildEnv()...),
 		Files: []uintptr{r.Fd()},
-	})
+	}, nil)
 	runtime.KeepAlive(r)
 	if err != nil {
 		w.Close()

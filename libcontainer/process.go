@@ -223,9 +223,10 @@ func (e *sealedExe) Close() {
 	}
 }
 
-// startOnCPUs starts path from a thread pinned to the CPUs of
-// process.execCPUAffinity.initial, so that the init inherits them until it
-// sets the final ones; kan's thread gets its own back.
+// startOnCPUs starts path with syscall.StartProcess (see startInit for
+// why not os/exec), from a thread pinned to cpus when they are given
+// (process.execCPUAffinity.initial), so that the init inherits them until
+// it sets the final ones; kan's thread gets its own back.
 func startOnCPUs(path string, argv []string, attr *syscall.ProcAttr, cpus *unix.CPUSet) (int, error) {
 	start := func() (int, error) {
 		pid, _, err := syscall.StartProcess(path, argv, attr)

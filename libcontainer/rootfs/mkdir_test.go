@@ -14,7 +14,11 @@ import (
 // the one-component path and through pathrs for deeper ones, and a
 // symlink pointing outside the root never leads out of it.
 func TestMkdirInRoot(t *testing.T) {
-	dir := t.TempDir()
+	// Resolved: the paths the fds show are.
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	outside := filepath.Join(t.TempDir(), "outside")
 	if err := os.Mkdir(filepath.Join(dir, "dev"), 0o755); err != nil {
 		t.Fatal(err)
