@@ -22,7 +22,6 @@ import (
 	"github.com/kan-runtime/kan/libcontainer"
 	"github.com/kan-runtime/kan/libcontainer/nsenter"
 	"github.com/kan-runtime/kan/libcontainer/rootless"
-	"github.com/kan-runtime/kan/spec"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -59,9 +58,6 @@ func main() {
 	if t0 != "" {
 		reportStart(t0, reached) // after startEarly: it may write to stderr
 	}
-	if readsConfig(os.Args[1:]) {
-		go spec.Prewarm()
-	}
 	os.Exit(run(os.Args))
 }
 
@@ -75,13 +71,6 @@ func reportStart(t0 string, reached unix.Timespec) {
 		return
 	}
 	fmt.Fprintf(os.Stderr, "kan: main %d µs after KAN_BENCH_T0\n", (reached.Nano()-start)/1000)
-}
-
-// readsConfig tells whether the command line is a create or a run, which
-// read a config.json.
-func readsConfig(args []string) bool {
-	name := commandName(args)
-	return name == "create" || name == "run"
 }
 
 // commandName returns the command the command line (without argv[0])

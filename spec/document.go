@@ -87,24 +87,19 @@ func (r *resourcesDocument) UnmarshalJSON(data []byte) error {
 
 // Decode decodes config JSON from data, as Parse does, but leaves
 // linux.seccomp as JSON (checked only to be an object or null) and
-// decodes the other platforms' sections only when they are there.
+// decodes the other platforms' sections only when they are there. The
+// configs engines write are read by decodeFast; anything it leaves, and
+// every error, by encoding/json.
 func Decode(name string, data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%s: empty, expected a JSON object", name)
 	}
 	var d document
-	// json.Unmarshal checks the whole input before it decodes anything, so
-	// data after the object is a syntax error with its position, and a
-	// type error is only reported for syntactically valid JSON.
-	if err := json.Unmarshal(data, &d); err != nil {
-		// The error again, decoding into specs.Spec: it names the
-		// field's whole path and its place in the file, which an error
-		// from within resourcesDocument does not.
-		var s specs.Spec
-		if err2 := json.Unmarshal(data, &s); err2 != nil {
-			err = err2
+	if !decodeFast(data, &d) {
+		d = document{}
+		if err := decodeJSON(data, &d); err != nil {
+			return nil, describeJSONError(name, data, err)
 		}
-		return nil, describeJSONError(name, data, err)
 	}
 	s := &specs.Spec{
 		Version: d.Version, Process: d.Process, Root: d.Root,
@@ -142,6 +137,24 @@ func Decode(name string, data []byte) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// decodeJSON decodes data into d with encoding/json. json.Unmarshal checks
+// the whole input before it decodes anything, so data after the object is
+// a syntax error with its position, and a type error is only reported for
+// syntactically valid JSON.
+func decodeJSON(data []byte, d *document) error {
+	err := json.Unmarshal(data, d)
+	if err != nil {
+		// The error again, decoding into specs.Spec: it names the
+		// field's whole path and its place in the file, which an error
+		// from within resourcesDocument does not.
+		var s specs.Spec
+		if err2 := json.Unmarshal(data, &s); err2 != nil {
+			err = err2
+		}
+	}
+	return err
 }
 
 // present says whether raw holds a value other than null.

@@ -26,18 +26,6 @@ import (
 // kan read an enormous file into memory.
 const MaxConfigSize = 4 << 20
 
-// Prewarm makes encoding/json build what it needs to decode a config. On
-// the first decode into a type it builds that type's field table (and
-// the process pays the first page faults of the decoder's code), about a
-// millisecond for a config in a fresh process, which create and run can
-// have done beside their other start-up work, on another thread, before
-// Load needs it. The JSON below reaches the types a common config has.
-func Prewarm() {
-	_, _ = Decode("", []byte(`{"process":{"user":{"additionalGids":[0]},"args":[""],"env":[""],"capabilities":{"bounding":[""]},"rlimits":[{}],"consoleSize":{}},
-"root":{},"mounts":[{"options":[""]}],"hooks":{"prestart":[{}]},"annotations":{"":""},
-"linux":{"uidMappings":[{}],"sysctl":{"":""},"resources":{"devices":[{}],"memory":{},"cpu":{},"pids":{}},"namespaces":[{}],"devices":[{}],"maskedPaths":[""]}}`))
-}
-
 // Load reads and decodes <bundle>/config.json (Decode); libcontainer/config
 // checks it (Validate) as it makes kan's model of it.
 func Load(bundle string) (*Config, error) {
