@@ -51,23 +51,59 @@ func Validate(s *specs.Spec) error {
 	return nil
 }
 
-// versionRE matches MAJOR.MINOR.PATCH with an optional pre-release and
-// build suffix. It is looser than SemVer (leading zeros pass) on purpose:
+// versionMajor returns the major version of v, which must be
+// MAJOR.MINOR.PATCH (decimal digits) with an optional pre-release
+// ("-" and letters, digits, dots and dashes) and build suffix ("+" and
+// the same). It is looser than SemVer (leading zeros pass) on purpose:
 // only the major version decides whether kan understands the config.
-var versionRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-})
+func versionMajor(v string) (string, bool) {
+	digits := func() string {
+		i := 0
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		d := v[:i]
+		v = v[i:]
+		return d
+	}
+	suffix := func(lead byte) bool {
+		if v == "" || v[0] != lead {
+			return true
+		}
+		i := 1
+		for i < len(v) && (v[i] == '.' || v[i] == '-' || v[i] >= '0' && v[i] <= '9' || v[i] >= 'a' && v[i] <= 'z' || v[i] >= 'A' && v[i] <= 'Z') {
+			i++
+		}
+		ok := i > 1
+		v = v[i:]
+		return ok
+	}
+	major := digits()
+	for range 2 {
+		if major == "" || v == "" || v[0] != '.' {
+			return "", false
+		}
+		v = v[1:]
+		if digits() == "" {
+			return "", false
+		}
+	}
+	if !suffix('-') || !suffix('+') || v != "" {
+		return "", false
+	}
+	return major, true
+}
 
 func checkVersion(s *specs.Spec) error {
 	if s.Version == "" {
 		return errors.New("ociVersion: missing; kan needs to know which version of the runtime spec the config follows")
 	}
-	m := versionRE().FindStringSubmatch(s.Version)
-	if m == nil {
+	major, ok := versionMajor(s.Version)
+	if !ok {
 		return fmt.Errorf("ociVersion: %q is not a version of the form MAJOR.MINOR.PATCH", s.Version)
 	}
-	if m[1] != "1" {
-		return fmt.Errorf("ociVersion: unsupported major version %s in %q (kan supports 1.x)", m[1], s.Version)
+	if major != "1" {
+		return fmt.Errorf("ociVersion: unsupported major version %s in %q (kan supports 1.x)", major, s.Version)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -443,5 +444,22 @@ func TestParseList(t *testing.T) {
 	got, err := ParseList(strings.Repeat("0-65535,", 2000) + "1")
 	if err != nil || len(got) != 1<<16 || got[0] != 0 || got[len(got)-1] != 65535 {
 		t.Fatalf("repeated ranges: %d numbers, %v", len(got), err)
+	}
+}
+
+// TestVersionMajor: versionMajor accepts what the regular expression of
+// MAJOR.MINOR.PATCH[-pre][+build] matches, and gives its major version.
+func TestVersionMajor(t *testing.T) {
+	re := regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	for _, v := range []string{
+		"1.0.0", "1.2.3", "01.002.3", "10.0.0", "1.0.0-rc.1", "1.0.0-rc-1+build.5", "1.0.0+b", "1.3.0-dev",
+		"", "1", "1.0", "1.0.", ".0.0", "1..0", "1.0.0-", "1.0.0+", "1.0.0-+b", "1.0.0-a+", "1.0.0+a+b",
+		"1.0.0 ", " 1.0.0", "1.0.0-a_b", "1.0.0+a-b.c", "v1.0.0", "1.0.0.0", "1.0.x", "١.0.0", "1.0.0-é",
+	} {
+		major, ok := versionMajor(v)
+		m := re.FindStringSubmatch(v)
+		if ok != (m != nil) || ok && major != m[1] {
+			t.Errorf("versionMajor(%q) = %q, %v; the expression says %q", v, major, ok, m)
+		}
 	}
 }

@@ -11,10 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -34,7 +32,18 @@ const (
 // cgroup paths and log lines.
 const MaxIDLength = 1024
 
-var validID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$`) })
+// idChars says whether id is made of letters, digits and _ + . -, and
+// starts with a letter or a digit.
+func idChars(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '+' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return id != ""
+}
 
 // ValidateID rejects ids that could not safely name a directory under the
 // root: empty, over-long, containing '/', or made of dots.
@@ -44,7 +53,7 @@ func ValidateID(id string) error {
 		return errors.New("container id is empty")
 	case len(id) > MaxIDLength:
 		return fmt.Errorf("container id is %d bytes long, the limit is %d", len(id), MaxIDLength)
-	case !validID().MatchString(id) || strings.Contains(id, ".."):
+	case !idChars(id) || strings.Contains(id, ".."):
 		return fmt.Errorf("invalid container id %q: use letters, digits and _ + . - (not starting with . and without ..)", id)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -255,6 +256,16 @@ func TestEncodeIsMarshal(t *testing.T) {
 		json.Unmarshal(want, &w)
 		if !reflect.DeepEqual(g, w) {
 			t.Errorf("encode: %s\nwant the same as json.Marshal: %s", got, want)
+		}
+	}
+}
+
+// TestIDChars: idChars accepts what ^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$ matches.
+func TestIDChars(t *testing.T) {
+	re := regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$`)
+	for _, id := range []string{"", "a", "Z9", "0", "a_b+c.d-e", "_a", "-a", ".a", "+a", "a/b", "a b", "é", "a\x00", "a..b", "abc-", "a:b"} {
+		if got, want := idChars(id), re.MatchString(id); got != want {
+			t.Errorf("idChars(%q) = %v, the expression says %v", id, got, want)
 		}
 	}
 }
