@@ -137,6 +137,8 @@ func TestDecodeFastLeavesTheRest(t *testing.T) {
 		`{"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW",}}}`,
 		`{"linux": {"seccomp": {"a": "\x"}}}`,
 		`{"linux": {"seccomp": {"a": 01}}}`,
+		`{"linux": {"seccomp": {"a": -}}}`,
+		`{"linux": {"seccomp": {"a": -.5}}}`,
 		"{\"hostname\": \"\xff\"}", // invalid UTF-8
 		"\ufeff{}",                 // a byte order mark
 		`null`, `[]`, `"x"`,
