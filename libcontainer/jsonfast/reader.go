@@ -332,6 +332,15 @@ func (r *Reader) SetInt64Ptr(p **int64) bool {
 	return r.SetInt64(*p)
 }
 
+func (r *Reader) SetInt(p *int) bool {
+	if r.Literal("null") {
+		return true
+	}
+	v, ok := r.Int(strconv.IntSize)
+	*p = int(v)
+	return ok
+}
+
 func (r *Reader) SetIntPtr(p **int) bool {
 	if r.Literal("null") {
 		*p = nil

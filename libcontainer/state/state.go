@@ -288,33 +288,6 @@ func (d *Dir) Save(s *State) error {
 	return WriteFileAtomic(filepath.Join(d.Path, StateFile), data, 0o600)
 }
 
-// encode is json.Marshal(s), with the config and the resources put in as
-// the raw JSON they are: encoding/json would check and compact them again
-// at every save, and the config is most of the state (a seccomp profile
-// alone is tens of kilobytes). They were checked when they were read.
-func encode(s *State) ([]byte, error) {
-	plain := *s
-	plain.Config, plain.Resources, plain.Hooks = nil, nil, nil
-	data, err := json.Marshal(&plain)
-	if err != nil {
-		return nil, err
-	}
-	data = data[:len(data)-1] // the closing brace
-	for _, part := range []struct {
-		key string
-		raw json.RawMessage
-	}{{"kanConfig", s.Config.rawJSON()}, {"kanResources", s.Resources.rawJSON()}, {"kanHooks", s.Hooks.rawJSON()}} {
-		if part.raw == nil {
-			continue
-		}
-		if data[len(data)-1] != '{' {
-			data = append(data, ',')
-		}
-		data = append(append(append(append(data, '"'), part.key...), '"', ':'), part.raw...)
-	}
-	return append(data, '}'), nil
-}
-
 // Load reads state.json of this directory.
 func (d *Dir) Load() (*State, error) {
 	return Read(filepath.Dir(d.Path), d.ID)
@@ -339,8 +312,11 @@ func Read(root, id string) (*State, error) {
 		return nil, fmt.Errorf("read state of %q: %w", id, err)
 	}
 	var s State
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
+	if !decodeFast(data, &s) {
+		s = State{}
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
+		}
 	}
 	return &s, nil
 }
