@@ -51,8 +51,10 @@ lint:
 unit:
 	$(GO) test -count=1 ./spec/... ./libcontainer/... .
 
-# Short fuzz runs of the config parser and validator; the seed corpus is
-# spec/testdata/fuzz. make stress runs them longer. Counted in executions,
+# Short fuzz runs of the config parser and validator, and of the JSON kan
+# reads and writes without encoding/json (spec's fast decoder, jsonfast,
+# state.json) against encoding/json; the seed corpora are the packages'
+# testdata/fuzz. make stress runs them longer. Counted in executions,
 # not seconds: with a wall-clock -fuzztime, Go 1.26's fuzz coordinator can
 # fail a target with "context deadline exceeded" at the deadline, having
 # found nothing (go.dev/issue/75804, fixed in Go 1.27). 200,000 executions
@@ -61,6 +63,11 @@ FUZZTIME ?= 200000x
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./spec/
 	$(GO) test -run='^$$' -fuzz=FuzzValidate -fuzztime=$(FUZZTIME) ./spec/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeFast -fuzztime=$(FUZZTIME) ./spec/
+	$(GO) test -run='^$$' -fuzz=FuzzSkip -fuzztime=$(FUZZTIME) ./libcontainer/jsonfast/
+	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=$(FUZZTIME) ./libcontainer/jsonfast/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeState -fuzztime=$(FUZZTIME) ./libcontainer/state/
+	$(GO) test -run='^$$' -fuzz=FuzzEncode -fuzztime=$(FUZZTIME) ./libcontainer/state/
 
 # The console-socket test helper (tests/recvtty): receives a container's pty.
 tests/recvtty/recvtty: tests/recvtty/main.go $(SOURCES)

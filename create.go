@@ -37,11 +37,13 @@ func createCommand() *cli.Command {
 		ArgsUsage: "<container-id>",
 		Flags:     createFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			seal := libcontainer.SealExe(cmd.Root().String("root"))
+			defer seal.Close()
 			cfg, err := loadBundle(cmd)
 			if err != nil {
 				return err
 			}
-			c, err := createContainer(cmd, cfg, nil, nil)
+			c, err := createContainer(cmd, cfg, seal, nil, nil)
 			if err != nil {
 				return err
 			}
@@ -108,13 +110,13 @@ func containerID(cmd *cli.Command) (string, error) {
 // consoleSock, when not nil, receives the terminal instead of
 // --console-socket (run uses it to attach the caller's terminal);
 // beforeStart, when not nil, runs just before the container's init starts.
-func createContainer(cmd *cli.Command, cfg *config.Container, consoleSock *os.File, beforeStart func()) (*libcontainer.Container, error) {
+func createContainer(cmd *cli.Command, cfg *config.Container, seal *libcontainer.ExeSeal, consoleSock *os.File, beforeStart func()) (*libcontainer.Container, error) {
 	o, pidFile, done, err := createOptions(cmd, cfg, consoleSock)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	o.BeforeStart = beforeStart
+	o.BeforeStart, o.Exe = beforeStart, seal
 	c, err := libcontainer.Create(o)
 	if err != nil {
 		return nil, err

@@ -95,6 +95,9 @@ func execIn(cmd *cli.Command) error {
 	if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
 		becomeSubreaper()
 	}
+	// kan's sealed executable is made while the state and config are read.
+	seal := libcontainer.SealExe(cmd.Root().String("root"))
+	defer seal.Close()
 
 	var pidfdSock *os.File
 	if path := cmd.String("pidfd-socket"); path != "" {
@@ -151,6 +154,7 @@ func execIn(cmd *cli.Command) error {
 		SubCgroup:     subCgroup,
 		IgnorePaused:  cmd.Bool("ignore-paused"),
 		BeforeStart:   sigs.wait, // every signal is caught once the process exists
+		Exe:           seal,
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,9 @@ func runCommand() *cli.Command {
 			if !cmd.Bool("detach") && !cmd.Bool("no-subreaper") {
 				becomeSubreaper()
 			}
+			// kan's sealed executable is made while the config is read.
+			seal := libcontainer.SealExe(cmd.Root().String("root"))
+			defer seal.Close()
 
 			cfg, err := loadBundle(cmd)
 			if err != nil {
@@ -39,7 +42,7 @@ func runCommand() *cli.Command {
 			}
 			defer term.close()
 			// Every signal is caught by the time the init starts.
-			c, err := createContainer(cmd, cfg, sock, sigs.wait)
+			c, err := createContainer(cmd, cfg, seal, sock, sigs.wait)
 			if err != nil {
 				return err
 			}

@@ -412,7 +412,6 @@ func Restore(o RestoreOptions) (*Container, error) {
 func (cr *creation) restore(o *CriuOptions) (pid int, err error) {
 	c, cfg := cr.c, cr.cfg
 	v := criuViewOfModel(cfg)
-	<-cr.exeErr // the sealed kan is for an init: none runs here
 	if cr.cg == nil {
 		return 0, errors.New("restore needs the container's cgroup: kan runs rootless here without one")
 	}

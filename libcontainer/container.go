@@ -48,6 +48,9 @@ type CreateOptions struct {
 	// BeforeStart, when set, is called just before the container's first
 	// process is started (run waits there for its signal catcher).
 	BeforeStart func()
+	// Exe is kan's sealed executable, started early by the caller (nil:
+	// Create starts it). Create disposes of it, whatever its outcome.
+	Exe *ExeSeal
 	// SystemdCgroup: the cgroup is a systemd unit (--systemd-cgroup,
 	// cgroupdriver.go).
 	SystemdCgroup bool
@@ -116,10 +119,11 @@ type creation struct {
 
 	// kan's sealed executable and the device filter need neither the
 	// state nor the cgroup: they are made meanwhile, on another thread.
-	exe               *sealedExe
-	filter            *bpf.Program
-	exeErr, filterErr chan error
-	background        sync.WaitGroup
+	seal       *ExeSeal
+	exe        *sealedExe // taken from seal
+	filter     *bpf.Program
+	filterErr  chan error
+	background sync.WaitGroup
 
 	c           *Container
 	cgroupOwned bool     // the cgroup is the container's to remove
@@ -220,13 +224,14 @@ func debugCreate(o CreateOptions, goInitWhy string) {
 // startBackground makes kan's sealed executable and loads the device
 // filter on another thread.
 func (cr *creation) startBackground() {
-	cr.exeErr, cr.filterErr = make(chan error, 1), make(chan error, 1)
+	if cr.seal = cr.o.Exe; cr.seal == nil {
+		cr.seal = SealExe(cr.o.Root)
+	}
+	cr.filterErr = make(chan error, 1)
 	cr.background.Add(1)
 	go func() {
 		defer cr.background.Done()
 		var err error
-		cr.exe, err = sealExe(cr.o.Root)
-		cr.exeErr <- err
 		// Rootless, the kernel checks devices against the user's own
 		// access, and an unprivileged user cannot load the filter
 		// anyway (runc ignores the rules too).
@@ -322,7 +327,8 @@ func (cr *creation) start() error {
 	if cr.outside {
 		stage = nsenter.StageInit
 	}
-	if err := <-cr.exeErr; err != nil {
+	var err error
+	if cr.exe, err = cr.seal.take(); err != nil {
 		return err
 	}
 	cgFd := -1
@@ -466,6 +472,7 @@ func (cr *creation) release() {
 	cr.background.Wait()
 	cr.releaseHolder()
 	cr.sd.Close()
+	cr.seal.Close()
 	cr.exe.Close()
 	if cr.filter != nil {
 		cr.filter.Close() // the cgroup holds its own reference

@@ -36,7 +36,8 @@ type ExecOptions struct {
 	PreserveFds   int             // fds 3..3+N-1 of the caller go to the process
 	SubCgroup     string          // run in this cgroup below the container's (--cgroup)
 	IgnorePaused  bool
-	BeforeStart   func() // called just before the process is started
+	BeforeStart   func()   // called just before the process is started
+	Exe           *ExeSeal // kan's sealed executable, started early (nil: Exec starts it); Exec disposes of it
 }
 
 // Exec starts o.Process in the container and returns its pid once the
@@ -44,6 +45,7 @@ type ExecOptions struct {
 // comes back here). The process is a child of the caller. Exec releases
 // the container's lock before it starts the process.
 func (c *Container) Exec(o ExecOptions) (int, error) {
+	defer o.Exe.Close()
 	pid, err := c.exec(o)
 	if err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", c.State.ID, err)
@@ -218,7 +220,11 @@ func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) 
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	exe, err := sealExe(c.root)
+	seal := o.Exe
+	if seal == nil {
+		seal = SealExe(c.root)
+	}
+	exe, err := seal.take()
 	if err != nil {
 		return 0, err
 	}

@@ -223,6 +223,49 @@ func (e *sealedExe) Close() {
 	}
 }
 
+// ExeSeal is kan's sealed executable in the making, on a goroutine of its
+// own: mounting the overlay takes a create about half a millisecond, which
+// the CLI overlaps with reading the config and the state by starting it
+// first (SealExe). Create and Exec take it over; Close disposes of one
+// they never got.
+type ExeSeal struct {
+	done  chan struct{}
+	exe   *sealedExe
+	err   error
+	taken bool
+}
+
+// SealExe starts sealing kan's executable for a process started by a
+// command under root.
+func SealExe(root string) *ExeSeal {
+	s := &ExeSeal{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.exe, s.err = sealExe(root)
+	}()
+	return s
+}
+
+// take waits for the sealed executable; the taker closes it.
+func (s *ExeSeal) take() (*sealedExe, error) {
+	<-s.done
+	s.taken = true
+	return s.exe, s.err
+}
+
+// Close waits for the sealing and closes its executable, unless it was
+// taken.
+func (s *ExeSeal) Close() {
+	if s == nil {
+		return
+	}
+	<-s.done
+	if !s.taken {
+		s.taken = true
+		s.exe.Close()
+	}
+}
+
 // startOnCPUs starts path with syscall.StartProcess (see startInit for
 // why not os/exec), from a thread pinned to cpus when they are given
 // (process.execCPUAffinity.initial), so that the init inherits them until
@@ -264,10 +307,10 @@ func reap(pid int) {
 // emptyDir is the empty second lower layer exeseal's overlay needs.
 func emptyDir(root string) string {
 	dir := filepath.Join(root, ".exeseal-empty")
-	// The root too, on a fresh --root: create seals kan before it makes
-	// the state directory (without this, its first container would run
-	// from a memfd copy of kan).
-	os.MkdirAll(root, 0o711)
+	// Not the root itself: the seal is started before the command has
+	// checked anything, and a refused create must leave no root behind.
+	// On a fresh root, the first seal uses a detached tmpfs instead
+	// (exeseal.Open).
 	os.Mkdir(dir, 0o500)
 	return dir
 }
