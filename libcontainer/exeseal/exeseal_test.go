@@ -2,6 +2,7 @@ package exeseal
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,14 +11,19 @@ import (
 )
 
 // sealed opens the handle with emptyDir and tells whether it is an overlay
-// view (not a memfd copy) of this test binary, which cannot be written.
+// view (not a memfd copy) of this test binary, which cannot be written,
+// and which still executes once its mounts' handles are closed (detach).
 func sealed(t *testing.T, emptyDir string) {
 	t.Helper()
-	f, path, err := Open(emptyDir)
+	f, path, detach, err := Open(emptyDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	detach()
+	if out, err := exec.Command(path, "-test.run=^$").CombinedOutput(); err != nil {
+		t.Fatalf("executing the sealed view after detach: %v %s", err, out)
+	}
 	target, err := os.Readlink(path)
 	if err != nil {
 		t.Fatal(err)
