@@ -28,12 +28,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// highFd keeps the sealed handle clear of the low descriptor numbers that
-// os/exec fills with a child's stdio and ExtraFiles before it execs.
-const highFd = 100
-
 // Open returns an O_PATH (or memfd) handle of kan's executable that cannot
-// be written through, and the path to execute it by. emptyDir must be an
+// be written through: /proc/self/fd/<its fd> executes it. emptyDir must be an
 // empty directory that is neither kan's directory nor an ancestor or
 // descendant of it (overlayfs needs two non-overlapping lower layers).
 //
@@ -44,10 +40,10 @@ const highFd = 100
 // caller hands the handle on first and detaches on a thread nobody waits
 // for; the view itself lives on as long as the handle (and any process
 // executing it).
-func Open(emptyDir string) (f *os.File, path string, detach func(), err error) {
+func Open(emptyDir string) (f *os.File, detach func(), err error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("find kan's executable: %w", err)
+		return nil, nil, fmt.Errorf("find kan's executable: %w", err)
 	}
 	f, mounts, err := overlayView(exe, emptyDir)
 	if err != nil {
@@ -56,7 +52,7 @@ func Open(emptyDir string) (f *os.File, path string, detach func(), err error) {
 	if err != nil {
 		f, err = memfdCopy()
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("seal kan's executable: %w", err)
+			return nil, nil, fmt.Errorf("seal kan's executable: %w", err)
 		}
 	}
 	detach = func() {
@@ -64,7 +60,7 @@ func Open(emptyDir string) (f *os.File, path string, detach func(), err error) {
 			unix.Close(fd)
 		}
 	}
-	return f, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), detach, nil
+	return f, detach, nil
 }
 
 // overlayView returns the handle of exe in a read-only overlay of its
@@ -97,12 +93,7 @@ func overlayView(exe, emptyDir string) (*os.File, []int, error) {
 		unix.Close(mfd)
 		return nil, nil, fmt.Errorf("open %s in overlay: %w", name, err)
 	}
-	f, err := toHigh(fd, "kan-exe")
-	if err != nil {
-		unix.Close(mfd)
-		return nil, nil, err
-	}
-	return f, []int{mfd}, nil
+	return os.NewFile(uintptr(fd), "kan-exe"), []int{mfd}, nil
 }
 
 // overlayOnEmptyTmpfs is overlayView with a detached empty tmpfs, reached
@@ -145,29 +136,17 @@ func memfdCopy() (*os.File, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	mem := os.NewFile(uintptr(fd), "kan-memfd")
-	defer mem.Close()
 	// A plain read and write: io.Copy between two files would splice,
 	// and pages a pipe still holds make F_SEAL_WRITE fail with EBUSY
 	// until the kernel lets them go.
 	if _, err := io.Copy(struct{ io.Writer }{mem}, struct{ io.Reader }{src}); err != nil {
+		mem.Close()
 		return nil, fmt.Errorf("copy executable: %w", err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		mem.Close()
 		return nil, fmt.Errorf("seal memfd: %w", err)
 	}
-	nfd, err := unix.FcntlInt(mem.Fd(), unix.F_DUPFD_CLOEXEC, highFd)
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(nfd), "kan-memfd"), nil
-}
-
-func toHigh(fd int, name string) (*os.File, error) {
-	defer unix.Close(fd)
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, highFd)
-	if err != nil {
-		return nil, fmt.Errorf("dup sealed handle: %w", err)
-	}
-	return os.NewFile(uintptr(nfd), name), nil
+	return mem, nil
 }

@@ -1,6 +1,7 @@
 package exeseal
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +16,11 @@ import (
 // and which still executes once its mounts' handles are closed (detach).
 func sealed(t *testing.T, emptyDir string) {
 	t.Helper()
-	f, path, detach, err := Open(emptyDir)
+	f, detach, err := Open(emptyDir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	defer f.Close()
 	detach()
 	if out, err := exec.Command(path, "-test.run=^$").CombinedOutput(); err != nil {
