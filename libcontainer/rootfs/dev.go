@@ -36,22 +36,25 @@ func createDevices(c *Config, root *os.File) error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	mode := os.FileMode(0o666)
+	// Asked once: it reads /proc/self/uid_map.
+	bind := c.unprivileged()
 	for _, d := range defaultDevices {
 		d.FileMode = &mode
-		if err := createDevice(c, root, d); err != nil {
+		if err := createDevice(root, d, bind); err != nil {
 			return fmt.Errorf("default device %s: %w", d.Path, err)
 		}
 	}
 	for i, d := range c.Devices {
-		if err := createDevice(c, root, d); err != nil {
+		if err := createDevice(root, d, bind); err != nil {
 			return fmt.Errorf("linux.devices[%d] (%s): %w", i, d.Path, err)
 		}
 	}
 	return nil
 }
 
-func createDevice(c *Config, root *os.File, d specs.LinuxDevice) error {
-	if c.unprivileged() {
+// createDevice makes d under root, or with bind binds the host's node.
+func createDevice(root *os.File, d specs.LinuxDevice, bind bool) error {
+	if bind {
 		return bindDevice(root, d)
 	}
 	dir, name := splitDev(d.Path)
