@@ -5,7 +5,7 @@
 # Env: BENCH_N (iterations of the single-container cases, default 30),
 # BENCH_VM=0 to skip the VM parts: the smallest memory.max (tests/vm) and
 # kan, runc and crun on equal work in the systemd VM (sysvm.sh,
-# BENCH_VM_N iterations, default 20).
+# BENCH_VM_N iterations, default 30).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)

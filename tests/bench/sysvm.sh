@@ -5,7 +5,7 @@
 # which crun cannot do on the benchmark's host. Writes the report's section
 # (markdown) to stdout.
 #   tests/bench/sysvm.sh KAN_BINARY
-# Env: BENCH_VM_N (iterations, default 20: the VM's CPU is emulated, and
+# Env: BENCH_VM_N (iterations, default 30: the VM's CPU is emulated, and
 # its timings spread by ±15%).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +28,7 @@ set -e
 cd /payload
 ./bench -vm -kan /payload/kan -runc "\$(command -v runc)" -crun "\$(command -v crun)" \\
 	-maxrss /payload/maxrss -stopwatch /payload/stopwatch.sh -rootfs /payload/rootfs \\
-	-n ${BENCH_VM_N:-20} -out /tmp/vm-report.md >/dev/null
+	-n ${BENCH_VM_N:-30} -out /tmp/vm-report.md >/dev/null
 echo '=== kan bench vm report ==='
 cat /tmp/vm-report.md
 echo '=== end ==='
