@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -192,7 +193,7 @@ func startInit(exe *sealedExe, plan *namespaces.Plan, proc *config.Process, time
 		// root: no working directory of the init stays in the old one.
 		attr.Dir = "/"
 	}
-	path, closeExe, err := exe.pathAbove(len(files))
+	path, closeExe, err := exe.pathAbove(files)
 	if err != nil {
 		parentSock.Close()
 		return nil, err
@@ -221,21 +222,32 @@ func sealExe(root string) (*sealedExe, func(), error) {
 	return &sealedExe{file: f}, detach, nil
 }
 
-// pathAbove returns a path that executes e through a descriptor above
-// those a child with n files may use, and the function that closes it.
-// syscall.StartProcess's child moves the files to 0..n-1 and, on its way,
-// those in the way to n and up (at most n+1 of them, its error pipe
-// included). The number is still the lowest free one above: a descriptor
-// from 64 up grows the process's fd table, and in a process with threads
-// the kernel waits for an RCU grace period before it frees the old table:
-// 15–25 ms in the emulated VM, depending on what else runs (the bench's
-// `exec` disagreed with the stopwatch by it).
-func (e *sealedExe) pathAbove(n int) (string, func(), error) {
-	fd, err := unix.FcntlInt(e.file.Fd(), unix.F_DUPFD_CLOEXEC, 2*n+2)
+// pathAbove returns a path that executes e through a descriptor that a
+// child started with files keeps until its execve, and the function that
+// closes it. syscall.StartProcess's child first moves the files that are
+// in the way (at most all of them, and its error pipe) to numbers above
+// both len(files) and the highest of them, then puts them at 0..n-1.
+// The number is otherwise the lowest free one: a descriptor from 64 up
+// grows the process's fd table, and in a process with threads the kernel
+// waits for an RCU grace period before it frees the old table: 15–25 ms
+// in the emulated VM, depending on what else runs (the bench's `exec`
+// disagreed with the stopwatch by it).
+func (e *sealedExe) pathAbove(files []uintptr) (string, func(), error) {
+	fd, err := unix.FcntlInt(e.file.Fd(), unix.F_DUPFD_CLOEXEC, execFdFloor(files))
 	if err != nil {
 		return "", nil, fmt.Errorf("kan's sealed executable: %w", err)
 	}
 	return fmt.Sprintf("/proc/self/fd/%d", fd), func() { unix.Close(fd) }, nil
+}
+
+// execFdFloor is the lowest descriptor the child of syscall.StartProcess
+// with files leaves alone until it executes.
+func execFdFloor(files []uintptr) int {
+	top := len(files)
+	for _, f := range files {
+		top = max(top, int(f))
+	}
+	return top + 1 + len(files) + 1
 }
 
 func (e *sealedExe) Close() {
@@ -332,14 +344,16 @@ func reap(pid int) {
 	}
 }
 
-// emptyDir is the empty second lower layer exeseal's overlay needs.
+// emptyDir is the empty second lower layer exeseal's overlay needs, or ""
+// on a fresh root. Not the root itself: the seal is started before the
+// command has checked anything, and a refused create must leave no root
+// behind. The first seal under a fresh root uses a detached tmpfs instead
+// (exeseal.Open).
 func emptyDir(root string) string {
 	dir := filepath.Join(root, ".exeseal-empty")
-	// Not the root itself: the seal is started before the command has
-	// checked anything, and a refused create must leave no root behind.
-	// On a fresh root, the first seal uses a detached tmpfs instead
-	// (exeseal.Open).
-	os.Mkdir(dir, 0o500)
+	if err := os.Mkdir(dir, 0o500); err != nil && !errors.Is(err, fs.ErrExist) {
+		return ""
+	}
 	return dir
 }
 

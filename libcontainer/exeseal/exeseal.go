@@ -31,7 +31,8 @@ import (
 // Open returns an O_PATH (or memfd) handle of kan's executable that cannot
 // be written through: /proc/self/fd/<its fd> executes it. emptyDir must be an
 // empty directory that is neither kan's directory nor an ancestor or
-// descendant of it (overlayfs needs two non-overlapping lower layers).
+// descendant of it (overlayfs needs two non-overlapping lower layers), or
+// "" for none.
 //
 // detach closes the handles of the detached mounts the view lives on (a
 // no-op for a memfd). The kernel then tears their anonymous mount
@@ -45,7 +46,13 @@ func Open(emptyDir string) (f *os.File, detach func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("find kan's executable: %w", err)
 	}
-	f, mounts, err := overlayView(exe, emptyDir)
+	// Without emptyDir, not even tried: overlayfs would log its failure
+	// to resolve the layer in the kernel's log.
+	err = errors.New("no empty directory")
+	var mounts []int
+	if emptyDir != "" {
+		f, mounts, err = overlayView(exe, emptyDir)
+	}
 	if err != nil {
 		f, mounts, err = overlayOnEmptyTmpfs(exe)
 	}

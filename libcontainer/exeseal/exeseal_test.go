@@ -74,3 +74,12 @@ func TestOverlayViewNested(t *testing.T) {
 	defer os.Remove(dir)
 	sealed(t, dir)
 }
+
+// TestOverlayViewWithoutEmptyDir: with no empty directory (a fresh --root),
+// the view is an overlay on a detached tmpfs, not a copy.
+func TestOverlayViewWithoutEmptyDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: overlayfs is mounted")
+	}
+	sealed(t, "")
+}
