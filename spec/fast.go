@@ -1,8 +1,6 @@
 package spec
 
 import (
-	"os"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/kan-runtime/kan/libcontainer/jsonfast"
@@ -24,51 +22,52 @@ func decodeFast(data []byte, d *document) bool {
 	return r.Object(func(key string) bool { return r.document(key, d) }) && r.End()
 }
 
-// reader reads the types of a config.
+// reader reads the types of a config, a method each. A key not among a
+// type's fields is left to encoding/json, which may match it to a field
+// regardless of case.
 type reader struct{ *jsonfast.Reader }
 
-// The fields of the types a config is made of. A key not among them is
-// left to encoding/json, which may match it to a field regardless of case.
+// Shorthands of jsonfast's generic setters for this reader.
+func (r reader) uint32(p *uint32) bool     { return jsonfast.SetUint(r.Reader, p) }
+func (r reader) uint64(p *uint64) bool     { return jsonfast.SetUint(r.Reader, p) }
+func (r reader) int64(p *int64) bool       { return jsonfast.SetInt(r.Reader, p) }
+func (r reader) int64Ptr(p **int64) bool   { return jsonfast.SetIntPtr(r.Reader, p) }
+func (r reader) uint64Ptr(p **uint64) bool { return jsonfast.SetUintPtr(r.Reader, p) }
 
 func (r reader) document(key string, d *document) bool {
 	switch key {
 	case "ociVersion":
 		return r.SetString(&d.Version)
 	case "process":
-		return r.OrNull(func() bool { d.Process = new(specs.Process); return r.process(d.Process) }, func() { d.Process = nil })
+		return jsonfast.SetPtr(r.Reader, &d.Process, r.process)
 	case "root":
-		return r.OrNull(func() bool {
-			d.Root = new(specs.Root)
-			return r.Object(func(key string) bool {
-				switch key {
-				case "path":
-					return r.SetString(&d.Root.Path)
-				case "readonly":
-					return r.SetBool(&d.Root.Readonly)
-				}
-				return false
-			})
-		}, func() { d.Root = nil })
+		return jsonfast.SetPtr(r.Reader, &d.Root, r.root)
 	case "hostname":
 		return r.SetString(&d.Hostname)
 	case "domainname":
 		return r.SetString(&d.Domainname)
 	case "mounts":
-		return r.OrNull(func() bool {
-			d.Mounts = []specs.Mount{}
-			return r.Array(func() bool {
-				d.Mounts = append(d.Mounts, specs.Mount{})
-				return r.mount(&d.Mounts[len(d.Mounts)-1])
-			})
-		}, func() { d.Mounts = nil })
+		return jsonfast.SetSlice(r.Reader, &d.Mounts, r.mount)
 	case "hooks":
-		return r.OrNull(func() bool { d.Hooks = new(specs.Hooks); return r.hooks(d.Hooks) }, func() { d.Hooks = nil })
+		return jsonfast.SetPtr(r.Reader, &d.Hooks, r.hooks)
 	case "annotations":
 		return r.SetStringMap(&d.Annotations)
 	case "linux":
-		return r.OrNull(func() bool { d.Linux = new(linuxDocument); return r.linux(d.Linux) }, func() { d.Linux = nil })
+		return jsonfast.SetPtr(r.Reader, &d.Linux, r.linux)
 	}
 	return false
+}
+
+func (r reader) root(root *specs.Root) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "path":
+			return r.SetString(&root.Path)
+		case "readonly":
+			return r.SetBool(&root.Readonly)
+		}
+		return false
+	})
 }
 
 func (r reader) process(p *specs.Process) bool {
@@ -77,21 +76,10 @@ func (r reader) process(p *specs.Process) bool {
 		case "terminal":
 			return r.SetBool(&p.Terminal)
 		case "consoleSize":
-			return r.OrNull(func() bool {
-				p.ConsoleSize = new(specs.Box)
-				return r.Object(func(key string) bool {
-					switch key {
-					case "height":
-						return r.SetUint(&p.ConsoleSize.Height)
-					case "width":
-						return r.SetUint(&p.ConsoleSize.Width)
-					}
-					return false
-				})
-			}, func() { p.ConsoleSize = nil })
+			return jsonfast.SetPtr(r.Reader, &p.ConsoleSize, r.box)
 		case "user":
 			if r.Literal("null") {
-				return true
+				return true // a struct, not a pointer: left as it is
 			}
 			return r.user(&p.User)
 		case "args":
@@ -103,52 +91,61 @@ func (r reader) process(p *specs.Process) bool {
 		case "cwd":
 			return r.SetString(&p.Cwd)
 		case "capabilities":
-			return r.OrNull(func() bool {
-				c := new(specs.LinuxCapabilities)
-				p.Capabilities = c
-				return r.Object(func(key string) bool {
-					switch key {
-					case "bounding":
-						return r.SetStrings(&c.Bounding)
-					case "effective":
-						return r.SetStrings(&c.Effective)
-					case "inheritable":
-						return r.SetStrings(&c.Inheritable)
-					case "permitted":
-						return r.SetStrings(&c.Permitted)
-					case "ambient":
-						return r.SetStrings(&c.Ambient)
-					}
-					return false
-				})
-			}, func() { p.Capabilities = nil })
+			return jsonfast.SetPtr(r.Reader, &p.Capabilities, r.capabilities)
 		case "rlimits":
-			return r.OrNull(func() bool {
-				p.Rlimits = []specs.POSIXRlimit{}
-				return r.Array(func() bool {
-					p.Rlimits = append(p.Rlimits, specs.POSIXRlimit{})
-					l := &p.Rlimits[len(p.Rlimits)-1]
-					return r.Object(func(key string) bool {
-						switch key {
-						case "type":
-							return r.SetString(&l.Type)
-						case "hard":
-							return r.SetUint64(&l.Hard)
-						case "soft":
-							return r.SetUint64(&l.Soft)
-						}
-						return false
-					})
-				})
-			}, func() { p.Rlimits = nil })
+			return jsonfast.SetSlice(r.Reader, &p.Rlimits, r.rlimit)
 		case "noNewPrivileges":
 			return r.SetBool(&p.NoNewPrivileges)
 		case "apparmorProfile":
 			return r.SetString(&p.ApparmorProfile)
 		case "oomScoreAdj":
-			return r.SetIntPtr(&p.OOMScoreAdj)
+			return jsonfast.SetIntPtr(r.Reader, &p.OOMScoreAdj)
 		case "selinuxLabel":
 			return r.SetString(&p.SelinuxLabel)
+		}
+		return false
+	})
+}
+
+func (r reader) box(b *specs.Box) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "height":
+			return jsonfast.SetUint(r.Reader, &b.Height)
+		case "width":
+			return jsonfast.SetUint(r.Reader, &b.Width)
+		}
+		return false
+	})
+}
+
+func (r reader) capabilities(c *specs.LinuxCapabilities) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "bounding":
+			return r.SetStrings(&c.Bounding)
+		case "effective":
+			return r.SetStrings(&c.Effective)
+		case "inheritable":
+			return r.SetStrings(&c.Inheritable)
+		case "permitted":
+			return r.SetStrings(&c.Permitted)
+		case "ambient":
+			return r.SetStrings(&c.Ambient)
+		}
+		return false
+	})
+}
+
+func (r reader) rlimit(l *specs.POSIXRlimit) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "type":
+			return r.SetString(&l.Type)
+		case "hard":
+			return r.uint64(&l.Hard)
+		case "soft":
+			return r.uint64(&l.Soft)
 		}
 		return false
 	})
@@ -158,20 +155,16 @@ func (r reader) user(u *specs.User) bool {
 	return r.Object(func(key string) bool {
 		switch key {
 		case "uid":
-			return r.SetUint32(&u.UID)
+			return r.uint32(&u.UID)
 		case "gid":
-			return r.SetUint32(&u.GID)
+			return r.uint32(&u.GID)
 		case "umask":
-			return r.SetUint32Ptr(&u.Umask)
+			return jsonfast.SetUintPtr(r.Reader, &u.Umask)
 		case "additionalGids":
-			return r.OrNull(func() bool {
-				u.AdditionalGids = []uint32{}
-				return r.Array(func() bool {
-					v, ok := r.Uint(32)
-					u.AdditionalGids = append(u.AdditionalGids, uint32(v))
-					return ok
-				})
-			}, func() { u.AdditionalGids = nil })
+			// An element null is refused: SetUint would leave it 0.
+			return jsonfast.SetSlice(r.Reader, &u.AdditionalGids, func(g *uint32) bool {
+				return r.Next() != 'n' && r.uint32(g)
+			})
 		case "username":
 			return r.SetString(&u.Username)
 		}
@@ -179,25 +172,18 @@ func (r reader) user(u *specs.User) bool {
 	})
 }
 
-func (r reader) idMappings(p *[]specs.LinuxIDMapping) bool {
-	return r.OrNull(func() bool {
-		*p = []specs.LinuxIDMapping{}
-		return r.Array(func() bool {
-			*p = append(*p, specs.LinuxIDMapping{})
-			m := &(*p)[len(*p)-1]
-			return r.Object(func(key string) bool {
-				switch key {
-				case "containerID":
-					return r.SetUint32(&m.ContainerID)
-				case "hostID":
-					return r.SetUint32(&m.HostID)
-				case "size":
-					return r.SetUint32(&m.Size)
-				}
-				return false
-			})
-		})
-	}, func() { *p = nil })
+func (r reader) idMapping(m *specs.LinuxIDMapping) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "containerID":
+			return r.uint32(&m.ContainerID)
+		case "hostID":
+			return r.uint32(&m.HostID)
+		case "size":
+			return r.uint32(&m.Size)
+		}
+		return false
+	})
 }
 
 func (r reader) mount(m *specs.Mount) bool {
@@ -212,9 +198,9 @@ func (r reader) mount(m *specs.Mount) bool {
 		case "options":
 			return r.SetStrings(&m.Options)
 		case "uidMappings":
-			return r.idMappings(&m.UIDMappings)
+			return jsonfast.SetSlice(r.Reader, &m.UIDMappings, r.idMapping)
 		case "gidMappings":
-			return r.idMappings(&m.GIDMappings)
+			return jsonfast.SetSlice(r.Reader, &m.GIDMappings, r.idMapping)
 		}
 		return false
 	})
@@ -239,26 +225,23 @@ func (r reader) hooks(h *specs.Hooks) bool {
 		default:
 			return false
 		}
-		return r.OrNull(func() bool {
-			*p = []specs.Hook{}
-			return r.Array(func() bool {
-				*p = append(*p, specs.Hook{})
-				hk := &(*p)[len(*p)-1]
-				return r.Object(func(key string) bool {
-					switch key {
-					case "path":
-						return r.SetString(&hk.Path)
-					case "args":
-						return r.SetStrings(&hk.Args)
-					case "env":
-						return r.SetStrings(&hk.Env)
-					case "timeout":
-						return r.SetIntPtr(&hk.Timeout)
-					}
-					return false
-				})
-			})
-		}, func() { *p = nil })
+		return jsonfast.SetSlice(r.Reader, p, r.hook)
+	})
+}
+
+func (r reader) hook(h *specs.Hook) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "path":
+			return r.SetString(&h.Path)
+		case "args":
+			return r.SetStrings(&h.Args)
+		case "env":
+			return r.SetStrings(&h.Env)
+		case "timeout":
+			return jsonfast.SetIntPtr(r.Reader, &h.Timeout)
+		}
+		return false
 	})
 }
 
@@ -266,51 +249,25 @@ func (r reader) linux(l *linuxDocument) bool {
 	return r.Object(func(key string) bool {
 		switch key {
 		case "uidMappings":
-			return r.idMappings(&l.UIDMappings)
+			return jsonfast.SetSlice(r.Reader, &l.UIDMappings, r.idMapping)
 		case "gidMappings":
-			return r.idMappings(&l.GIDMappings)
+			return jsonfast.SetSlice(r.Reader, &l.GIDMappings, r.idMapping)
 		case "sysctl":
 			return r.SetStringMap(&l.Sysctl)
 		case "resources":
-			return r.OrNull(func() bool {
+			return jsonfast.SetPtr(r.Reader, &l.Resources, func(rd *resourcesDocument) bool {
 				start := r.Pos()
-				l.Resources = &resourcesDocument{v: new(specs.LinuxResources)}
-				if !r.resources(l.Resources.v) {
-					return false
-				}
-				l.Resources.raw = r.Since(start)
-				return true
-			}, func() { l.Resources = nil })
+				rd.v = new(specs.LinuxResources)
+				ok := r.resources(rd.v)
+				rd.raw = r.Since(start)
+				return ok
+			})
 		case "cgroupsPath":
 			return r.SetString(&l.CgroupsPath)
 		case "namespaces":
-			return r.OrNull(func() bool {
-				l.Namespaces = []specs.LinuxNamespace{}
-				return r.Array(func() bool {
-					l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{})
-					ns := &l.Namespaces[len(l.Namespaces)-1]
-					return r.Object(func(key string) bool {
-						switch key {
-						case "type":
-							t := string(ns.Type)
-							ok := r.SetString(&t)
-							ns.Type = specs.LinuxNamespaceType(t)
-							return ok
-						case "path":
-							return r.SetString(&ns.Path)
-						}
-						return false
-					})
-				})
-			}, func() { l.Namespaces = nil })
+			return jsonfast.SetSlice(r.Reader, &l.Namespaces, r.namespace)
 		case "devices":
-			return r.OrNull(func() bool {
-				l.Devices = []specs.LinuxDevice{}
-				return r.Array(func() bool {
-					l.Devices = append(l.Devices, specs.LinuxDevice{})
-					return r.device(&l.Devices[len(l.Devices)-1])
-				})
-			}, func() { l.Devices = nil })
+			return jsonfast.SetSlice(r.Reader, &l.Devices, r.device)
 		case "seccomp":
 			raw, ok := r.Raw()
 			l.Seccomp = raw
@@ -328,6 +285,21 @@ func (r reader) linux(l *linuxDocument) bool {
 	})
 }
 
+func (r reader) namespace(ns *specs.LinuxNamespace) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "type":
+			t := string(ns.Type)
+			ok := r.SetString(&t)
+			ns.Type = specs.LinuxNamespaceType(t)
+			return ok
+		case "path":
+			return r.SetString(&ns.Path)
+		}
+		return false
+	})
+}
+
 func (r reader) device(d *specs.LinuxDevice) bool {
 	return r.Object(func(key string) bool {
 		switch key {
@@ -336,22 +308,15 @@ func (r reader) device(d *specs.LinuxDevice) bool {
 		case "type":
 			return r.SetString(&d.Type)
 		case "major":
-			return r.SetInt64(&d.Major)
+			return r.int64(&d.Major)
 		case "minor":
-			return r.SetInt64(&d.Minor)
+			return r.int64(&d.Minor)
 		case "fileMode":
-			if r.Literal("null") {
-				d.FileMode = nil
-				return true
-			}
-			v, ok := r.Uint(32)
-			m := os.FileMode(v)
-			d.FileMode = &m
-			return ok
+			return jsonfast.SetUintPtr(r.Reader, &d.FileMode)
 		case "uid":
-			return r.SetUint32Ptr(&d.UID)
+			return jsonfast.SetUintPtr(r.Reader, &d.UID)
 		case "gid":
-			return r.SetUint32Ptr(&d.GID)
+			return jsonfast.SetUintPtr(r.Reader, &d.GID)
 		}
 		return false
 	})
@@ -361,124 +326,115 @@ func (r reader) resources(res *specs.LinuxResources) bool {
 	return r.Object(func(key string) bool {
 		switch key {
 		case "devices":
-			return r.OrNull(func() bool {
-				res.Devices = []specs.LinuxDeviceCgroup{}
-				return r.Array(func() bool {
-					res.Devices = append(res.Devices, specs.LinuxDeviceCgroup{})
-					d := &res.Devices[len(res.Devices)-1]
-					return r.Object(func(key string) bool {
-						switch key {
-						case "allow":
-							return r.SetBool(&d.Allow)
-						case "type":
-							return r.SetString(&d.Type)
-						case "major":
-							return r.SetInt64Ptr(&d.Major)
-						case "minor":
-							return r.SetInt64Ptr(&d.Minor)
-						case "access":
-							return r.SetString(&d.Access)
-						}
-						return false
-					})
-				})
-			}, func() { res.Devices = nil })
+			return jsonfast.SetSlice(r.Reader, &res.Devices, r.deviceCgroup)
 		case "memory":
-			return r.OrNull(func() bool {
-				m := new(specs.LinuxMemory)
-				res.Memory = m
-				return r.Object(func(key string) bool {
-					switch key {
-					case "limit":
-						return r.SetInt64Ptr(&m.Limit)
-					case "reservation":
-						return r.SetInt64Ptr(&m.Reservation)
-					case "swap":
-						return r.SetInt64Ptr(&m.Swap)
-					case "kernel":
-						return r.SetInt64Ptr(&m.Kernel)
-					case "kernelTCP":
-						return r.SetInt64Ptr(&m.KernelTCP)
-					case "swappiness":
-						return r.SetUint64Ptr(&m.Swappiness)
-					case "disableOOMKiller":
-						return r.SetBoolPtr(&m.DisableOOMKiller)
-					case "useHierarchy":
-						return r.SetBoolPtr(&m.UseHierarchy)
-					case "checkBeforeUpdate":
-						return r.SetBoolPtr(&m.CheckBeforeUpdate)
-					}
-					return false
-				})
-			}, func() { res.Memory = nil })
+			return jsonfast.SetPtr(r.Reader, &res.Memory, r.memory)
 		case "cpu":
-			return r.OrNull(func() bool {
-				c := new(specs.LinuxCPU)
-				res.CPU = c
-				return r.Object(func(key string) bool {
-					switch key {
-					case "shares":
-						return r.SetUint64Ptr(&c.Shares)
-					case "quota":
-						return r.SetInt64Ptr(&c.Quota)
-					case "burst":
-						return r.SetUint64Ptr(&c.Burst)
-					case "period":
-						return r.SetUint64Ptr(&c.Period)
-					case "realtimeRuntime":
-						return r.SetInt64Ptr(&c.RealtimeRuntime)
-					case "realtimePeriod":
-						return r.SetUint64Ptr(&c.RealtimePeriod)
-					case "cpus":
-						return r.SetString(&c.Cpus)
-					case "mems":
-						return r.SetString(&c.Mems)
-					case "idle":
-						return r.SetInt64Ptr(&c.Idle)
-					}
-					return false
-				})
-			}, func() { res.CPU = nil })
+			return jsonfast.SetPtr(r.Reader, &res.CPU, r.cpu)
 		case "pids":
-			return r.OrNull(func() bool {
-				res.Pids = new(specs.LinuxPids)
-				return r.Object(func(key string) bool {
-					return key == "limit" && r.SetInt64Ptr(&res.Pids.Limit)
-				})
-			}, func() { res.Pids = nil })
+			return jsonfast.SetPtr(r.Reader, &res.Pids, func(p *specs.LinuxPids) bool {
+				return r.Object(func(key string) bool { return key == "limit" && r.int64Ptr(&p.Limit) })
+			})
 		case "blockIO":
-			return r.OrNull(func() bool {
-				b := new(specs.LinuxBlockIO)
-				res.BlockIO = b
-				return r.Object(func(key string) bool {
-					switch key {
-					case "weight":
-						return r.SetUint16Ptr(&b.Weight)
-					case "leafWeight":
-						return r.SetUint16Ptr(&b.LeafWeight)
-					}
-					return false
-				})
-			}, func() { res.BlockIO = nil })
+			return jsonfast.SetPtr(r.Reader, &res.BlockIO, r.blockIO)
 		case "hugepageLimits":
-			return r.OrNull(func() bool {
-				res.HugepageLimits = []specs.LinuxHugepageLimit{}
-				return r.Array(func() bool {
-					res.HugepageLimits = append(res.HugepageLimits, specs.LinuxHugepageLimit{})
-					h := &res.HugepageLimits[len(res.HugepageLimits)-1]
-					return r.Object(func(key string) bool {
-						switch key {
-						case "pageSize":
-							return r.SetString(&h.Pagesize)
-						case "limit":
-							return r.SetUint64(&h.Limit)
-						}
-						return false
-					})
-				})
-			}, func() { res.HugepageLimits = nil })
+			return jsonfast.SetSlice(r.Reader, &res.HugepageLimits, r.hugepageLimit)
 		case "unified":
 			return r.SetStringMap(&res.Unified)
+		}
+		return false
+	})
+}
+
+func (r reader) deviceCgroup(d *specs.LinuxDeviceCgroup) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "allow":
+			return r.SetBool(&d.Allow)
+		case "type":
+			return r.SetString(&d.Type)
+		case "major":
+			return r.int64Ptr(&d.Major)
+		case "minor":
+			return r.int64Ptr(&d.Minor)
+		case "access":
+			return r.SetString(&d.Access)
+		}
+		return false
+	})
+}
+
+func (r reader) memory(m *specs.LinuxMemory) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "limit":
+			return r.int64Ptr(&m.Limit)
+		case "reservation":
+			return r.int64Ptr(&m.Reservation)
+		case "swap":
+			return r.int64Ptr(&m.Swap)
+		case "kernel":
+			return r.int64Ptr(&m.Kernel)
+		case "kernelTCP":
+			return r.int64Ptr(&m.KernelTCP)
+		case "swappiness":
+			return r.uint64Ptr(&m.Swappiness)
+		case "disableOOMKiller":
+			return jsonfast.SetPtr(r.Reader, &m.DisableOOMKiller, r.SetBool)
+		case "useHierarchy":
+			return jsonfast.SetPtr(r.Reader, &m.UseHierarchy, r.SetBool)
+		case "checkBeforeUpdate":
+			return jsonfast.SetPtr(r.Reader, &m.CheckBeforeUpdate, r.SetBool)
+		}
+		return false
+	})
+}
+
+func (r reader) cpu(c *specs.LinuxCPU) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "shares":
+			return r.uint64Ptr(&c.Shares)
+		case "quota":
+			return r.int64Ptr(&c.Quota)
+		case "burst":
+			return r.uint64Ptr(&c.Burst)
+		case "period":
+			return r.uint64Ptr(&c.Period)
+		case "realtimeRuntime":
+			return r.int64Ptr(&c.RealtimeRuntime)
+		case "realtimePeriod":
+			return r.uint64Ptr(&c.RealtimePeriod)
+		case "cpus":
+			return r.SetString(&c.Cpus)
+		case "mems":
+			return r.SetString(&c.Mems)
+		case "idle":
+			return r.int64Ptr(&c.Idle)
+		}
+		return false
+	})
+}
+
+func (r reader) blockIO(b *specs.LinuxBlockIO) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "weight":
+			return jsonfast.SetUintPtr(r.Reader, &b.Weight)
+		case "leafWeight":
+			return jsonfast.SetUintPtr(r.Reader, &b.LeafWeight)
+		}
+		return false
+	})
+}
+
+func (r reader) hugepageLimit(h *specs.LinuxHugepageLimit) bool {
+	return r.Object(func(key string) bool {
+		switch key {
+		case "pageSize":
+			return r.SetString(&h.Pagesize)
+		case "limit":
+			return r.uint64(&h.Limit)
 		}
 		return false
 	})

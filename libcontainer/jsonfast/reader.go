@@ -142,7 +142,7 @@ func (r *Reader) Array(elem func() bool) bool {
 	}
 }
 
-// str reads a string without escapes, of valid UTF-8.
+// Str reads a string without escapes, of valid UTF-8.
 func (r *Reader) Str() (string, bool) {
 	if r.Next() != '"' {
 		return "", false
@@ -206,24 +206,6 @@ func (r *Reader) digits() bool {
 	return r.i > start
 }
 
-func (r *Reader) Uint(bits int) (uint64, bool) {
-	s, ok := r.integer()
-	if !ok {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s, 10, bits)
-	return v, err == nil
-}
-
-func (r *Reader) Int(bits int) (int64, bool) {
-	s, ok := r.integer()
-	if !ok {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(s, 10, bits)
-	return v, err == nil
-}
-
 // The setters below store a value as encoding/json does: null leaves a
 // string, number or bool as it is and makes a pointer, slice or map nil.
 
@@ -249,122 +231,76 @@ func (r *Reader) SetBool(p *bool) bool {
 	return true
 }
 
-func (r *Reader) SetBoolPtr(p **bool) bool {
+// SetUint stores an integer that fits T.
+func SetUint[T ~uint | ~uint16 | ~uint32 | ~uint64](r *Reader, p *T) bool {
+	if r.Literal("null") {
+		return true
+	}
+	s, ok := r.integer()
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	*p = T(v)
+	return err == nil && uint64(*p) == v
+}
+
+// SetInt stores an integer that fits T.
+func SetInt[T ~int | ~int64](r *Reader, p *T) bool {
+	if r.Literal("null") {
+		return true
+	}
+	s, ok := r.integer()
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	*p = T(v)
+	return err == nil && int64(*p) == v
+}
+
+// SetUintPtr reads a pointer to an integer that fits T.
+func SetUintPtr[T ~uint | ~uint16 | ~uint32 | ~uint64](r *Reader, p **T) bool {
+	return SetPtr(r, p, func(v *T) bool { return SetUint(r, v) })
+}
+
+// SetIntPtr reads a pointer to an integer that fits T.
+func SetIntPtr[T ~int | ~int64](r *Reader, p **T) bool {
+	return SetPtr(r, p, func(v *T) bool { return SetInt(r, v) })
+}
+
+// SetPtr reads a pointer field: set reads the value into a new T, and
+// null makes it nil.
+func SetPtr[T any](r *Reader, p **T, set func(*T) bool) bool {
 	if r.Literal("null") {
 		*p = nil
 		return true
 	}
-	*p = new(bool)
-	return r.SetBool(*p)
+	*p = new(T)
+	return set(*p)
 }
 
-func (r *Reader) SetUint(p *uint) bool {
-	if r.Literal("null") {
-		return true
-	}
-	v, ok := r.Uint(strconv.IntSize)
-	*p = uint(v)
-	return ok
-}
-
-func (r *Reader) SetUint32(p *uint32) bool {
-	if r.Literal("null") {
-		return true
-	}
-	v, ok := r.Uint(32)
-	*p = uint32(v)
-	return ok
-}
-
-func (r *Reader) SetUint32Ptr(p **uint32) bool {
+// SetSlice reads a slice field: an array, whose elements elem reads (a
+// null element is elem's to refuse), or null, which makes it nil. "[]"
+// is an empty slice, not nil.
+func SetSlice[T any](r *Reader, p *[]T, elem func(*T) bool) bool {
 	if r.Literal("null") {
 		*p = nil
 		return true
 	}
-	*p = new(uint32)
-	return r.SetUint32(*p)
-}
-
-func (r *Reader) SetUint64(p *uint64) bool {
-	if r.Literal("null") {
-		return true
-	}
-	v, ok := r.Uint(64)
-	*p = v
-	return ok
-}
-
-func (r *Reader) SetUint64Ptr(p **uint64) bool {
-	if r.Literal("null") {
-		*p = nil
-		return true
-	}
-	*p = new(uint64)
-	return r.SetUint64(*p)
-}
-
-func (r *Reader) SetUint16Ptr(p **uint16) bool {
-	if r.Literal("null") {
-		*p = nil
-		return true
-	}
-	v, ok := r.Uint(16)
-	x := uint16(v)
-	*p = &x
-	return ok
-}
-
-func (r *Reader) SetInt64(p *int64) bool {
-	if r.Literal("null") {
-		return true
-	}
-	v, ok := r.Int(64)
-	*p = v
-	return ok
-}
-
-func (r *Reader) SetInt64Ptr(p **int64) bool {
-	if r.Literal("null") {
-		*p = nil
-		return true
-	}
-	*p = new(int64)
-	return r.SetInt64(*p)
-}
-
-func (r *Reader) SetInt(p *int) bool {
-	if r.Literal("null") {
-		return true
-	}
-	v, ok := r.Int(strconv.IntSize)
-	*p = int(v)
-	return ok
-}
-
-func (r *Reader) SetIntPtr(p **int) bool {
-	if r.Literal("null") {
-		*p = nil
-		return true
-	}
-	v, ok := r.Int(strconv.IntSize)
-	x := int(v)
-	*p = &x
-	return ok
+	*p = []T{}
+	return r.Array(func() bool {
+		*p = append(*p, *new(T))
+		return elem(&(*p)[len(*p)-1])
+	})
 }
 
 func (r *Reader) SetStrings(p *[]string) bool {
-	if r.Literal("null") {
-		*p = nil
-		return true
-	}
-	l := []string{}
-	ok := r.Array(func() bool {
-		s, ok := r.Str()
-		l = append(l, s)
+	return SetSlice(r, p, func(s *string) bool {
+		v, ok := r.Str()
+		*s = v
 		return ok
 	})
-	*p = l
-	return ok
 }
 
 func (r *Reader) SetStringMap(p *map[string]string) bool {
@@ -385,7 +321,7 @@ func (r *Reader) SetStringMap(p *map[string]string) bool {
 	})
 }
 
-// raw reads any value, checking its syntax as encoding/json does, and
+// Raw reads any value, checking its syntax as encoding/json does, and
 // returns a copy of its JSON.
 func (r *Reader) Raw() ([]byte, bool) {
 	start := r.i
@@ -395,7 +331,7 @@ func (r *Reader) Raw() ([]byte, bool) {
 	return append([]byte(nil), r.data[start:r.i]...), true
 }
 
-// skip reads any JSON value: escapes, fractions and all.
+// Skip reads any JSON value: escapes, fractions and all.
 func (r *Reader) Skip() bool {
 	switch c := r.Next(); {
 	case c == '{' || c == '[':
@@ -470,14 +406,4 @@ func (r *Reader) skipNumber() bool {
 		}
 	}
 	return true
-}
-
-// OrNull reads a pointer, slice or map field: set reads its value, and
-// null clears it.
-func (r *Reader) OrNull(set func() bool, clear func()) bool {
-	if r.Literal("null") {
-		clear()
-		return true
-	}
-	return set()
 }

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strconv"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/kan-runtime/kan/libcontainer/jsonfast"
 )
 
@@ -83,13 +81,6 @@ func encode(s *State) ([]byte, error) {
 // which stays the reference (FuzzDecodeState).
 func decodeFast(data []byte, s *State) bool {
 	r := jsonfast.NewReader(data)
-	lazy := func(set func(raw []byte)) bool {
-		return r.OrNull(func() bool {
-			raw, ok := r.Raw()
-			set(raw)
-			return ok
-		}, func() { set(nil) })
-	}
 	return r.Object(func(key string) bool {
 		switch key {
 		case "ociVersion":
@@ -97,7 +88,7 @@ func decodeFast(data []byte, s *State) bool {
 		case "id":
 			return r.SetString(&s.ID)
 		case "pid":
-			return r.SetInt(&s.Pid)
+			return jsonfast.SetInt(r, &s.Pid)
 		case "status":
 			return r.SetString(&s.Status)
 		case "bundle":
@@ -112,7 +103,7 @@ func decodeFast(data []byte, s *State) bool {
 		case "annotations":
 			return r.SetStringMap(&s.Annotations)
 		case "kanInitStartTime":
-			return r.SetUint64(&s.InitStartTime)
+			return jsonfast.SetUint(r, &s.InitStartTime)
 		case "kanCgroupPath":
 			return r.SetString(&s.CgroupPath)
 		case "kanCgroupTop":
@@ -126,21 +117,22 @@ func decodeFast(data []byte, s *State) bool {
 		case "kanHooksKept":
 			return r.SetBool(&s.HooksKept)
 		case "kanConfig":
-			return lazy(func(raw []byte) { s.Config = lazyFrom[specs.Spec](raw) })
+			return readLazy(r, &s.Config)
 		case "kanResources":
-			return lazy(func(raw []byte) { s.Resources = lazyFrom[specs.LinuxResources](raw) })
+			return readLazy(r, &s.Resources)
 		case "kanHooks":
-			return lazy(func(raw []byte) { s.Hooks = lazyFrom[specs.Hooks](raw) })
+			return readLazy(r, &s.Hooks)
 		}
 		return false
 	}) && r.End()
 }
 
-// lazyFrom holds raw as encoding/json's UnmarshalJSON of a *Lazy[T] field
-// does: nil for null.
-func lazyFrom[T any](raw []byte) *Lazy[T] {
-	if raw == nil {
-		return nil
-	}
-	return &Lazy[T]{raw: raw}
+// readLazy reads a *Lazy[T] field as encoding/json does: nil for null,
+// otherwise the value's JSON as written.
+func readLazy[T any](r *jsonfast.Reader, p **Lazy[T]) bool {
+	return jsonfast.SetPtr(r, p, func(l *Lazy[T]) bool {
+		raw, ok := r.Raw()
+		l.raw = raw
+		return ok
+	})
 }
