@@ -49,7 +49,7 @@ type CreateOptions struct {
 	// process is started (run waits there for its signal catcher).
 	BeforeStart func()
 	// Exe is kan's sealed executable, started early by the caller (nil:
-	// Create starts it). Create disposes of it, whatever its outcome.
+	// Create starts it). Create closes it, whatever its outcome.
 	Exe *ExeSeal
 	// SystemdCgroup: the cgroup is a systemd unit (--systemd-cgroup,
 	// cgroupdriver.go).
@@ -120,7 +120,6 @@ type creation struct {
 	// kan's sealed executable and the device filter need neither the
 	// state nor the cgroup: they are made meanwhile, on another thread.
 	seal       *ExeSeal
-	exe        *sealedExe // taken from seal
 	filter     *bpf.Program
 	filterErr  chan error
 	background sync.WaitGroup
@@ -221,8 +220,8 @@ func debugCreate(o CreateOptions, goInitWhy string) {
 	}
 }
 
-// startBackground makes kan's sealed executable and loads the device
-// filter on another thread.
+// startBackground starts making kan's sealed executable, unless the
+// caller did, and loads the device filter on another thread.
 func (cr *creation) startBackground() {
 	if cr.seal = cr.o.Exe; cr.seal == nil {
 		cr.seal = SealExe(cr.o.Root)
@@ -327,15 +326,15 @@ func (cr *creation) start() error {
 	if cr.outside {
 		stage = nsenter.StageInit
 	}
-	var err error
-	if cr.exe, err = cr.seal.take(); err != nil {
+	exe, err := cr.seal.wait()
+	if err != nil {
 		return err
 	}
 	cgFd := -1
 	if cr.cg != nil {
 		cgFd = int(cr.cg.Fd())
 	}
-	init, err := startInit(cr.exe, cr.ns, cfg.Process, cfg.TimeOffsets, cgFd, cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
+	init, err := startInit(exe, cr.ns, cfg.Process, cfg.TimeOffsets, cgFd, cr.fifos, o.PreserveFds, o.ConsoleSocket, stage)
 	if err != nil {
 		return err
 	}
@@ -473,7 +472,6 @@ func (cr *creation) release() {
 	cr.releaseHolder()
 	cr.sd.Close()
 	cr.seal.Close()
-	cr.exe.Close()
 	if cr.filter != nil {
 		cr.filter.Close() // the cgroup holds its own reference
 	}

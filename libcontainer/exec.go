@@ -37,7 +37,7 @@ type ExecOptions struct {
 	SubCgroup     string          // run in this cgroup below the container's (--cgroup)
 	IgnorePaused  bool
 	BeforeStart   func()   // called just before the process is started
-	Exe           *ExeSeal // kan's sealed executable, started early (nil: Exec starts it); Exec disposes of it
+	Exe           *ExeSeal // kan's sealed executable, started early (nil: Exec starts it); Exec closes it
 }
 
 // Exec starts o.Process in the container and returns its pid once the
@@ -220,15 +220,15 @@ func (c *Container) runExec(o ExecOptions, t *execTarget, ep *nsenter.ExecPlan) 
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	seal := o.Exe
+	seal := o.Exe // Exec closes it
 	if seal == nil {
 		seal = SealExe(c.root)
+		defer seal.Close()
 	}
-	exe, err := seal.take()
+	exe, err := seal.wait()
 	if err != nil {
 		return 0, err
 	}
-	defer exe.Close()
 	cgFd := -1
 	if t.cg != nil {
 		cgFd = int(t.cg.Fd())

@@ -257,15 +257,15 @@ func (e *sealedExe) Close() {
 }
 
 // ExeSeal is kan's sealed executable in the making, on a goroutine of its
-// own: mounting the overlay takes a create about half a millisecond, which
-// the CLI overlaps with reading the config and the state by starting it
-// first (SealExe). Create and Exec take it over; Close disposes of one
-// they never got.
+// own: sealing takes a create 0.2–0.4 ms, which the CLI overlaps with
+// reading the config and the state by starting it first (SealExe).
+// Whoever holds it closes it, once the process is started or when it is
+// not needed; Close may be called again.
 type ExeSeal struct {
-	done  chan struct{}
-	exe   *sealedExe
-	err   error
-	taken bool
+	done   chan struct{}
+	exe    *sealedExe
+	err    error
+	closed bool
 }
 
 // SealExe starts sealing kan's executable for a process started by a
@@ -286,22 +286,20 @@ func SealExe(root string) *ExeSeal {
 	return s
 }
 
-// take waits for the sealed executable; the taker closes it.
-func (s *ExeSeal) take() (*sealedExe, error) {
+// wait returns the sealed executable once it is made.
+func (s *ExeSeal) wait() (*sealedExe, error) {
 	<-s.done
-	s.taken = true
 	return s.exe, s.err
 }
 
-// Close waits for the sealing and closes its executable, unless it was
-// taken.
+// Close waits for the sealing and closes its executable.
 func (s *ExeSeal) Close() {
 	if s == nil {
 		return
 	}
 	<-s.done
-	if !s.taken {
-		s.taken = true
+	if !s.closed {
+		s.closed = true
 		s.exe.Close()
 	}
 }
