@@ -48,12 +48,11 @@ func Open(emptyDir string) (f *os.File, detach func(), err error) {
 	}
 	// Without emptyDir, not even tried: overlayfs would log its failure
 	// to resolve the layer in the kernel's log.
-	err = errors.New("no empty directory")
 	var mounts []int
 	if emptyDir != "" {
 		f, mounts, err = overlayView(exe, emptyDir)
 	}
-	if err != nil {
+	if emptyDir == "" || err != nil {
 		f, mounts, err = overlayOnEmptyTmpfs(exe)
 	}
 	if err != nil {

@@ -276,12 +276,12 @@ func beforeMain(r *rt, n int) ([]sample, error) {
 			return nil, fmt.Errorf("kan --version: %v: %s", err, out)
 		}
 		var us int64
-		i := strings.Index(string(out), "kan: main ")
-		if i < 0 {
+		at := strings.Index(string(out), "kan: main ")
+		if at < 0 {
 			return nil, fmt.Errorf("kan --version did not report reaching main: %s", out)
 		}
-		if _, err := fmt.Sscanf(string(out[i:]), "kan: main %d µs", &us); err != nil {
-			return nil, fmt.Errorf("kan --version: %q: %v", out[i:], err)
+		if _, err := fmt.Sscanf(string(out[at:]), "kan: main %d µs", &us); err != nil {
+			return nil, fmt.Errorf("kan --version: %q: %v", out[at:], err)
 		}
 		ss = append(ss, sample{d: time.Duration(us) * time.Microsecond})
 	}
@@ -677,6 +677,7 @@ func (rp *report) crossCheckTable(w *strings.Builder) {
 			"The row `true` is /bin/true timed both ways in the same rounds: what the caller itself adds (bash forks itself, the bench's Go vforks), which is in every runtime's stopwatch time too. " +
 			"The last column compares the two net of that: each runtime's time less its caller's `true`. The two disagree when both ratios are more than 10% from 1 (in the emulated VM, bash's own fork costs 10 ms more than the bench's, a seventh of kan's `exec` there):\n\n")
 		w.WriteString("| case | runtime | bench | stopwatch | stopwatch/bench | net of the caller |\n|---|---|---|---|---|---|\n")
+		off := func(r float64) bool { return r < 0.9 || r > 1.1 }
 		for _, cc := range rp.crossChecks {
 			trueBench, trueShell := cc.bench["true"].med, cc.shell["true"]
 			for _, nm := range names {
@@ -685,7 +686,6 @@ func (rp *report) crossCheckTable(w *strings.Builder) {
 					continue
 				}
 				ratio := float64(sw) / float64(bm)
-				off := func(r float64) bool { return r < 0.9 || r > 1.1 }
 				net, verdict := "", ""
 				if nm != "true" {
 					nr := float64(sw-trueShell) / float64(bm-trueBench)
