@@ -57,6 +57,13 @@ func Open(emptyDir string) (f *os.File, detach func(), err error) {
 	}
 	if err != nil {
 		f, err = memfdCopy()
+		for try := 1; errors.Is(err, unix.EBUSY) && try < 3; try++ {
+			// F_SEAL_WRITE refused: the kernel found the copy's pages
+			// still referenced after waiting for them. Seen once, in
+			// CI under load (a rootless run); a fresh copy went
+			// through when run again. A copy is only ever sealed.
+			f, err = memfdCopy()
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("seal kan's executable: %w", err)
 		}
@@ -152,7 +159,7 @@ func memfdCopy() (*os.File, error) {
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		mem.Close()
-		return nil, fmt.Errorf("seal memfd: %w", err)
+		return nil, fmt.Errorf("seal memfd: %w", err) // EBUSY: pages still referenced
 	}
 	return mem, nil
 }
